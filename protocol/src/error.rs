@@ -1,0 +1,72 @@
+//! Why bytes from a peer were refused. Every variant names the situation in which it happens,
+//! so that a log line or an ERROR frame can say it in words.
+
+use std::io;
+
+/// A payload or header that does not follow RFC §5–§6. The frame boundary is still known
+/// when one of these is returned (except for [`DecodeError::PayloadTooLarge`]), so a receiver
+/// may answer and carry on, as RFC §5.4 describes for each case.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// The header announces a payload longer than [`crate::MAX_PAYLOAD_LEN`]; nothing was
+    /// allocated for it and the stream cannot be resynchronised (RFC §5.4: close).
+    #[error("frame payload of {len} bytes exceeds the limit of {max} bytes")]
+    PayloadTooLarge {
+        /// The length the header announced.
+        len: u32,
+        /// The largest length a receiver accepts.
+        max: u32,
+    },
+    /// The payload ended before a field that the message kind requires.
+    #[error("{kind} payload is truncated: needed {needed} more bytes at offset {offset}")]
+    Truncated {
+        /// Name of the message kind being decoded.
+        kind: &'static str,
+        /// Offset in the payload where the missing field starts.
+        offset: usize,
+        /// How many bytes were missing.
+        needed: usize,
+    },
+    /// A text field was not valid UTF-8.
+    #[error("{kind} payload has a text field that is not UTF-8")]
+    InvalidUtf8 {
+        /// Name of the message kind being decoded.
+        kind: &'static str,
+    },
+    /// A text field is longer than [`crate::frame::MAX_TEXT_LEN`].
+    #[error("{kind} payload has a text field of {len} bytes (limit {max})")]
+    TextTooLong {
+        /// Name of the message kind being decoded.
+        kind: &'static str,
+        /// The announced length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// A field holds a value the RFC forbids (for example stream id 0 in AUDIO).
+    #[error("{kind} payload has an invalid {field}")]
+    InvalidField {
+        /// Name of the message kind being decoded.
+        kind: &'static str,
+        /// Name of the offending field.
+        field: &'static str,
+    },
+    /// The handshake did not start with the magic bytes `JUKE`: the peer does not speak this
+    /// protocol (an HTTP client, a port scanner).
+    #[error("peer does not speak the Jukebox Protocol (got bytes {0:02x?})")]
+    BadMagic([u8; 4]),
+}
+
+/// Failure to read one whole frame from a byte stream.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The frame itself was refused.
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    /// The stream ended after some but not all bytes of a frame: the peer vanished mid-frame.
+    #[error("connection closed in the middle of a frame")]
+    UnexpectedEof,
+    /// The underlying reader failed (including a read timeout).
+    #[error(transparent)]
+    Io(#[from] io::Error),
+}

@@ -1,0 +1,32 @@
+//! The Jukebox Protocol, version 1 (`RFC.md` at the repository root), without I/O policy.
+//!
+//! This crate turns bytes into typed messages and typed messages into bytes. It never opens a
+//! socket, spawns a thread or reads a clock, so that the server, the client and the benchmark
+//! drive the same code, and so that every rejection path can be tested deterministically.
+//!
+//! - [`handshake`]: the fixed 8-byte exchange that opens a connection (RFC §4).
+//! - [`frame`]: the 6-byte frame header, message kinds and size limits (RFC §5).
+//! - [`message`]: the [`Message`] enum, one variant per kind, and frame encode/decode.
+//! - [`request`], [`reply`], [`stream`], [`goodbye`]: one module per message family (RFC §6).
+//! - [`mp3`]: MPEG audio frame headers, because AUDIO payloads are whole MP3 frames (RFC §7).
+//! - [`error`]: why a peer's bytes were refused.
+
+pub mod error;
+pub mod frame;
+pub mod goodbye;
+pub mod handshake;
+pub mod message;
+pub mod mp3;
+pub mod reply;
+pub mod request;
+pub mod stream;
+mod wire;
+
+pub use error::{DecodeError, ReadError};
+pub use frame::{FrameHeader, Kind, MAX_PAYLOAD_LEN};
+pub use goodbye::{Goodbye, GoodbyeReason};
+pub use handshake::{Hello, PROTOCOL_VERSION, Welcome};
+pub use message::{Message, read_message};
+pub use reply::{ErrorCode, ErrorReply, ListPage, Playing, SongEntry, Stopped};
+pub use request::{Request, RequestId, SongId};
+pub use stream::{Audio, EndOfStream, StreamId};

@@ -1,0 +1,314 @@
+//! Every message of version 1 as one enum, and the one place that turns frames into messages
+//! and back (RFC §5, §6).
+
+use std::io::{self, Read};
+
+use crate::error::{DecodeError, ReadError};
+use crate::frame::{FrameHeader, HEADER_LEN, Kind};
+use crate::goodbye::Goodbye;
+use crate::reply::{ErrorReply, ListPage, Playing, Stopped};
+use crate::request::{Request, RequestId};
+use crate::stream::{Audio, EndOfStream};
+
+/// One decoded frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Message {
+    /// PING, LIST, PLAY or STOP from a client.
+    Request(Request),
+    /// Reply to PING.
+    Pong {
+        /// The PING's id.
+        id: RequestId,
+    },
+    /// One page of a LIST reply.
+    ListPage(ListPage),
+    /// Reply to PLAY.
+    Playing(Playing),
+    /// Reply to STOP.
+    Stopped(Stopped),
+    /// A request failed.
+    Error(ErrorReply),
+    /// A chunk of audio.
+    Audio(Audio),
+    /// A stream was sent completely.
+    EndOfStream(EndOfStream),
+    /// The sender is closing.
+    Goodbye(Goodbye),
+    /// A kind this version does not know. A request-range kind carries the request id from
+    /// the start of its payload so the server can answer it (RFC §5.4).
+    Unknown {
+        /// The raw kind.
+        kind: u8,
+        /// The request id, for kinds in the request range with at least 4 payload bytes.
+        request: Option<RequestId>,
+    },
+}
+
+impl Message {
+    /// The kind that carries this message.
+    pub fn kind(&self) -> Kind {
+        match self {
+            Message::Request(r) => r.kind(),
+            Message::Pong { .. } => Kind::Pong,
+            Message::ListPage(_) => Kind::ListPage,
+            Message::Playing(_) => Kind::Playing,
+            Message::Stopped(_) => Kind::Stopped,
+            Message::Error(_) => Kind::Error,
+            Message::Audio(_) => Kind::Audio,
+            Message::EndOfStream(_) => Kind::EndOfStream,
+            Message::Goodbye(_) => Kind::Goodbye,
+            Message::Unknown { kind, .. } => Kind::Unknown(*kind),
+        }
+    }
+
+    /// Appends the whole frame (header and payload) to `out`.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        let start = out.len();
+        FrameHeader {
+            len: 0,
+            kind: self.kind(),
+            flags: 0,
+        }
+        .encode(out);
+        match self {
+            Message::Request(r) => r.encode_payload(out),
+            Message::Pong { id } => out.extend_from_slice(&id.0.to_be_bytes()),
+            Message::ListPage(p) => p.encode_payload(out),
+            Message::Playing(p) => p.encode_payload(out),
+            Message::Stopped(s) => s.encode_payload(out),
+            Message::Error(e) => e.encode_payload(out),
+            Message::Audio(a) => a.encode_payload(out),
+            Message::EndOfStream(e) => e.encode_payload(out),
+            Message::Goodbye(g) => g.encode_payload(out),
+            Message::Unknown { request, .. } => {
+                if let Some(id) = request {
+                    out.extend_from_slice(&id.0.to_be_bytes());
+                }
+            }
+        }
+        patch_length(out, start);
+    }
+
+    /// The whole frame as a new buffer.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.encode(&mut out);
+        out
+    }
+
+    /// Decodes a payload whose header has already been read and checked.
+    pub fn decode(kind: Kind, payload: &[u8]) -> Result<Message, DecodeError> {
+        Ok(match kind {
+            Kind::Ping | Kind::List | Kind::Play | Kind::Stop => {
+                Message::Request(Request::decode(kind, payload)?)
+            }
+            Kind::Pong => {
+                let id = Request::peek_id(payload).ok_or(DecodeError::Truncated {
+                    kind: "PONG",
+                    offset: 0,
+                    needed: 4 - payload.len(),
+                })?;
+                Message::Pong { id }
+            }
+            Kind::ListPage => Message::ListPage(ListPage::decode(payload)?),
+            Kind::Playing => Message::Playing(Playing::decode(payload)?),
+            Kind::Stopped => Message::Stopped(Stopped::decode(payload)?),
+            Kind::Error => Message::Error(ErrorReply::decode(payload)?),
+            Kind::Audio => Message::Audio(Audio::decode(payload)?),
+            Kind::EndOfStream => Message::EndOfStream(EndOfStream::decode(payload)?),
+            Kind::Goodbye => Message::Goodbye(Goodbye::decode(payload)?),
+            Kind::Unknown(raw) => Message::Unknown {
+                kind: raw,
+                request: if kind.is_request() {
+                    Request::peek_id(payload)
+                } else {
+                    None
+                },
+            },
+        })
+    }
+
+    /// Decodes the first frame of `buf` if it is wholly there: `Ok(None)` asks for more bytes,
+    /// `Ok(Some((message, used)))` says how many bytes the frame took. For callers that buffer
+    /// bytes themselves (an event loop).
+    pub fn decode_from_slice(buf: &[u8]) -> Result<Option<(Message, usize)>, DecodeError> {
+        let Some(head) = buf.first_chunk::<HEADER_LEN>() else {
+            return Ok(None);
+        };
+        let header = FrameHeader::parse(head)?;
+        let total = HEADER_LEN + header.len as usize;
+        if buf.len() < total {
+            return Ok(None);
+        }
+        let message = Message::decode(header.kind, &buf[HEADER_LEN..total])?;
+        Ok(Some((message, total)))
+    }
+}
+
+/// Writes the payload length into a header that [`Message::encode`] began at `start`.
+fn patch_length(out: &mut [u8], start: usize) {
+    let len = (out.len() - start - HEADER_LEN) as u32;
+    out[start..start + 4].copy_from_slice(&len.to_be_bytes());
+}
+
+/// Reads one whole frame from a blocking reader and decodes it.
+///
+/// Returns `Ok(None)` when the stream ends cleanly between frames and
+/// [`ReadError::UnexpectedEof`] when it ends inside one. The payload buffer is allocated only
+/// after the header's length has passed [`FrameHeader::parse`]; `scratch` is reused between
+/// calls so a connection does not allocate per frame.
+pub fn read_message<R: Read>(
+    reader: &mut R,
+    scratch: &mut Vec<u8>,
+) -> Result<Option<Message>, ReadError> {
+    let mut head = [0u8; HEADER_LEN];
+    if !read_exact_or_eof(reader, &mut head)? {
+        return Ok(None);
+    }
+    let header = FrameHeader::parse(&head)?;
+    scratch.clear();
+    scratch.resize(header.len as usize, 0);
+    reader.read_exact(scratch).map_err(|e| match e.kind() {
+        io::ErrorKind::UnexpectedEof => ReadError::UnexpectedEof,
+        _ => ReadError::Io(e),
+    })?;
+    Ok(Some(Message::decode(header.kind, scratch)?))
+}
+
+/// Fills `buf`, returning false if the stream ended before the first byte and an error if it
+/// ended after it.
+fn read_exact_or_eof<R: Read>(reader: &mut R, buf: &mut [u8]) -> Result<bool, ReadError> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..]) {
+            Ok(0) if filled == 0 => return Ok(false),
+            Ok(0) => return Err(ReadError::UnexpectedEof),
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(ReadError::Io(e)),
+        }
+    }
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frame::MAX_PAYLOAD_LEN;
+    use crate::request::SongId;
+
+    #[test]
+    fn play_has_the_documented_bytes() {
+        let bytes = Message::Request(Request::Play {
+            id: RequestId(7),
+            song: SongId(2),
+        })
+        .to_bytes();
+        assert_eq!(bytes, [0, 0, 0, 8, 0x03, 0, 0, 0, 0, 7, 0, 0, 0, 2]);
+    }
+
+    #[test]
+    fn clean_end_between_frames_is_none() {
+        let mut empty: &[u8] = &[];
+        assert!(matches!(
+            read_message(&mut empty, &mut Vec::new()),
+            Ok(None)
+        ));
+    }
+
+    #[test]
+    fn end_inside_the_header_is_unexpected_eof() {
+        let mut partial: &[u8] = &[0, 0, 0];
+        assert!(matches!(
+            read_message(&mut partial, &mut Vec::new()),
+            Err(ReadError::UnexpectedEof)
+        ));
+    }
+
+    #[test]
+    fn end_inside_the_payload_is_unexpected_eof() {
+        let mut partial: &[u8] = &[0, 0, 0, 8, 0x03, 0, 0, 0, 0, 7];
+        assert!(matches!(
+            read_message(&mut partial, &mut Vec::new()),
+            Err(ReadError::UnexpectedEof)
+        ));
+    }
+
+    #[test]
+    fn oversized_frame_is_refused_without_allocating_its_length() {
+        let mut bytes = (MAX_PAYLOAD_LEN + 1).to_be_bytes().to_vec();
+        bytes.extend_from_slice(&[0x02, 0]);
+        let mut scratch = Vec::new();
+        let result = read_message(&mut bytes.as_slice(), &mut scratch);
+        assert!(matches!(
+            result,
+            Err(ReadError::Decode(DecodeError::PayloadTooLarge { .. }))
+        ));
+        assert_eq!(
+            scratch.capacity(),
+            0,
+            "nothing may be allocated for a refused frame"
+        );
+        // The same through the slice decoder, with a length near u32::MAX.
+        let huge = [0xFF, 0xFF, 0xFF, 0xFF, 0x02, 0];
+        assert!(matches!(
+            Message::decode_from_slice(&huge),
+            Err(DecodeError::PayloadTooLarge { len: u32::MAX, .. })
+        ));
+    }
+
+    #[test]
+    fn unknown_request_keeps_its_id_so_it_can_be_answered() {
+        let mut bytes = vec![0, 0, 0, 4, 0x3E, 0];
+        bytes.extend_from_slice(&9u32.to_be_bytes());
+        let (message, used) = Message::decode_from_slice(&bytes).unwrap().unwrap();
+        assert_eq!(used, bytes.len());
+        assert_eq!(
+            message,
+            Message::Unknown {
+                kind: 0x3E,
+                request: Some(RequestId(9))
+            }
+        );
+    }
+
+    #[test]
+    fn truncated_play_is_refused() {
+        let bytes = [0, 0, 0, 6, 0x03, 0, 0, 0, 0, 7, 0, 0];
+        assert!(matches!(
+            Message::decode_from_slice(&bytes),
+            Err(DecodeError::Truncated {
+                kind: "PLAY",
+                offset: 4,
+                needed: 2
+            })
+        ));
+    }
+
+    #[test]
+    fn trailing_bytes_from_a_newer_version_are_ignored() {
+        let mut bytes = Message::Request(Request::Play {
+            id: RequestId(1),
+            song: SongId(3),
+        })
+        .to_bytes();
+        bytes.extend_from_slice(&[0xAA; 4]);
+        bytes[3] += 4;
+        let (message, _) = Message::decode_from_slice(&bytes).unwrap().unwrap();
+        assert_eq!(
+            message,
+            Message::Request(Request::Play {
+                id: RequestId(1),
+                song: SongId(3)
+            })
+        );
+    }
+
+    #[test]
+    fn partial_frame_in_a_slice_asks_for_more() {
+        let bytes = Message::Pong { id: RequestId(5) }.to_bytes();
+        for cut in 0..bytes.len() {
+            assert_eq!(Message::decode_from_slice(&bytes[..cut]), Ok(None));
+        }
+    }
+}

@@ -1,0 +1,363 @@
+//! Replies, sent by the server, each echoing the id of the request it answers (RFC §6.2).
+//!
+//! ```text
+//! PONG:      | request id (32) |
+//! LIST_PAGE: | request id (32) | flags (8) | count (16) | count × song entry |
+//!   entry:   | song id (32) | duration ms (32) | size (64) | title | artist | album |
+//! PLAYING:   | request id (32) | stream id (32) | song id (32) | duration ms (32) |
+//!            | total bytes (64) | title | artist |
+//! STOPPED:   | request id (32) | stream id (32), 0 if nothing was playing |
+//! ERROR:     | request id (32) | code (16) | message |
+//! ```
+//! (Text fields are a 16-bit length and UTF-8, RFC §5.3.)
+
+use std::fmt;
+
+use crate::error::DecodeError;
+use crate::frame::MAX_PAYLOAD_LEN;
+use crate::request::{RequestId, SongId};
+use crate::stream::StreamId;
+use crate::wire::{Cursor, put_text, put_u8, put_u16, put_u32, put_u64, text_len};
+
+/// One song as LIST describes it (RFC §6.2.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SongEntry {
+    /// The id to PLAY it by.
+    pub id: SongId,
+    /// Playing time in milliseconds.
+    pub duration_ms: u32,
+    /// Size of the file in bytes.
+    pub size: u64,
+    /// Title from the tags, or the file name.
+    pub title: String,
+    /// Artist from the tags; may be empty.
+    pub artist: String,
+    /// Album from the tags; may be empty.
+    pub album: String,
+}
+
+/// Fixed bytes of an entry before its three text fields' contents.
+const ENTRY_MIN_LEN: usize = 4 + 4 + 8 + 3 * 2;
+/// Fixed bytes of a LIST_PAGE before its entries.
+const PAGE_PREFIX_LEN: usize = 4 + 1 + 2;
+/// LIST_PAGE flag bit: this is the last page of the reply.
+const PAGE_LAST: u8 = 0x01;
+
+impl SongEntry {
+    fn encoded_len(&self) -> usize {
+        4 + 4 + 8 + text_len(&self.title) + text_len(&self.artist) + text_len(&self.album)
+    }
+
+    fn encode(&self, out: &mut Vec<u8>) {
+        put_u32(out, self.id.0);
+        put_u32(out, self.duration_ms);
+        put_u64(out, self.size);
+        put_text(out, &self.title);
+        put_text(out, &self.artist);
+        put_text(out, &self.album);
+    }
+
+    fn decode(c: &mut Cursor<'_>) -> Result<SongEntry, DecodeError> {
+        Ok(SongEntry {
+            id: SongId(c.u32()?),
+            duration_ms: c.u32()?,
+            size: c.u64()?,
+            title: c.text()?,
+            artist: c.text()?,
+            album: c.text()?,
+        })
+    }
+}
+
+/// One frame of the reply to LIST. A library of any size is sent as consecutive pages that
+/// each fit in one frame; the last has `last` set (RFC §6.2.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListPage {
+    /// The LIST request this answers.
+    pub id: RequestId,
+    /// True on the final page of this reply.
+    pub last: bool,
+    /// Songs in id order, continuing where the previous page stopped.
+    pub songs: Vec<SongEntry>,
+}
+
+impl ListPage {
+    /// Splits a whole library into pages that each fit in [`MAX_PAYLOAD_LEN`]. An empty
+    /// library is one empty last page, so every LIST gets an answer.
+    pub fn paginate(id: RequestId, songs: &[SongEntry]) -> Vec<ListPage> {
+        let budget = MAX_PAYLOAD_LEN as usize - PAGE_PREFIX_LEN;
+        let mut pages = Vec::new();
+        let mut current = Vec::new();
+        let mut used = 0;
+        for song in songs {
+            let len = song.encoded_len();
+            if used + len > budget || current.len() == usize::from(u16::MAX) {
+                pages.push(ListPage {
+                    id,
+                    last: false,
+                    songs: std::mem::take(&mut current),
+                });
+                used = 0;
+            }
+            used += len;
+            current.push(song.clone());
+        }
+        pages.push(ListPage {
+            id,
+            last: true,
+            songs: current,
+        });
+        pages
+    }
+
+    pub(crate) fn encode_payload(&self, out: &mut Vec<u8>) {
+        put_u32(out, self.id.0);
+        put_u8(out, if self.last { PAGE_LAST } else { 0 });
+        put_u16(out, self.songs.len() as u16);
+        for song in &self.songs {
+            song.encode(out);
+        }
+    }
+
+    pub(crate) fn decode(payload: &[u8]) -> Result<ListPage, DecodeError> {
+        let mut c = Cursor::new("LIST_PAGE", payload);
+        let id = RequestId(c.u32()?);
+        let last = c.u8()? & PAGE_LAST != 0;
+        let count = usize::from(c.u16()?);
+        // Each entry needs at least ENTRY_MIN_LEN bytes: a count the payload cannot hold is
+        // refused before the vector is sized from it.
+        if count * ENTRY_MIN_LEN > c.remaining() {
+            return Err(c.invalid("song count"));
+        }
+        let mut songs = Vec::with_capacity(count);
+        for _ in 0..count {
+            songs.push(SongEntry::decode(&mut c)?);
+        }
+        Ok(ListPage { id, last, songs })
+    }
+}
+
+/// Reply to PLAY: from here on the connection's audio belongs to `stream` (RFC §6.2.3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Playing {
+    /// The PLAY request this answers.
+    pub id: RequestId,
+    /// The new stream; every AUDIO of this song carries it.
+    pub stream: StreamId,
+    /// The song being streamed.
+    pub song: SongId,
+    /// Playing time in milliseconds.
+    pub duration_ms: u32,
+    /// How many audio bytes the stream will carry if it runs to the end.
+    pub total_bytes: u64,
+    /// Title, so the client can say what plays without caching the list.
+    pub title: String,
+    /// Artist; may be empty.
+    pub artist: String,
+}
+
+impl Playing {
+    pub(crate) fn encode_payload(&self, out: &mut Vec<u8>) {
+        put_u32(out, self.id.0);
+        put_u32(out, self.stream.0);
+        put_u32(out, self.song.0);
+        put_u32(out, self.duration_ms);
+        put_u64(out, self.total_bytes);
+        put_text(out, &self.title);
+        put_text(out, &self.artist);
+    }
+
+    pub(crate) fn decode(payload: &[u8]) -> Result<Playing, DecodeError> {
+        let mut c = Cursor::new("PLAYING", payload);
+        let id = RequestId(c.u32()?);
+        let stream = StreamId(c.u32()?);
+        if stream.0 == 0 {
+            return Err(c.invalid("stream id"));
+        }
+        Ok(Playing {
+            id,
+            stream,
+            song: SongId(c.u32()?),
+            duration_ms: c.u32()?,
+            total_bytes: c.u64()?,
+            title: c.text()?,
+            artist: c.text()?,
+        })
+    }
+}
+
+/// Reply to STOP (RFC §6.2.4). STOP with nothing playing succeeds with `stream: None`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stopped {
+    /// The STOP request this answers.
+    pub id: RequestId,
+    /// The stream that was ended, if one was current.
+    pub stream: Option<StreamId>,
+}
+
+impl Stopped {
+    pub(crate) fn encode_payload(&self, out: &mut Vec<u8>) {
+        put_u32(out, self.id.0);
+        put_u32(out, self.stream.map_or(0, |s| s.0));
+    }
+
+    pub(crate) fn decode(payload: &[u8]) -> Result<Stopped, DecodeError> {
+        let mut c = Cursor::new("STOPPED", payload);
+        let id = RequestId(c.u32()?);
+        let stream = c.u32()?;
+        Ok(Stopped {
+            id,
+            stream: (stream != 0).then_some(StreamId(stream)),
+        })
+    }
+}
+
+/// Why a request failed (RFC §9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    /// The request's payload is shorter than its kind requires, or has a bad field.
+    MalformedRequest,
+    /// The request's kind is not one this server knows.
+    UnknownRequest,
+    /// The client sent a kind only a server may send.
+    UnexpectedMessage,
+    /// No song has the id PLAY named.
+    NoSuchSong,
+    /// The song is listed but cannot be read now (file vanished, unreadable or corrupt).
+    SongUnavailable,
+    /// The server failed in a way that is not the client's fault.
+    Internal,
+    /// A code from a newer version.
+    Other(u16),
+}
+
+impl ErrorCode {
+    /// The wire value.
+    pub const fn to_u16(self) -> u16 {
+        match self {
+            ErrorCode::MalformedRequest => 0x0001,
+            ErrorCode::UnknownRequest => 0x0002,
+            ErrorCode::UnexpectedMessage => 0x0003,
+            ErrorCode::NoSuchSong => 0x0010,
+            ErrorCode::SongUnavailable => 0x0011,
+            ErrorCode::Internal => 0x00FF,
+            ErrorCode::Other(v) => v,
+        }
+    }
+
+    /// The code with this wire value.
+    pub const fn from_u16(v: u16) -> ErrorCode {
+        match v {
+            0x0001 => ErrorCode::MalformedRequest,
+            0x0002 => ErrorCode::UnknownRequest,
+            0x0003 => ErrorCode::UnexpectedMessage,
+            0x0010 => ErrorCode::NoSuchSong,
+            0x0011 => ErrorCode::SongUnavailable,
+            0x00FF => ErrorCode::Internal,
+            v => ErrorCode::Other(v),
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = match self {
+            ErrorCode::MalformedRequest => "malformed request",
+            ErrorCode::UnknownRequest => "unknown request",
+            ErrorCode::UnexpectedMessage => "unexpected message",
+            ErrorCode::NoSuchSong => "no such song",
+            ErrorCode::SongUnavailable => "song unavailable",
+            ErrorCode::Internal => "internal server error",
+            ErrorCode::Other(v) => return write!(f, "error {v:#06x}"),
+        };
+        f.write_str(name)
+    }
+}
+
+/// A request failed; `message` says why in words (RFC §6.2.5).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorReply {
+    /// The failed request, or [`RequestId::CONNECTION`] when the error concerns no request.
+    pub id: RequestId,
+    /// Machine-readable reason.
+    pub code: ErrorCode,
+    /// Human-readable reason, e.g. `no song with id 42`.
+    pub message: String,
+}
+
+impl ErrorReply {
+    pub(crate) fn encode_payload(&self, out: &mut Vec<u8>) {
+        put_u32(out, self.id.0);
+        put_u16(out, self.code.to_u16());
+        put_text(out, &self.message);
+    }
+
+    pub(crate) fn decode(payload: &[u8]) -> Result<ErrorReply, DecodeError> {
+        let mut c = Cursor::new("ERROR", payload);
+        Ok(ErrorReply {
+            id: RequestId(c.u32()?),
+            code: ErrorCode::from_u16(c.u16()?),
+            message: c.text()?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn song(id: u32, title_len: usize) -> SongEntry {
+        SongEntry {
+            id: SongId(id),
+            duration_ms: 1000,
+            size: 1,
+            title: "t".repeat(title_len),
+            artist: "a".into(),
+            album: String::new(),
+        }
+    }
+
+    #[test]
+    fn empty_library_is_one_empty_last_page() {
+        let pages = ListPage::paginate(RequestId(7), &[]);
+        assert_eq!(
+            pages,
+            vec![ListPage {
+                id: RequestId(7),
+                last: true,
+                songs: vec![]
+            }]
+        );
+    }
+
+    #[test]
+    fn large_library_spans_pages_that_each_fit_a_frame() {
+        let songs: Vec<_> = (1..=500).map(|i| song(i, 1000)).collect();
+        let pages = ListPage::paginate(RequestId(1), &songs);
+        assert!(pages.len() > 1);
+        assert!(pages.iter().rev().skip(1).all(|p| !p.last));
+        assert!(pages.last().is_some_and(|p| p.last));
+        for page in &pages {
+            let mut out = Vec::new();
+            page.encode_payload(&mut out);
+            assert!(out.len() <= MAX_PAYLOAD_LEN as usize);
+        }
+        let all: Vec<_> = pages.into_iter().flat_map(|p| p.songs).collect();
+        assert_eq!(all, songs);
+    }
+
+    #[test]
+    fn list_page_with_impossible_count_is_refused() {
+        let mut payload = Vec::new();
+        put_u32(&mut payload, 1);
+        put_u8(&mut payload, PAGE_LAST);
+        put_u16(&mut payload, u16::MAX);
+        assert!(matches!(
+            ListPage::decode(&payload),
+            Err(DecodeError::InvalidField {
+                field: "song count",
+                ..
+            })
+        ));
+    }
+}

@@ -1,0 +1,110 @@
+//! Requests, sent by the client (RFC §6.1). Every request payload begins with a request id,
+//! which the reply echoes, so replies can be matched while audio flows. Fields a later version
+//! appends are ignored by a version 1 receiver (RFC §5.3).
+//!
+//! ```text
+//! PING, LIST, STOP:  | request id (32) |
+//! PLAY:              | request id (32) | song id (32) |
+//! ```
+
+use std::fmt;
+
+use crate::error::DecodeError;
+use crate::frame::Kind;
+use crate::wire::{Cursor, put_u32};
+
+/// Chosen by the client to match a reply to its request (RFC §6.1). Id 0 is reserved for ERROR
+/// frames that answer no particular request; clients SHOULD NOT use it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RequestId(pub u32);
+
+impl RequestId {
+    /// The id of ERROR frames that concern the connection, not one request.
+    pub const CONNECTION: RequestId = RequestId(0);
+}
+
+/// A song's number in the server's library, from 1, as listed by LIST (RFC §6.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SongId(pub u32);
+
+impl fmt::Display for SongId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// What a client may ask of the server in version 1.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    /// Asks for a PONG (RFC §6.1.1); doubles as the keepalive.
+    Ping {
+        /// Echoed in the PONG.
+        id: RequestId,
+    },
+    /// Asks for the whole song list as one or more LIST_PAGE frames (RFC §6.1.2).
+    List {
+        /// Echoed in every LIST_PAGE.
+        id: RequestId,
+    },
+    /// Starts a new stream of `song`, ending any current one (RFC §6.1.3).
+    Play {
+        /// Echoed in PLAYING or ERROR.
+        id: RequestId,
+        /// The song to stream.
+        song: SongId,
+    },
+    /// Ends the current stream, if any (RFC §6.1.4).
+    Stop {
+        /// Echoed in STOPPED.
+        id: RequestId,
+    },
+}
+
+impl Request {
+    /// The id the reply will echo.
+    pub fn id(&self) -> RequestId {
+        match self {
+            Request::Ping { id } | Request::List { id } | Request::Stop { id } => *id,
+            Request::Play { id, .. } => *id,
+        }
+    }
+
+    /// The frame kind that carries this request.
+    pub fn kind(&self) -> Kind {
+        match self {
+            Request::Ping { .. } => Kind::Ping,
+            Request::List { .. } => Kind::List,
+            Request::Play { .. } => Kind::Play,
+            Request::Stop { .. } => Kind::Stop,
+        }
+    }
+
+    pub(crate) fn encode_payload(&self, out: &mut Vec<u8>) {
+        put_u32(out, self.id().0);
+        if let Request::Play { song, .. } = self {
+            put_u32(out, song.0);
+        }
+    }
+
+    pub(crate) fn decode(kind: Kind, payload: &[u8]) -> Result<Request, DecodeError> {
+        let mut c = Cursor::new(kind.name(), payload);
+        let id = RequestId(c.u32()?);
+        Ok(match kind {
+            Kind::Ping => Request::Ping { id },
+            Kind::List => Request::List { id },
+            Kind::Stop => Request::Stop { id },
+            Kind::Play => Request::Play {
+                id,
+                song: SongId(c.u32()?),
+            },
+            _ => unreachable!("Request::decode is only called for request kinds"),
+        })
+    }
+
+    /// The request id at the start of any request payload, even of a kind this version does
+    /// not know, so the server can answer it with ERROR (RFC §5.4).
+    pub fn peek_id(payload: &[u8]) -> Option<RequestId> {
+        let bytes: [u8; 4] = payload.get(..4)?.try_into().ok()?;
+        Some(RequestId(u32::from_be_bytes(bytes)))
+    }
+}

@@ -1,0 +1,99 @@
+//! What the server pushes while a song streams (RFC §6.3, §7).
+//!
+//! ```text
+//! AUDIO:          | stream id (32) | offset (64) | position ms (32) | MP3 frames ... |
+//! END_OF_STREAM:  | stream id (32) | total bytes (64) |
+//! ```
+
+use std::fmt;
+
+use crate::error::DecodeError;
+use crate::wire::{Cursor, put_u32, put_u64};
+
+/// Names one stream of one connection, assigned by the server in PLAYING, never 0. Every AUDIO
+/// chunk carries it, so a client can drop audio of a stream it no longer wants (RFC §7.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct StreamId(pub u32);
+
+impl fmt::Display for StreamId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// Size of AUDIO's fields before the MP3 data.
+pub const AUDIO_PREFIX_LEN: usize = 16;
+
+/// A chunk of one stream: one or more whole MPEG audio frames (RFC §7.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Audio {
+    /// The stream this chunk belongs to.
+    pub stream: StreamId,
+    /// How many audio bytes of this stream were sent before this chunk; lets a receiver
+    /// detect a gap.
+    pub offset: u64,
+    /// Where in the song the chunk's first frame starts to sound, in milliseconds.
+    pub position_ms: u32,
+    /// Whole MP3 frames.
+    pub data: Vec<u8>,
+}
+
+impl Audio {
+    pub(crate) fn encode_payload(&self, out: &mut Vec<u8>) {
+        encode_audio_prefix(self.stream, self.offset, self.position_ms, out);
+        out.extend_from_slice(&self.data);
+    }
+
+    pub(crate) fn decode(payload: &[u8]) -> Result<Audio, DecodeError> {
+        let mut c = Cursor::new("AUDIO", payload);
+        let stream = StreamId(c.u32()?);
+        if stream.0 == 0 {
+            return Err(c.invalid("stream id"));
+        }
+        let offset = c.u64()?;
+        let position_ms = c.u32()?;
+        Ok(Audio {
+            stream,
+            offset,
+            position_ms,
+            data: c.rest().to_vec(),
+        })
+    }
+}
+
+/// Writes AUDIO's fixed fields, so a server can send a chunk straight from a shared song
+/// buffer without first copying it into an [`Audio`].
+pub fn encode_audio_prefix(stream: StreamId, offset: u64, position_ms: u32, out: &mut Vec<u8>) {
+    put_u32(out, stream.0);
+    put_u64(out, offset);
+    put_u32(out, position_ms);
+}
+
+/// The last AUDIO of a stream has been sent (RFC §6.3.2). Not sent for a stream that was
+/// replaced or stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EndOfStream {
+    /// The stream that is complete.
+    pub stream: StreamId,
+    /// Total audio bytes sent for the stream: the sum of its AUDIO data lengths.
+    pub total_bytes: u64,
+}
+
+impl EndOfStream {
+    pub(crate) fn encode_payload(&self, out: &mut Vec<u8>) {
+        put_u32(out, self.stream.0);
+        put_u64(out, self.total_bytes);
+    }
+
+    pub(crate) fn decode(payload: &[u8]) -> Result<EndOfStream, DecodeError> {
+        let mut c = Cursor::new("END_OF_STREAM", payload);
+        let stream = StreamId(c.u32()?);
+        if stream.0 == 0 {
+            return Err(c.invalid("stream id"));
+        }
+        Ok(EndOfStream {
+            stream,
+            total_bytes: c.u64()?,
+        })
+    }
+}

@@ -1,0 +1,165 @@
+//! Property tests of the codec: every message survives encode → decode, whether read from a
+//! blocking reader or from a byte slice, and no input of any shape makes a decoder panic or
+//! allocate more than the frame limit.
+
+use jukebox_protocol::{
+    Audio, EndOfStream, ErrorCode, ErrorReply, Goodbye, GoodbyeReason, ListPage, MAX_PAYLOAD_LEN,
+    Message, Playing, Request, RequestId, SongEntry, SongId, Stopped, StreamId, read_message,
+};
+use proptest::prelude::*;
+
+fn text() -> impl Strategy<Value = String> {
+    // Short enough that the encoder never truncates, with non-ASCII characters.
+    "[a-zA-Z0-9 éü♪–]{0,40}"
+}
+
+fn stream_id() -> impl Strategy<Value = StreamId> {
+    (1..=u32::MAX).prop_map(StreamId)
+}
+
+fn song_entry() -> impl Strategy<Value = SongEntry> {
+    (
+        any::<u32>(),
+        any::<u32>(),
+        any::<u64>(),
+        text(),
+        text(),
+        text(),
+    )
+        .prop_map(|(id, duration_ms, size, title, artist, album)| SongEntry {
+            id: SongId(id),
+            duration_ms,
+            size,
+            title,
+            artist,
+            album,
+        })
+}
+
+fn message() -> impl Strategy<Value = Message> {
+    let id = any::<u32>().prop_map(RequestId);
+    prop_oneof![
+        id.clone()
+            .prop_map(|id| Message::Request(Request::Ping { id })),
+        id.clone()
+            .prop_map(|id| Message::Request(Request::List { id })),
+        id.clone()
+            .prop_map(|id| Message::Request(Request::Stop { id })),
+        (id.clone(), any::<u32>()).prop_map(|(id, s)| Message::Request(Request::Play {
+            id,
+            song: SongId(s)
+        })),
+        id.clone().prop_map(|id| Message::Pong { id }),
+        (
+            id.clone(),
+            any::<bool>(),
+            prop::collection::vec(song_entry(), 0..20)
+        )
+            .prop_map(|(id, last, songs)| Message::ListPage(ListPage { id, last, songs })),
+        (
+            id.clone(),
+            stream_id(),
+            any::<u32>(),
+            any::<u32>(),
+            any::<u64>(),
+            text(),
+            text()
+        )
+            .prop_map(
+                |(id, stream, song, duration_ms, total_bytes, title, artist)| {
+                    Message::Playing(Playing {
+                        id,
+                        stream,
+                        song: SongId(song),
+                        duration_ms,
+                        total_bytes,
+                        title,
+                        artist,
+                    })
+                }
+            ),
+        (id.clone(), prop::option::of(stream_id()))
+            .prop_map(|(id, stream)| Message::Stopped(Stopped { id, stream })),
+        (id, any::<u16>(), text()).prop_map(|(id, code, message)| Message::Error(ErrorReply {
+            id,
+            code: ErrorCode::from_u16(code),
+            message
+        })),
+        (
+            stream_id(),
+            any::<u64>(),
+            any::<u32>(),
+            prop::collection::vec(any::<u8>(), 0..4000)
+        )
+            .prop_map(|(stream, offset, position_ms, data)| Message::Audio(Audio {
+                stream,
+                offset,
+                position_ms,
+                data
+            })),
+        (stream_id(), any::<u64>()).prop_map(|(stream, total_bytes)| Message::EndOfStream(
+            EndOfStream {
+                stream,
+                total_bytes
+            }
+        )),
+        (any::<u16>(), text()).prop_map(|(reason, text)| Message::Goodbye(Goodbye {
+            reason: GoodbyeReason::from_u16(reason),
+            text
+        })),
+    ]
+}
+
+proptest! {
+    #[test]
+    fn every_message_round_trips_through_a_reader(messages in prop::collection::vec(message(), 1..8)) {
+        let mut bytes = Vec::new();
+        for m in &messages {
+            m.encode(&mut bytes);
+        }
+        let mut reader = bytes.as_slice();
+        let mut scratch = Vec::new();
+        for m in &messages {
+            let decoded = read_message(&mut reader, &mut scratch).expect("decodes").expect("a frame");
+            prop_assert_eq!(&decoded, m);
+        }
+        prop_assert!(read_message(&mut reader, &mut scratch).expect("clean end").is_none());
+    }
+
+    #[test]
+    fn every_message_round_trips_through_a_slice(m in message()) {
+        let bytes = m.to_bytes();
+        let (decoded, used) = Message::decode_from_slice(&bytes).expect("decodes").expect("whole");
+        prop_assert_eq!(used, bytes.len());
+        prop_assert_eq!(decoded, m);
+    }
+
+    #[test]
+    fn every_truncation_is_an_error_or_a_request_for_more(m in message(), cut in 0usize..64) {
+        let bytes = m.to_bytes();
+        let cut = cut.min(bytes.len().saturating_sub(1));
+        prop_assert_eq!(Message::decode_from_slice(&bytes[..cut]), Ok(None));
+        let mut reader = &bytes[..cut];
+        prop_assert!(read_message(&mut reader, &mut Vec::new()).is_err() || cut == 0);
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic_or_overallocate(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
+        let mut scratch = Vec::new();
+        let mut reader = bytes.as_slice();
+        while let Ok(Some(_)) = read_message(&mut reader, &mut scratch) {}
+        prop_assert!(scratch.capacity() <= MAX_PAYLOAD_LEN as usize);
+        let _ = Message::decode_from_slice(&bytes);
+    }
+
+    #[test]
+    fn a_shortened_payload_is_refused_not_misread(m in message()) {
+        // Cut the payload by one byte and fix the length: kinds with a fixed tail must refuse.
+        let mut bytes = m.to_bytes();
+        prop_assume!(!matches!(m, Message::Audio(_)) && bytes.len() > 6);
+        bytes.pop();
+        let len = (bytes.len() - 6) as u32;
+        bytes[..4].copy_from_slice(&len.to_be_bytes());
+        prop_assert!(Message::decode_from_slice(&bytes).is_err());
+    }
+}
