@@ -154,13 +154,21 @@ fn patch_length(out: &mut [u8], start: usize) {
 /// Reads one whole frame from a blocking reader and decodes it.
 ///
 /// Returns `Ok(None)` when the stream ends cleanly between frames and
-/// [`ReadError::UnexpectedEof`] when it ends inside one. The payload buffer is allocated only
-/// after the header's length has passed [`FrameHeader::parse`]; `scratch` is reused between
-/// calls so a connection does not allocate per frame.
-pub fn read_message<R: Read>(
-    reader: &mut R,
-    scratch: &mut Vec<u8>,
-) -> Result<Option<Message>, ReadError> {
+/// [`ReadError::UnexpectedEof`] when it ends inside one. `scratch` is reused between calls so a
+/// connection does not allocate per frame.
+pub fn read_message<R: Read>(reader: &mut R, scratch: &mut Vec<u8>) -> Result<Option<Message>, ReadError> {
+    match read_frame(reader, scratch)? {
+        None => Ok(None),
+        Some(header) => Ok(Some(Message::decode(header.kind, scratch)?)),
+    }
+}
+
+/// Reads one whole frame, leaving its payload in `scratch`, for a receiver that decides by the
+/// kind whether to decode it at all (a server refuses server-only kinds undecoded).
+///
+/// The payload buffer is sized only after the header's length has passed
+/// [`FrameHeader::parse`], so a hostile length never causes an allocation.
+pub fn read_frame<R: Read>(reader: &mut R, scratch: &mut Vec<u8>) -> Result<Option<FrameHeader>, ReadError> {
     let mut head = [0u8; HEADER_LEN];
     if !read_exact_or_eof(reader, &mut head)? {
         return Ok(None);
@@ -172,7 +180,7 @@ pub fn read_message<R: Read>(
         io::ErrorKind::UnexpectedEof => ReadError::UnexpectedEof,
         _ => ReadError::Io(e),
     })?;
-    Ok(Some(Message::decode(header.kind, scratch)?))
+    Ok(Some(header))
 }
 
 /// Fills `buf`, returning false if the stream ended before the first byte and an error if it

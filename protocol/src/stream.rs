@@ -8,6 +8,7 @@
 use std::fmt;
 
 use crate::error::DecodeError;
+use crate::frame::{FrameHeader, Kind};
 use crate::wire::{Cursor, put_u32, put_u64};
 
 /// Names one stream of one connection, assigned by the server in PLAYING, never 0. Every AUDIO
@@ -69,6 +70,16 @@ pub fn encode_audio_prefix(stream: StreamId, offset: u64, position_ms: u32, out:
     put_u32(out, position_ms);
 }
 
+/// Appends a whole AUDIO frame (header, fields, data) to `out`, borrowing the data: the
+/// server's hot path, which sends chunks straight out of a song shared by many connections.
+/// `data` must be at most `MAX_PAYLOAD_LEN - AUDIO_PREFIX_LEN` bytes.
+pub fn encode_audio_frame(stream: StreamId, offset: u64, position_ms: u32, data: &[u8], out: &mut Vec<u8>) {
+    let len = (AUDIO_PREFIX_LEN + data.len()) as u32;
+    FrameHeader { len, kind: Kind::Audio, flags: 0 }.encode(out);
+    encode_audio_prefix(stream, offset, position_ms, out);
+    out.extend_from_slice(data);
+}
+
 /// The last AUDIO of a stream has been sent (RFC §6.3.2). Not sent for a stream that was
 /// replaced or stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,5 +106,19 @@ impl EndOfStream {
             stream,
             total_bytes: c.u64()?,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Message;
+
+    #[test]
+    fn borrowed_audio_encoding_matches_the_message_encoding() {
+        let audio = Audio { stream: StreamId(3), offset: 417, position_ms: 26, data: vec![0xFF, 0xFB, 0x90, 0] };
+        let mut out = Vec::new();
+        encode_audio_frame(audio.stream, audio.offset, audio.position_ms, &audio.data, &mut out);
+        assert_eq!(out, Message::Audio(audio).to_bytes());
     }
 }

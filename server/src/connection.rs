@@ -1,0 +1,322 @@
+//! One client connection: the handshake, then a reader thread that turns requests into work for
+//! a writer thread, which alone writes to the socket (see the diagram in `lib.rs`).
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender, TryRecvError, bounded, select};
+use jukebox_protocol::frame::{HANDSHAKE_TIMEOUT, IDLE_TIMEOUT, Kind};
+use jukebox_protocol::handshake::HANDSHAKE_LEN;
+use jukebox_protocol::{
+    DecodeError, ErrorCode, ErrorReply, Goodbye, GoodbyeReason, Hello, ListPage,
+    Message, PROTOCOL_VERSION, Playing, ReadError, Request, RequestId, SongId, Stopped,
+    encode_audio_frame, read_frame,
+};
+use tracing::{debug, info, warn};
+
+use crate::Shared;
+use crate::library::duration_ms;
+use crate::session::{Session, Step};
+use crate::song::LoadedSong;
+
+/// Stack of each connection thread. Both threads keep their state on the heap and call no deep
+/// code, and thousands of connections must fit in memory.
+pub const THREAD_STACK: usize = 128 * 1024;
+
+/// A write that makes no progress for this long means the client stopped reading; the
+/// connection is closed so its threads and buffers are freed (RFC §7.3).
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Requests the reader may queue ahead of the writer before it stops reading: a client that
+/// floods requests without reading replies is slowed by TCP, not buffered without bound.
+const OUTBOUND_QUEUE: usize = 32;
+
+/// Work for the writer thread, in the order the reader decided it.
+#[derive(Debug)]
+enum Outbound {
+    /// Already-encoded reply frames.
+    Frames(Vec<u8>),
+    /// Switch to a new stream and reply PLAYING: done by the writer, so that no audio of the
+    /// old stream can follow the reply (RFC §7.4).
+    Play { id: RequestId, song: SongId, loaded: Arc<LoadedSong>, duration_ms: u32, title: String, artist: String },
+    /// End the current stream and reply STOPPED.
+    Stop { id: RequestId },
+    /// Send GOODBYE and close.
+    Goodbye(Goodbye),
+}
+
+/// How a connection ended, for the log.
+#[derive(Debug)]
+enum Ending {
+    ClientClosed,
+    ClientGoodbye(Goodbye),
+    IdleTimeout,
+    ProtocolError(DecodeError),
+    Vanished(ReadError),
+    WriterGone,
+}
+
+impl std::fmt::Display for Ending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Ending::ClientClosed => f.write_str("client closed the connection"),
+            Ending::ClientGoodbye(g) if g.text.is_empty() => f.write_str("client said goodbye"),
+            Ending::ClientGoodbye(g) => write!(f, "client said goodbye: {}", g.text),
+            Ending::IdleTimeout => write!(f, "nothing received for {} s", IDLE_TIMEOUT.as_secs()),
+            Ending::ProtocolError(e) => write!(f, "protocol error: {e}"),
+            Ending::Vanished(e) => write!(f, "connection lost: {e}"),
+            Ending::WriterGone => f.write_str("writer stopped"),
+        }
+    }
+}
+
+/// Serves one accepted connection until it ends. Runs on the connection's reader thread.
+pub(crate) fn serve(socket: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
+    let started = Instant::now();
+    if let Err(e) = handshake(&socket) {
+        info!(%peer, "handshake failed: {e}");
+        let _ = socket.shutdown(Shutdown::Both);
+        return;
+    }
+    let writer_socket = match configure(&socket).and_then(|()| socket.try_clone()) {
+        Ok(s) => s,
+        Err(e) => {
+            warn!(%peer, "cannot set up connection: {e}");
+            return;
+        }
+    };
+    let (outbound, work) = bounded(OUTBOUND_QUEUE);
+    let shutdown = shared.shutdown.clone();
+    let writer = thread::Builder::new()
+        .name(format!("write {peer}"))
+        .stack_size(THREAD_STACK)
+        .spawn(move || write_loop(writer_socket, work, shutdown));
+    let writer = match writer {
+        Ok(w) => w,
+        Err(e) => {
+            warn!(%peer, "cannot start a writer thread, dropping connection: {e}");
+            let _ = socket.shutdown(Shutdown::Both);
+            return;
+        }
+    };
+    info!(%peer, "client connected");
+    let ending = read_loop(&socket, &outbound, &shared);
+    drop(outbound);
+    let written = writer.join().unwrap_or_else(|_| Err(io::Error::other("writer thread panicked")));
+    let _ = socket.shutdown(Shutdown::Both);
+    let secs = started.elapsed().as_secs_f32();
+    match written {
+        Ok(()) => info!(%peer, "connection ended after {secs:.1} s: {ending}"),
+        Err(e) => info!(%peer, "connection ended after {secs:.1} s: {ending}; sending failed: {e}"),
+    }
+}
+
+/// Reads HELLO and answers WELCOME (RFC §4). A peer that does not begin with the magic gets
+/// nothing back.
+fn handshake(mut socket: &TcpStream) -> io::Result<()> {
+    socket.set_read_timeout(Some(HANDSHAKE_TIMEOUT))?;
+    let mut hello = [0u8; HANDSHAKE_LEN];
+    socket.read_exact(&mut hello)?;
+    let hello = Hello::parse(&hello).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+    let welcome = hello.negotiate(PROTOCOL_VERSION, PROTOCOL_VERSION);
+    socket.write_all(&welcome.encode())?;
+    if welcome.version == 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            format!("client speaks versions {}..={}, server only {PROTOCOL_VERSION}", hello.min_version, hello.max_version),
+        ));
+    }
+    Ok(())
+}
+
+fn configure(socket: &TcpStream) -> io::Result<()> {
+    socket.set_nodelay(true)?;
+    socket.set_read_timeout(Some(IDLE_TIMEOUT))?;
+    socket.set_write_timeout(Some(WRITE_TIMEOUT))
+}
+
+fn read_loop(mut socket: &TcpStream, outbound: &Sender<Outbound>, shared: &Shared) -> Ending {
+    let mut scratch = Vec::new();
+    loop {
+        let header = match read_frame(&mut socket, &mut scratch) {
+            Ok(Some(header)) => header,
+            Ok(None) => return Ending::ClientClosed,
+            Err(ReadError::Decode(e)) => {
+                let _ = outbound.send(Outbound::Goodbye(Goodbye { reason: GoodbyeReason::ProtocolError, text: e.to_string() }));
+                return Ending::ProtocolError(e);
+            }
+            Err(ReadError::Io(e)) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+                let text = format!("nothing received for {} s", IDLE_TIMEOUT.as_secs());
+                let _ = outbound.send(Outbound::Goodbye(Goodbye { reason: GoodbyeReason::IdleTimeout, text }));
+                return Ending::IdleTimeout;
+            }
+            Err(e) => return Ending::Vanished(e),
+        };
+        let work = match header.kind {
+            Kind::Goodbye => {
+                return Ending::ClientGoodbye(Message::decode(header.kind, &scratch).map_or_else(
+                    |_| Goodbye { reason: GoodbyeReason::Normal, text: String::new() },
+                    |m| match m {
+                        Message::Goodbye(g) => g,
+                        _ => Goodbye { reason: GoodbyeReason::Normal, text: String::new() },
+                    },
+                ));
+            }
+            kind if !kind.is_request() => error(
+                RequestId::CONNECTION,
+                ErrorCode::UnexpectedMessage,
+                format!("a client may not send {} ({:#04x})", kind.name(), kind.to_u8()),
+            ),
+            kind => match Message::decode(kind, &scratch) {
+                Ok(Message::Request(request)) => answer(request, shared),
+                Ok(_) => error(
+                    Request::peek_id(&scratch).unwrap_or(RequestId::CONNECTION),
+                    ErrorCode::UnknownRequest,
+                    format!("unknown request kind {:#04x}", kind.to_u8()),
+                ),
+                Err(e) => error(
+                    Request::peek_id(&scratch).unwrap_or(RequestId::CONNECTION),
+                    ErrorCode::MalformedRequest,
+                    e.to_string(),
+                ),
+            },
+        };
+        if outbound.send(work).is_err() {
+            return Ending::WriterGone;
+        }
+    }
+}
+
+/// The one place that decides how a request is answered.
+fn answer(request: Request, shared: &Shared) -> Outbound {
+    debug!(?request, "request");
+    match request {
+        Request::Ping { id } => Outbound::Frames(Message::Pong { id }.to_bytes()),
+        Request::List { id } => {
+            let mut out = Vec::new();
+            for page in ListPage::paginate(id, shared.library.entries()) {
+                Message::ListPage(page).encode(&mut out);
+            }
+            Outbound::Frames(out)
+        }
+        Request::Stop { id } => Outbound::Stop { id },
+        Request::Play { id, song } => {
+            let Some(entry) = shared.library.get(song) else {
+                return error(id, ErrorCode::NoSuchSong, format!("no song with id {song}"));
+            };
+            match shared.cache.load(entry) {
+                Ok(loaded) => Outbound::Play {
+                    id,
+                    song,
+                    loaded,
+                    duration_ms: duration_ms(entry.duration),
+                    title: entry.tags.title.clone(),
+                    artist: entry.tags.artist.clone(),
+                },
+                Err(e) => {
+                    warn!("cannot play song {song}: {e}");
+                    error(id, ErrorCode::SongUnavailable, format!("song {song} cannot be played now"))
+                }
+            }
+        }
+    }
+}
+
+fn error(id: RequestId, code: ErrorCode, message: String) -> Outbound {
+    Outbound::Frames(Message::Error(ErrorReply { id, code, message }).to_bytes())
+}
+
+/// What the writer does after handling one piece of work.
+enum Next {
+    Continue,
+    Close,
+}
+
+/// The writer thread: the only code that writes to the socket after the handshake. Replies go
+/// out before any further audio; audio goes out when the session says it is due.
+fn write_loop(mut socket: TcpStream, work: Receiver<Outbound>, shutdown: Receiver<()>) -> io::Result<()> {
+    let result = write_until_done(&mut socket, &work, &shutdown);
+    // Unblocks the reader thread, which may be waiting for a request that will never come.
+    let _ = socket.shutdown(Shutdown::Both);
+    result
+}
+
+fn write_until_done(socket: &mut TcpStream, work: &Receiver<Outbound>, shutdown: &Receiver<()>) -> io::Result<()> {
+    let mut session = Session::default();
+    let mut buf = Vec::new();
+    loop {
+        match work.try_recv() {
+            Ok(item) => match handle(item, &mut session, socket, &mut buf)? {
+                Next::Continue => continue,
+                Next::Close => return Ok(()),
+            },
+            Err(TryRecvError::Disconnected) => return Ok(()),
+            Err(TryRecvError::Empty) => {}
+        }
+        let wait_until = match session.poll(Instant::now()) {
+            Step::Send { stream, offset, position_ms, data } => {
+                buf.clear();
+                encode_audio_frame(stream, offset, position_ms, data, &mut buf);
+                socket.write_all(&buf)?;
+                continue;
+            }
+            Step::End(end) => {
+                send(socket, &mut buf, &Message::EndOfStream(end))?;
+                continue;
+            }
+            Step::WaitUntil(at) => Some(at),
+            Step::Idle => None,
+        };
+        let item = match wait_until {
+            Some(at) => select! {
+                recv(work) -> item => item,
+                recv(shutdown) -> _ => return say_goodbye(socket, &mut buf),
+                default(at.saturating_duration_since(Instant::now())) => continue,
+            },
+            None => select! {
+                recv(work) -> item => item,
+                recv(shutdown) -> _ => return say_goodbye(socket, &mut buf),
+            },
+        };
+        let Ok(item) = item else { return Ok(()) };
+        if let Next::Close = handle(item, &mut session, socket, &mut buf)? {
+            return Ok(());
+        }
+    }
+}
+
+fn handle(item: Outbound, session: &mut Session, socket: &mut TcpStream, buf: &mut Vec<u8>) -> io::Result<Next> {
+    match item {
+        Outbound::Frames(frames) => socket.write_all(&frames)?,
+        Outbound::Play { id, song, loaded, duration_ms, title, artist } => {
+            let total_bytes = loaded.total_bytes;
+            let stream = session.play(loaded, Instant::now());
+            debug!(%stream, %song, "streaming");
+            let playing = Playing { id, stream, song, duration_ms, total_bytes, title, artist };
+            send(socket, buf, &Message::Playing(playing))?;
+        }
+        Outbound::Stop { id } => {
+            let stream = session.stop();
+            send(socket, buf, &Message::Stopped(Stopped { id, stream }))?;
+        }
+        Outbound::Goodbye(goodbye) => {
+            send(socket, buf, &Message::Goodbye(goodbye))?;
+            return Ok(Next::Close);
+        }
+    }
+    Ok(Next::Continue)
+}
+
+fn say_goodbye(socket: &mut TcpStream, buf: &mut Vec<u8>) -> io::Result<()> {
+    let goodbye = Goodbye { reason: GoodbyeReason::ShuttingDown, text: "server is shutting down".into() };
+    send(socket, buf, &Message::Goodbye(goodbye))
+}
+
+fn send(socket: &mut TcpStream, buf: &mut Vec<u8>, message: &Message) -> io::Result<()> {
+    buf.clear();
+    message.encode(buf);
+    socket.write_all(buf)
+}
