@@ -1,0 +1,372 @@
+//! The client's side of one connection: the handshake, sending requests, and the socket
+//! thread that reads every frame and routes it (see the diagram in `lib.rs`).
+
+use std::collections::HashMap;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpStream, ToSocketAddrs};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, unbounded};
+use jukebox_protocol::frame::KEEPALIVE_INTERVAL;
+use jukebox_protocol::handshake::HANDSHAKE_LEN;
+use jukebox_protocol::{
+    ErrorReply, Goodbye, GoodbyeReason, Hello, ListPage, Message, Playing, ReadError, Request,
+    RequestId, SongEntry, SongId, Stopped, Welcome, read_message,
+};
+
+use crate::Event;
+use crate::playback::Playback;
+
+/// How long to wait for the server to accept the connection and for any reply.
+pub const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why a command could not be carried out.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// Connecting failed.
+    #[error("cannot connect to {addr}: {source}")]
+    Connect {
+        /// Where.
+        addr: String,
+        /// Why.
+        source: io::Error,
+    },
+    /// The peer is not a jukebox server or speaks no common version.
+    #[error("{0}")]
+    Handshake(String),
+    /// The server refused the request; the text is the server's.
+    #[error("{}", .0.message)]
+    Server(ErrorReply),
+    /// The connection is gone.
+    #[error("not connected: the connection to the server was lost")]
+    Disconnected,
+    /// No reply in time.
+    #[error("the server did not answer within {} s", REPLY_TIMEOUT.as_secs())]
+    Timeout,
+    /// The server answered with something that does not answer the request.
+    #[error("the server sent an unexpected reply ({0})")]
+    Unexpected(&'static str),
+}
+
+/// Replies routed to the command that waits for them.
+type Pending = Mutex<HashMap<RequestId, Sender<Message>>>;
+
+/// A connected client.
+#[derive(Debug)]
+pub struct Connection {
+    writer: Mutex<TcpStream>,
+    pending: Arc<Pending>,
+    next_id: AtomicU32,
+    last_sent: Mutex<Instant>,
+    closed: Arc<AtomicBool>,
+}
+
+impl Connection {
+    /// Connects, shakes hands, and starts the socket thread, which feeds `playback` and
+    /// reports to `events`.
+    pub fn open(
+        host: &str,
+        port: u16,
+        playback: Arc<Playback>,
+        events: Sender<Event>,
+    ) -> Result<Arc<Connection>, ClientError> {
+        let addr = format!("{host}:{port}");
+        let connect_error = |source| ClientError::Connect {
+            addr: addr.clone(),
+            source,
+        };
+        let mut last_error = io::Error::new(io::ErrorKind::NotFound, "no address found");
+        let mut socket = None;
+        for candidate in (host, port).to_socket_addrs().map_err(connect_error)? {
+            match TcpStream::connect_timeout(&candidate, REPLY_TIMEOUT) {
+                Ok(s) => {
+                    socket = Some(s);
+                    break;
+                }
+                Err(e) => last_error = e,
+            }
+        }
+        let mut socket = socket.ok_or_else(|| connect_error(last_error))?;
+        socket.set_nodelay(true).map_err(connect_error)?;
+        handshake(&mut socket)?;
+        let reader = socket.try_clone().map_err(connect_error)?;
+        let connection = Arc::new(Connection {
+            writer: Mutex::new(socket),
+            pending: Arc::new(Mutex::new(HashMap::new())),
+            next_id: AtomicU32::new(1),
+            last_sent: Mutex::new(Instant::now()),
+            closed: Arc::new(AtomicBool::new(false)),
+        });
+        let router = Router {
+            pending: Arc::clone(&connection.pending),
+            playback,
+            events,
+            closed: Arc::clone(&connection.closed),
+        };
+        thread::Builder::new()
+            .name("socket".into())
+            .spawn(move || router.run(reader))
+            .map_err(connect_error)?;
+        let keepalive = Arc::downgrade(&connection);
+        thread::Builder::new()
+            .name("keepalive".into())
+            .spawn(move || {
+                while let Some(connection) = keepalive.upgrade() {
+                    if connection.closed.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    connection.keep_alive();
+                    drop(connection);
+                    thread::sleep(Duration::from_millis(500));
+                }
+            })
+            .map_err(connect_error)?;
+        Ok(connection)
+    }
+
+    /// True once the server has gone.
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::SeqCst)
+    }
+
+    /// Every song the server offers.
+    pub fn list(&self) -> Result<Vec<SongEntry>, ClientError> {
+        let replies = self.send_request(|id| Request::List { id })?;
+        let mut songs = Vec::new();
+        loop {
+            match wait(&replies)? {
+                Message::ListPage(ListPage {
+                    songs: page, last, ..
+                }) => {
+                    songs.extend(page);
+                    if last {
+                        return Ok(songs);
+                    }
+                }
+                other => return Err(unexpected(other)),
+            }
+        }
+    }
+
+    /// Starts `song`. Playback has already switched when this returns.
+    pub fn play(&self, song: SongId) -> Result<Playing, ClientError> {
+        let replies = self.send_request(|id| Request::Play { id, song })?;
+        match wait(&replies)? {
+            Message::Playing(playing) => Ok(playing),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Stops the current stream; playback is already silent when this returns.
+    pub fn stop(&self) -> Result<Stopped, ClientError> {
+        let replies = self.send_request(|id| Request::Stop { id })?;
+        match wait(&replies)? {
+            Message::Stopped(stopped) => Ok(stopped),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// A round trip, for measuring and for keeping the connection alive.
+    pub fn ping(&self) -> Result<Duration, ClientError> {
+        let started = Instant::now();
+        let replies = self.send_request(|id| Request::Ping { id })?;
+        match wait(&replies)? {
+            Message::Pong { .. } => Ok(started.elapsed()),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Says GOODBYE and closes (RFC §8.2).
+    pub fn close(&self) {
+        // Closed first, so the socket thread takes the hang-up that follows as expected.
+        self.closed.store(true, Ordering::SeqCst);
+        let goodbye = Message::Goodbye(Goodbye {
+            reason: GoodbyeReason::Normal,
+            text: "client quit".into(),
+        });
+        let mut writer = lock(&self.writer);
+        let _ = writer.write_all(&goodbye.to_bytes());
+        let _ = writer.shutdown(Shutdown::Both);
+    }
+
+    fn send_request(
+        &self,
+        make: impl FnOnce(RequestId) -> Request,
+    ) -> Result<Receiver<Message>, ClientError> {
+        if self.is_closed() {
+            return Err(ClientError::Disconnected);
+        }
+        let id = RequestId(self.next_id.fetch_add(1, Ordering::SeqCst).max(1));
+        let (tx, rx) = unbounded();
+        lock(&self.pending).insert(id, tx);
+        let bytes = Message::Request(make(id)).to_bytes();
+        let mut writer = lock(&self.writer);
+        if writer.write_all(&bytes).is_err() {
+            lock(&self.pending).remove(&id);
+            return Err(ClientError::Disconnected);
+        }
+        *lock(&self.last_sent) = Instant::now();
+        Ok(rx)
+    }
+
+    /// Sends a PING when nothing was sent for [`KEEPALIVE_INTERVAL`] (RFC §8.1). The PONG is
+    /// not waited for: its id has no pending entry and the router drops it.
+    fn keep_alive(&self) {
+        if lock(&self.last_sent).elapsed() < KEEPALIVE_INTERVAL {
+            return;
+        }
+        let id = RequestId(self.next_id.fetch_add(1, Ordering::SeqCst).max(1));
+        let bytes = Message::Request(Request::Ping { id }).to_bytes();
+        if lock(&self.writer).write_all(&bytes).is_ok() {
+            *lock(&self.last_sent) = Instant::now();
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn wait(replies: &Receiver<Message>) -> Result<Message, ClientError> {
+    match replies.recv_timeout(REPLY_TIMEOUT) {
+        Ok(Message::Error(error)) => Err(ClientError::Server(error)),
+        Ok(message) => Ok(message),
+        Err(RecvTimeoutError::Timeout) => Err(ClientError::Timeout),
+        Err(RecvTimeoutError::Disconnected) => Err(ClientError::Disconnected),
+    }
+}
+
+fn unexpected(message: Message) -> ClientError {
+    ClientError::Unexpected(message.kind().name())
+}
+
+fn handshake(socket: &mut TcpStream) -> Result<(), ClientError> {
+    let failed = |e: io::Error| {
+        ClientError::Handshake(format!("the server did not complete the handshake: {e}"))
+    };
+    socket
+        .set_read_timeout(Some(REPLY_TIMEOUT))
+        .map_err(failed)?;
+    socket
+        .write_all(&Hello::current().encode())
+        .map_err(failed)?;
+    let mut welcome = [0u8; HANDSHAKE_LEN];
+    socket
+        .read_exact(&mut welcome)
+        .map_err(|e| match e.kind() {
+            io::ErrorKind::UnexpectedEof | io::ErrorKind::ConnectionReset => ClientError::Handshake(
+                "the server hung up without answering the handshake: it is not a jukebox server"
+                    .into(),
+            ),
+            _ => failed(e),
+        })?;
+    let welcome = Welcome::parse(&welcome)
+        .map_err(|_| ClientError::Handshake("that is not a jukebox server".into()))?;
+    if welcome.version == 0 {
+        return Err(ClientError::Handshake(format!(
+            "the server speaks protocol versions up to {}, this client only {}",
+            welcome.server_max_version,
+            jukebox_protocol::PROTOCOL_VERSION
+        )));
+    }
+    socket.set_read_timeout(None).map_err(failed)?;
+    Ok(())
+}
+
+/// The socket thread's state.
+struct Router {
+    pending: Arc<Pending>,
+    playback: Arc<Playback>,
+    events: Sender<Event>,
+    closed: Arc<AtomicBool>,
+}
+
+impl Router {
+    fn run(self, mut socket: TcpStream) {
+        let mut scratch = Vec::new();
+        let ending = loop {
+            match read_message(&mut socket, &mut scratch) {
+                Ok(Some(message)) => {
+                    if let Some(ending) = self.route(message) {
+                        break ending;
+                    }
+                }
+                Ok(None) => break "the server closed the connection".to_string(),
+                Err(ReadError::Decode(e)) => {
+                    break format!("the server sent something this client cannot read: {e}");
+                }
+                Err(e) => break format!("the connection to the server was lost: {e}"),
+            }
+        };
+        // Report first, then mark closed: whoever sees the connection closed can print why.
+        if !self.closed.load(Ordering::SeqCst) {
+            let _ = self.events.send(Event::Disconnected(ending));
+        }
+        self.closed.store(true, Ordering::SeqCst);
+        let _ = socket.shutdown(Shutdown::Both);
+        // Dropping the senders fails every command still waiting for a reply.
+        lock(&self.pending).clear();
+        self.playback.stop();
+    }
+
+    /// Acts on one frame; `Some(reason)` ends the connection.
+    fn route(&self, message: Message) -> Option<String> {
+        let reply_to = match &message {
+            Message::Audio(audio) => {
+                self.playback.feed(audio.stream, &audio.data);
+                return None;
+            }
+            Message::EndOfStream(end) => {
+                self.playback.end(end.stream);
+                return None;
+            }
+            Message::Goodbye(goodbye) => {
+                let reason = match goodbye.reason {
+                    GoodbyeReason::ShuttingDown => "the server is shutting down",
+                    GoodbyeReason::IdleTimeout => "the server closed an idle connection",
+                    GoodbyeReason::ProtocolError => "the server reported a protocol error",
+                    GoodbyeReason::Normal | GoodbyeReason::Other(_) => {
+                        "the server closed the connection"
+                    }
+                };
+                return Some(if goodbye.text.is_empty() {
+                    reason.to_string()
+                } else {
+                    format!("{reason}: {}", goodbye.text)
+                });
+            }
+            // Switch playback here, in frame order, before any audio of the new stream is read.
+            Message::Playing(playing) => {
+                self.playback.start(playing);
+                playing.id
+            }
+            Message::Stopped(stopped) => {
+                self.playback.stop();
+                stopped.id
+            }
+            Message::Pong { id } => *id,
+            Message::ListPage(page) => page.id,
+            Message::Error(error) if error.id == RequestId::CONNECTION => {
+                let _ = self
+                    .events
+                    .send(Event::Warning(format!("server: {}", error.message)));
+                return None;
+            }
+            Message::Error(error) => error.id,
+            // Requests are not for clients; unknown kinds are from a newer server (RFC §5.4).
+            Message::Request(_) | Message::Unknown { .. } => return None,
+        };
+        let last_page = !matches!(&message, Message::ListPage(page) if !page.last);
+        let mut pending = lock(&self.pending);
+        if let Some(waiter) = pending.get(&reply_to) {
+            let _ = waiter.send(message);
+        }
+        if last_page {
+            pending.remove(&reply_to);
+        }
+        None
+    }
+}

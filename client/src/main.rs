@@ -1,0 +1,66 @@
+//! `jukebox-client [HOST] [PORT]`: parse arguments, connect, open the output, run the REPL.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser;
+use jukebox_client::connection::Connection;
+use jukebox_client::output::{Output, OutputSpec};
+use jukebox_client::playback::Playback;
+use jukebox_client::{Event, repl};
+
+/// Plays songs from a jukebox server (see RFC.md) as they arrive.
+///
+/// Type `help` at the prompt for the commands: list, play N, stop, status, quit. When standard
+/// input is not a terminal, commands are read one per line without a prompt, which is how to
+/// script it:
+///
+///     printf 'list\nplay 2\nwait\n' | jukebox-client 127.0.0.1 12345
+#[derive(Debug, Parser)]
+#[command(version, about, long_about, verbatim_doc_comment)]
+struct Args {
+    /// Server host name or address.
+    #[arg(default_value = "127.0.0.1")]
+    host: String,
+    /// Server port.
+    #[arg(default_value_t = 12345)]
+    port: u16,
+    /// Where the sound goes: `auto` (the sound card, or silence with a warning if there is
+    /// none), `device` (the sound card or fail), `null` (decode at real time, no sound), or
+    /// `wav:PATH` (write exactly what plays to a 44.1 kHz 16-bit stereo WAV file).
+    #[arg(
+        long,
+        short,
+        default_value = "auto",
+        value_name = "auto|device|null|wav:PATH"
+    )]
+    output: OutputSpec,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let (events_tx, events) = crossbeam_channel::unbounded::<Event>();
+    let playback = match Playback::new(events_tx.clone()) {
+        Ok(p) => Arc::new(p),
+        Err(e) => {
+            eprintln!("jukebox-client: cannot start playback: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let _output = match Output::open(&args.output, playback.queue(), events_tx.clone()) {
+        Ok(output) => output,
+        Err(e) => {
+            eprintln!("jukebox-client: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let connection = match Connection::open(&args.host, args.port, Arc::clone(&playback), events_tx)
+    {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("jukebox-client: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    repl::run(connection, playback, events)
+}

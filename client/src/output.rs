@@ -1,0 +1,315 @@
+//! Where decoded audio goes: the sound card (rodio), nowhere at real time, or a WAV file at
+//! real time. Every output pulls from the [`PcmQueue`] at the pace it plays.
+
+use std::fmt;
+use std::num::NonZero;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::Sender;
+
+use crate::Event;
+use crate::pcm::{CHANNELS, PcmQueue, SAMPLE_RATE};
+
+/// The `--output` choice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutputSpec {
+    /// The sound card if there is one, else silence with a warning.
+    Auto,
+    /// The sound card, or fail.
+    Device,
+    /// Decode and keep real time, make no sound.
+    Null,
+    /// Write exactly what is played to a WAV file (44.1 kHz, 16-bit stereo), at real time.
+    Wav(PathBuf),
+}
+
+impl FromStr for OutputSpec {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "auto" => Ok(OutputSpec::Auto),
+            "device" => Ok(OutputSpec::Device),
+            "null" => Ok(OutputSpec::Null),
+            _ => match s.strip_prefix("wav:") {
+                Some("") => Err("wav: needs a file name, as in wav:out.wav".into()),
+                Some(path) => Ok(OutputSpec::Wav(PathBuf::from(path))),
+                None => Err(format!(
+                    "unknown output {s:?}: use auto, device, null or wav:PATH"
+                )),
+            },
+        }
+    }
+}
+
+impl fmt::Display for OutputSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OutputSpec::Auto => f.write_str("auto"),
+            OutputSpec::Device => f.write_str("device"),
+            OutputSpec::Null => f.write_str("null"),
+            OutputSpec::Wav(path) => write!(f, "wav:{}", path.display()),
+        }
+    }
+}
+
+/// Why an output could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OutputError {
+    /// No sound card could be opened.
+    #[error("no sound device could be opened ({0}); try --output null or --output wav:FILE")]
+    NoDevice(String),
+    /// The WAV file could not be created.
+    #[error("cannot write {path}: {source}")]
+    Wav {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: hound::Error,
+    },
+}
+
+/// A running output; dropping it stops playback.
+pub struct Output {
+    _device: Option<(rodio::MixerDeviceSink, rodio::Player)>,
+    stop: Arc<AtomicBool>,
+    clock: Option<thread::JoinHandle<()>>,
+    /// What was opened, for the user.
+    pub description: String,
+}
+
+impl fmt::Debug for Output {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Output")
+            .field("description", &self.description)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Output {
+    /// Opens `spec`. `Auto` without a sound card reports [`Event::Warning`] and plays silently.
+    pub fn open(
+        spec: &OutputSpec,
+        queue: Arc<PcmQueue>,
+        events: Sender<Event>,
+    ) -> Result<Output, OutputError> {
+        match spec {
+            OutputSpec::Device => open_device(queue),
+            OutputSpec::Auto => open_device(Arc::clone(&queue)).or_else(|e| {
+                let _ = events.send(Event::Warning(format!("{e}; playing silently")));
+                Ok(start_clock(
+                    queue,
+                    events,
+                    None,
+                    "silent output (no sound device)".into(),
+                ))
+            }),
+            OutputSpec::Null => Ok(start_clock(queue, events, None, "silent output".into())),
+            OutputSpec::Wav(path) => {
+                let spec = hound::WavSpec {
+                    channels: CHANNELS,
+                    sample_rate: SAMPLE_RATE,
+                    bits_per_sample: 16,
+                    sample_format: hound::SampleFormat::Int,
+                };
+                let writer =
+                    hound::WavWriter::create(path, spec).map_err(|source| OutputError::Wav {
+                        path: path.clone(),
+                        source,
+                    })?;
+                Ok(start_clock(
+                    queue,
+                    events,
+                    Some(writer),
+                    format!("WAV file {}", path.display()),
+                ))
+            }
+        }
+    }
+}
+
+impl Drop for Output {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(clock) = self.clock.take() {
+            let _ = clock.join();
+        }
+    }
+}
+
+fn open_device(queue: Arc<PcmQueue>) -> Result<Output, OutputError> {
+    let mut sink = rodio::DeviceSinkBuilder::open_default_sink()
+        .map_err(|e| OutputError::NoDevice(e.to_string()))?;
+    sink.log_on_drop(false);
+    let player = rodio::Player::connect_new(sink.mixer());
+    player.append(QueueSource::new(queue));
+    Ok(Output {
+        _device: Some((sink, player)),
+        stop: Arc::new(AtomicBool::new(false)),
+        clock: None,
+        description: "sound device".into(),
+    })
+}
+
+/// Samples a device output copies from the queue at a time (about 12 ms): small, so a switch
+/// is heard at once, and checked against the queue's generation on every sample anyway.
+const DEVICE_BLOCK: usize = 1024;
+
+/// Samples of silence played when the queue is empty (about 3 ms).
+const SILENCE_BLOCK: usize = 256;
+
+/// An endless rodio source that plays the queue, and silence while it is empty. It never
+/// blocks: the audio callback must not wait for the network.
+struct QueueSource {
+    queue: Arc<PcmQueue>,
+    block: Vec<i16>,
+    next: usize,
+    filled: usize,
+    generation: u64,
+}
+
+impl QueueSource {
+    fn new(queue: Arc<PcmQueue>) -> Self {
+        let generation = queue.generation();
+        QueueSource {
+            queue,
+            block: vec![0; DEVICE_BLOCK],
+            next: 0,
+            filled: 0,
+            generation,
+        }
+    }
+}
+
+impl Iterator for QueueSource {
+    type Item = rodio::Sample;
+
+    fn next(&mut self) -> Option<rodio::Sample> {
+        let generation = self.queue.generation();
+        if generation != self.generation {
+            self.generation = generation;
+            self.next = self.filled;
+        }
+        if self.next == self.filled {
+            self.next = 0;
+            self.filled = match self.queue.take(&mut self.block) {
+                // Underrun or idle: a short block of silence, then ask again.
+                0 => {
+                    self.block[..SILENCE_BLOCK].fill(0);
+                    SILENCE_BLOCK
+                }
+                n => n,
+            };
+        }
+        let sample = self.block[self.next];
+        self.next += 1;
+        Some(f32::from(sample) / 32_768.0)
+    }
+}
+
+impl rodio::Source for QueueSource {
+    fn current_span_len(&self) -> Option<usize> {
+        None
+    }
+
+    fn channels(&self) -> rodio::ChannelCount {
+        NonZero::new(CHANNELS).unwrap_or(NonZero::<u16>::MIN)
+    }
+
+    fn sample_rate(&self) -> rodio::SampleRate {
+        NonZero::new(SAMPLE_RATE).unwrap_or(NonZero::<u32>::MIN)
+    }
+
+    fn total_duration(&self) -> Option<Duration> {
+        None
+    }
+}
+
+/// How often the clock of the silent and WAV outputs ticks.
+const TICK: Duration = Duration::from_millis(10);
+
+type WavWriter = hound::WavWriter<std::io::BufWriter<std::fs::File>>;
+
+/// Plays the queue at real time without a device: each tick takes as many samples as the time
+/// that passed is worth. Time spent with an empty queue is lost, as on a device.
+fn start_clock(
+    queue: Arc<PcmQueue>,
+    events: Sender<Event>,
+    wav: Option<WavWriter>,
+    description: String,
+) -> Output {
+    let stop = Arc::new(AtomicBool::new(false));
+    let running = Arc::clone(&stop);
+    let clock = thread::Builder::new()
+        .name("playback clock".into())
+        .spawn(move || run_clock(&queue, &events, wav, &running));
+    Output {
+        _device: None,
+        stop,
+        clock: clock.ok(),
+        description,
+    }
+}
+
+fn run_clock(
+    queue: &PcmQueue,
+    events: &Sender<Event>,
+    mut wav: Option<WavWriter>,
+    stop: &AtomicBool,
+) {
+    let mut block = vec![0i16; 2 * SAMPLE_RATE as usize * usize::from(CHANNELS) / 10];
+    let mut last = Instant::now();
+    let mut owed_frames = 0.0f64;
+    while !stop.load(Ordering::SeqCst) {
+        thread::sleep(TICK);
+        let now = Instant::now();
+        owed_frames += now.duration_since(last).as_secs_f64() * f64::from(SAMPLE_RATE);
+        last = now;
+        let frames = (owed_frames as usize).min(block.len() / usize::from(CHANNELS));
+        owed_frames -= frames as f64;
+        let n = queue.take(&mut block[..frames * usize::from(CHANNELS)]);
+        if let Some(writer) = wav.as_mut()
+            && n > 0
+        {
+            let written = block[..n]
+                .iter()
+                .try_for_each(|&s| writer.write_sample(s))
+                .and_then(|()| writer.flush());
+            if let Err(e) = written {
+                let _ = events.send(Event::Warning(format!("stopped writing the WAV file: {e}")));
+                wav = None;
+            }
+        }
+    }
+    if let Some(writer) = wav
+        && let Err(e) = writer.finalize()
+    {
+        let _ = events.send(Event::Warning(format!(
+            "the WAV file may be incomplete: {e}"
+        )));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_specs_parse_and_print_back() {
+        for text in ["auto", "device", "null", "wav:/tmp/x.wav"] {
+            assert_eq!(text.parse::<OutputSpec>().unwrap().to_string(), text);
+        }
+        assert!("wav:".parse::<OutputSpec>().is_err());
+        assert!(
+            "speakers"
+                .parse::<OutputSpec>()
+                .unwrap_err()
+                .contains("auto, device, null or wav:PATH")
+        );
+    }
+}

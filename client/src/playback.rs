@@ -1,0 +1,84 @@
+//! Playback as the socket thread sees it: start, feed, end, stop. Decoding happens on the
+//! decoder thread and sound on the output, so none of these calls waits for either (except
+//! `feed` when the decoder is far behind, which slows the server down through TCP).
+
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+use crossbeam_channel::{Sender, bounded};
+use jukebox_protocol::{Playing, StreamId};
+
+use crate::Event;
+use crate::decode::{self, DecodeCmd};
+use crate::pcm::{NowPlaying, PcmQueue, Status};
+
+/// Chunks that may wait for the decoder (a few seconds of audio).
+const DECODE_QUEUE: usize = 64;
+
+/// The playback pipeline of one client.
+#[derive(Debug)]
+pub struct Playback {
+    queue: Arc<PcmQueue>,
+    decoder: Sender<DecodeCmd>,
+}
+
+impl Playback {
+    /// Starts the decoder thread; outputs read from [`Playback::queue`]. Finished songs are
+    /// reported to `events`.
+    pub fn new(events: Sender<Event>) -> std::io::Result<Playback> {
+        let queue = Arc::new(PcmQueue::new(events));
+        let (decoder, commands) = bounded(DECODE_QUEUE);
+        let decoding = Arc::clone(&queue);
+        thread::Builder::new()
+            .name("decoder".into())
+            .spawn(move || decode::run(commands, decoding))?;
+        Ok(Playback { queue, decoder })
+    }
+
+    /// The decoded audio, for an output to play.
+    pub fn queue(&self) -> Arc<PcmQueue> {
+        Arc::clone(&self.queue)
+    }
+
+    /// A new stream replaces whatever played: silence now, then the new song.
+    pub fn start(&self, playing: &Playing) {
+        self.queue.start(NowPlaying {
+            stream: playing.stream,
+            song: playing.song,
+            title: playing.title.clone(),
+            artist: playing.artist.clone(),
+            duration: Duration::from_millis(u64::from(playing.duration_ms)),
+        });
+        let _ = self.decoder.send(DecodeCmd::Start(playing.stream));
+    }
+
+    /// Audio of `stream`; dropped unless it is the current stream.
+    pub fn feed(&self, stream: StreamId, data: &[u8]) {
+        if self.queue.current_stream() == Some(stream) {
+            let _ = self.decoder.send(DecodeCmd::Data(stream, data.to_vec()));
+        }
+    }
+
+    /// `stream` has been received completely.
+    pub fn end(&self, stream: StreamId) {
+        if self.queue.current_stream() == Some(stream) {
+            let _ = self.decoder.send(DecodeCmd::End(stream));
+        }
+    }
+
+    /// Silence at once.
+    pub fn stop(&self) -> Option<NowPlaying> {
+        self.queue.stop()
+    }
+
+    /// What plays and how far it got.
+    pub fn status(&self) -> Status {
+        self.queue.status()
+    }
+
+    /// Blocks until the current song has finished or was stopped, or `give_up` says so.
+    pub fn wait(&self, give_up: impl Fn() -> bool) {
+        self.queue.wait_idle(give_up);
+    }
+}

@@ -1,0 +1,304 @@
+//! The command loop: interactive (rustyline, with events printed above the prompt) when
+//! standard input is a terminal, line by line without prompt otherwise.
+
+use std::io::{self, BufRead, IsTerminal, Write};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError};
+use jukebox_protocol::SongEntry;
+use rustyline::error::ReadlineError;
+use rustyline::{DefaultEditor, ExternalPrinter};
+
+use crate::Event;
+use crate::command::{Command, HELP};
+use crate::connection::{ClientError, Connection};
+use crate::pcm::NowPlaying;
+use crate::playback::Playback;
+
+/// Runs commands until quit or end of input.
+pub fn run(
+    connection: Arc<Connection>,
+    playback: Arc<Playback>,
+    events: Receiver<Event>,
+) -> ExitCode {
+    if io::stdin().is_terminal() {
+        interactive(
+            &Session {
+                connection,
+                playback,
+                events: None,
+            },
+            events,
+        )
+    } else {
+        scripted(&Session {
+            connection,
+            playback,
+            events: Some(events),
+        })
+    }
+}
+
+struct Session {
+    connection: Arc<Connection>,
+    playback: Arc<Playback>,
+    /// In scripted mode the command thread prints events itself, between and during
+    /// commands, so that a script's output is in a deterministic order.
+    events: Option<Receiver<Event>>,
+}
+
+impl Session {
+    /// Carries out one command; `false` means leave.
+    fn execute(&self, command: Command, out: &mut dyn Write) -> Result<bool, ClientError> {
+        match command {
+            Command::Nothing => {}
+            Command::Help => {
+                let _ = writeln!(out, "{HELP}");
+            }
+            Command::Quit => return Ok(false),
+            Command::List => {
+                let songs = self.connection.list()?;
+                if songs.is_empty() {
+                    let _ = writeln!(out, "The server has no songs.");
+                }
+                for song in &songs {
+                    let _ = writeln!(out, "{}", describe_entry(song));
+                }
+            }
+            Command::Play(id) => {
+                let playing = self.connection.play(id)?;
+                let _ = writeln!(
+                    out,
+                    "Playing {}: {} ({})",
+                    playing.song,
+                    title_and_artist(&playing.title, &playing.artist),
+                    clock(Duration::from_millis(u64::from(playing.duration_ms)))
+                );
+            }
+            Command::Stop => {
+                let stopped = self.connection.stop()?;
+                let _ = writeln!(
+                    out,
+                    "{}",
+                    if stopped.stream.is_some() {
+                        "Stopped."
+                    } else {
+                        "Nothing was playing."
+                    }
+                );
+            }
+            Command::Status => {
+                let status = self.playback.status();
+                let _ = match status.now {
+                    Some(now) => writeln!(
+                        out,
+                        "Playing {}: {}, {} / {}",
+                        now.song,
+                        title_and_artist(&now.title, &now.artist),
+                        clock(status.elapsed),
+                        clock(now.duration)
+                    ),
+                    None => writeln!(out, "Nothing is playing."),
+                };
+            }
+            Command::Sleep(duration) => match &self.events {
+                Some(events) => {
+                    let deadline = Instant::now() + duration;
+                    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+                        match events.recv_timeout(left) {
+                            Ok(event) => print_event(out, event),
+                            Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {
+                                break;
+                            }
+                        }
+                    }
+                }
+                None => thread::sleep(duration),
+            },
+            Command::Wait => {
+                self.playback.wait(|| self.connection.is_closed());
+                self.print_events(out);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Prints the events that have happened (scripted mode only).
+    fn print_events(&self, out: &mut dyn Write) {
+        if let Some(events) = &self.events {
+            for event in events.try_iter() {
+                print_event(out, event);
+            }
+        }
+    }
+}
+
+fn print_event(out: &mut dyn Write, event: Event) {
+    let _ = writeln!(out, "{}", describe_event(event));
+}
+
+fn interactive(session: &Session, events: Receiver<Event>) -> ExitCode {
+    let mut editor = match DefaultEditor::new() {
+        Ok(editor) => editor,
+        Err(e) => {
+            eprintln!("jukebox-client: cannot start the line editor: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match editor.create_external_printer() {
+        Ok(mut printer) => spawn_event_printer(events, move |line| {
+            let _ = printer.print(format!("{line}\n"));
+        }),
+        Err(_) => spawn_event_printer(events, |line| println!("{line}")),
+    }
+    println!("Connected. Type help for the commands.");
+    loop {
+        match editor.readline("jukebox> ") {
+            Ok(line) => {
+                if !line.trim().is_empty() {
+                    let _ = editor.add_history_entry(line.as_str());
+                }
+                match line.parse::<Command>() {
+                    Ok(command) => match session.execute(command, &mut io::stdout()) {
+                        Ok(true) => {}
+                        Ok(false) => break,
+                        Err(e) => println!("error: {e}"),
+                    },
+                    Err(e) => println!("{e}"),
+                }
+            }
+            // Ctrl-C clears the line, as in a shell; Ctrl-D leaves.
+            Err(ReadlineError::Interrupted) => println!("(type quit or press Ctrl-D to leave)"),
+            Err(ReadlineError::Eof) => break,
+            Err(e) => {
+                eprintln!("jukebox-client: cannot read the terminal: {e}");
+                break;
+            }
+        }
+    }
+    session.connection.close();
+    ExitCode::SUCCESS
+}
+
+fn scripted(session: &Session) -> ExitCode {
+    let stdin = io::stdin();
+    let mut failed = false;
+    for line in stdin.lock().lines() {
+        let Ok(line) = line else { break };
+        let mut out = io::stdout().lock();
+        session.print_events(&mut out);
+        let result = line
+            .parse::<Command>()
+            .map(|command| session.execute(command, &mut out));
+        match result {
+            Ok(Ok(true)) => {}
+            Ok(Ok(false)) => break,
+            Ok(Err(e)) => {
+                let _ = writeln!(out, "error: {e}");
+                failed = true;
+            }
+            Err(e) => {
+                let _ = writeln!(out, "{e}");
+                failed = true;
+            }
+        }
+        if session.connection.is_closed() {
+            // The socket thread reports why just before it marks the connection closed.
+            thread::sleep(Duration::from_millis(20));
+            session.print_events(&mut out);
+            return ExitCode::FAILURE;
+        }
+        let _ = out.flush();
+    }
+    session.connection.close();
+    session.print_events(&mut io::stdout());
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn spawn_event_printer(events: Receiver<Event>, mut print: impl FnMut(String) + Send + 'static) {
+    let _ = thread::Builder::new().name("events".into()).spawn(move || {
+        for event in events {
+            print(describe_event(event));
+        }
+    });
+}
+
+fn describe_event(event: Event) -> String {
+    match event {
+        Event::Finished(now) => format!("Finished {}: {}", now.song, describe_now(&now)),
+        Event::Disconnected(why) => format!("Disconnected: {why}."),
+        Event::Warning(text) => format!("warning: {}", printable(&text)),
+    }
+}
+
+fn describe_now(now: &NowPlaying) -> String {
+    title_and_artist(&now.title, &now.artist)
+}
+
+fn describe_entry(song: &SongEntry) -> String {
+    let mut line = format!(
+        "{:>3}  {:>5}  {}",
+        song.id,
+        clock(Duration::from_millis(u64::from(song.duration_ms))),
+        title_and_artist(&song.title, &song.artist)
+    );
+    if !song.album.is_empty() {
+        line.push_str(&format!(" ({})", printable(&song.album)));
+    }
+    line
+}
+
+fn title_and_artist(title: &str, artist: &str) -> String {
+    if artist.is_empty() {
+        printable(title)
+    } else {
+        format!("{} — {}", printable(title), printable(artist))
+    }
+}
+
+/// Text from the server with control characters removed, so a tag cannot drive the terminal.
+fn printable(text: &str) -> String {
+    text.chars().filter(|c| !c.is_control()).collect()
+}
+
+/// `m:ss`, or `h:mm:ss` for long durations.
+fn clock(d: Duration) -> String {
+    let secs = d.as_secs();
+    if secs >= 3600 {
+        format!("{}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60)
+    } else {
+        format!("{}:{:02}", secs / 60, secs % 60)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jukebox_protocol::SongId;
+
+    #[test]
+    fn list_lines_begin_with_the_id() {
+        let song = SongEntry {
+            id: SongId(12),
+            duration_ms: 95_000,
+            size: 1,
+            title: "Tune\x1b[2J".into(),
+            artist: "Band".into(),
+            album: "LP".into(),
+        };
+        assert_eq!(describe_entry(&song), " 12   1:35  Tune[2J — Band (LP)");
+    }
+
+    #[test]
+    fn clocks_read_naturally() {
+        assert_eq!(clock(Duration::from_secs(5)), "0:05");
+        assert_eq!(clock(Duration::from_secs(3725)), "1:02:05");
+    }
+}
