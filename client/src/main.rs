@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use clap::Parser;
 use jukebox_client::connection::Connection;
-use jukebox_client::output::{Output, OutputSpec};
+use jukebox_client::output::{Output, OutputError, OutputSpec};
 use jukebox_client::playback::Playback;
 use jukebox_client::{Event, repl};
 
@@ -49,6 +49,10 @@ fn main() -> ExitCode {
     };
     let _output = match Output::open(&args.output, playback.queue(), events_tx.clone()) {
         Ok(output) => output,
+        Err(e @ OutputError::NoDevice(_)) => {
+            eprintln!("jukebox-client: {e}\n(use --output null to play silently, or --output wav:FILE to record)");
+            return ExitCode::FAILURE;
+        }
         Err(e) => {
             eprintln!("jukebox-client: {e}");
             return ExitCode::FAILURE;

@@ -62,7 +62,7 @@ impl fmt::Display for OutputSpec {
 #[derive(Debug, thiserror::Error)]
 pub enum OutputError {
     /// No sound card could be opened.
-    #[error("no sound device could be opened ({0}); try --output null or --output wav:FILE")]
+    #[error("no sound device could be opened: {0}")]
     NoDevice(String),
     /// The WAV file could not be created.
     #[error("cannot write {path}: {source}")]
@@ -101,7 +101,9 @@ impl Output {
         match spec {
             OutputSpec::Device => open_device(queue),
             OutputSpec::Auto => open_device(Arc::clone(&queue)).or_else(|e| {
-                let _ = events.send(Event::Warning(format!("{e}; playing silently")));
+                let _ = events.send(Event::Warning(format!(
+                    "{e}; playing silently (as --output null). Use --output wav:FILE to record what plays."
+                )));
                 Ok(start_clock(
                     queue,
                     events,

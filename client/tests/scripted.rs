@@ -1,21 +1,17 @@
 //! The real client binary, driven by a script on standard input against a real server.
 
+mod common;
+
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use jukebox_server::{Library, RunningServer, Server};
-
-fn music_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../music")
-}
+use common::{music_dir, tone_song};
+use jukebox_server::RunningServer;
 
 fn serve() -> RunningServer {
-    let library = Library::scan(&music_dir()).expect("scan music/");
-    Server::bind("127.0.0.1:0".parse().unwrap(), library)
-        .expect("bind")
-        .spawn()
+    common::serve(&music_dir())
 }
 
 /// Runs the client with `script` on stdin; returns its output.
@@ -120,28 +116,8 @@ fn wav_of_a_switched_session_holds_song_1_then_song_3() {
 fn a_song_plays_to_its_end_and_wait_returns() {
     let dir = tempfile::tempdir().unwrap();
     // A 2-second song, so the test is short.
-    let song = dir.path().join("short.mp3");
-    let tone = dir.path().join("tone.wav");
-    let made = Command::new("sox")
-        .args(["-n", "-r", "44100", "-c", "1"])
-        .arg(&tone)
-        .args(["synth", "2", "sine", "440"])
-        .status()
-        .and_then(|_| {
-            Command::new("lame")
-                .args(["--quiet", "-b", "64"])
-                .arg(&tone)
-                .arg(&song)
-                .status()
-        });
-    assert!(
-        made.is_ok_and(|s| s.success()),
-        "this test needs sox and lame (apt-get install sox lame)"
-    );
-    let library = Library::scan(dir.path()).unwrap();
-    let server = Server::bind("127.0.0.1:0".parse().unwrap(), library)
-        .unwrap()
-        .spawn();
+    let song = tone_song(dir.path(), "short", 2.0);
+    let server = common::serve(dir.path());
     let wav = dir.path().join("out.wav");
     let output = run_client(
         server.addr.port(),

@@ -1,0 +1,33 @@
+//! Songs and servers for the client's integration tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use jukebox_server::{Library, RunningServer, Server};
+
+/// The sample songs shipped in `music/`.
+pub fn music_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../music")
+}
+
+/// A server on a free port of 127.0.0.1 over `dir`.
+pub fn serve(dir: &Path) -> RunningServer {
+    let library = Library::scan(dir).expect("scan the music folder");
+    Server::bind("127.0.0.1:0".parse().unwrap(), library).expect("bind").spawn()
+}
+
+/// Writes a mono 64 kbit/s MP3 of a sine tone lasting `seconds`, titled by its file name.
+pub fn tone_song(dir: &Path, name: &str, seconds: f32) -> PathBuf {
+    let tone = dir.join(format!("{name}.wav"));
+    let song = dir.join(format!("{name}.mp3"));
+    let made = Command::new("sox")
+        .args(["-n", "-r", "44100", "-c", "1"])
+        .arg(&tone)
+        .args(["synth", &seconds.to_string(), "sine", "440"])
+        .status()
+        .and_then(|_| Command::new("lame").args(["--quiet", "-b", "64"]).arg(&tone).arg(&song).status());
+    assert!(made.is_ok_and(|s| s.success()), "the client tests need sox and lame (apt-get install sox lame)");
+    std::fs::remove_file(tone).expect("remove the WAV");
+    song
+}

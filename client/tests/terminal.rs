@@ -1,0 +1,120 @@
+//! The real REPL in a real terminal (tmux), typed at as a person would.
+
+mod common;
+
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use common::{music_dir, serve, tone_song};
+
+/// A tmux server of our own, killed when the test ends.
+struct Terminal {
+    socket: String,
+}
+
+impl Terminal {
+    fn start(command: &str) -> Terminal {
+        let socket = format!("jukebox-test-{}-{:?}", std::process::id(), std::thread::current().id())
+            .replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "");
+        let terminal = Terminal { socket };
+        let started = terminal.tmux(&["new-session", "-d", "-s", "t", "-x", "100", "-y", "30", command]);
+        assert!(started.status.success(), "this test needs tmux (apt-get install tmux): {started:?}");
+        terminal
+    }
+
+    fn tmux(&self, args: &[&str]) -> Output {
+        Command::new("tmux").args(["-L", &self.socket]).args(args).output().expect("run tmux")
+    }
+
+    fn screen(&self) -> String {
+        String::from_utf8_lossy(&self.tmux(&["capture-pane", "-p", "-t", "t"]).stdout).into_owned()
+    }
+
+    fn type_text(&self, text: &str) {
+        self.tmux(&["send-keys", "-t", "t", "-l", text]);
+    }
+
+    fn press(&self, key: &str) {
+        self.tmux(&["send-keys", "-t", "t", key]);
+    }
+
+    /// Waits until the screen shows `text`; returns the screen.
+    fn wait_for(&self, text: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let screen = self.screen();
+            if screen.contains(text) {
+                return screen;
+            }
+            assert!(Instant::now() < deadline, "waited for {text:?}; the screen shows:\n{screen}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn is_running(&self) -> bool {
+        self.tmux(&["has-session", "-t", "t"]).status.success()
+    }
+}
+
+impl Drop for Terminal {
+    fn drop(&mut self) {
+        self.tmux(&["kill-server"]);
+    }
+}
+
+fn client_command(port: u16) -> String {
+    format!("{} 127.0.0.1 {port} --output null", env!("CARGO_BIN_EXE_jukebox-client"))
+}
+
+#[test]
+fn a_person_lists_plays_switches_and_leaves() {
+    let server = serve(&music_dir());
+    let terminal = Terminal::start(&client_command(server.addr.port()));
+    terminal.wait_for("jukebox>");
+    terminal.type_text("list");
+    terminal.press("Enter");
+    let screen = terminal.wait_for("Evening Lullaby");
+    assert!(screen.contains("  2   0:32  Lanterns in the Rain — The Jukebox Synths"), "{screen}");
+    terminal.type_text("play 2");
+    terminal.press("Enter");
+    terminal.wait_for("Playing 2: Lanterns in the Rain");
+    terminal.type_text("play 4");
+    terminal.press("Enter");
+    terminal.wait_for("Playing 4: Evening Lullaby");
+    std::thread::sleep(Duration::from_millis(1200));
+    terminal.type_text("status");
+    terminal.press("Enter");
+    let screen = terminal.wait_for("/ 0:33");
+    assert!(screen.contains("Playing 4: Evening Lullaby — The Jukebox Synths, 0:0"), "{screen}");
+    // History: the up arrow brings back the last command.
+    terminal.press("Up");
+    terminal.wait_for("jukebox> status");
+    terminal.press("C-u");
+    terminal.press("C-d");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while terminal.is_running() {
+        assert!(Instant::now() < deadline, "the client did not leave on Ctrl-D:\n{}", terminal.screen());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn an_event_while_typing_does_not_garble_the_prompt() {
+    let dir = tempfile::tempdir().unwrap();
+    tone_song(dir.path(), "beep", 1.0);
+    let server = serve(dir.path());
+    let terminal = Terminal::start(&client_command(server.addr.port()));
+    terminal.wait_for("jukebox>");
+    terminal.type_text("play 1");
+    terminal.press("Enter");
+    terminal.wait_for("Playing 1: beep");
+    // Half a command typed when the song ends.
+    terminal.type_text("sta");
+    let screen = terminal.wait_for("Finished 1: beep");
+    let lines: Vec<&str> = screen.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(lines.iter().any(|l| l.trim_end() == "Finished 1: beep"), "{screen}");
+    assert_eq!(lines.last().map(|l| l.trim_end()), Some("jukebox> sta"), "{screen}");
+    terminal.type_text("tus");
+    terminal.press("Enter");
+    terminal.wait_for("Nothing is playing.");
+}
