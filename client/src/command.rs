@@ -92,10 +92,7 @@ mod tests {
         assert_eq!("play 2".parse(), Ok(Command::Play(SongId(2))));
         assert_eq!("  PLAY   7 ".parse(), Ok(Command::Play(SongId(7))));
         assert_eq!("list".parse(), Ok(Command::List));
-        assert_eq!(
-            "sleep 0.5".parse(),
-            Ok(Command::Sleep(Duration::from_millis(500)))
-        );
+        assert_eq!("sleep 0.5".parse(), Ok(Command::Sleep(Duration::from_millis(500))));
         assert_eq!("".parse(), Ok(Command::Nothing));
         assert_eq!("# a comment".parse(), Ok(Command::Nothing));
     }
@@ -103,21 +100,11 @@ mod tests {
     #[test]
     fn mistakes_are_explained() {
         assert!("play".parse::<Command>().unwrap_err().contains("song id"));
-        assert!(
-            "play two"
-                .parse::<Command>()
-                .unwrap_err()
-                .contains("\"two\"")
-        );
+        assert!("play two".parse::<Command>().unwrap_err().contains("\"two\""));
         assert!("play -1".parse::<Command>().is_err());
         assert!("sleep forever".parse::<Command>().is_err());
         assert!("sleep NaN".parse::<Command>().is_err());
-        assert!(
-            "stop now"
-                .parse::<Command>()
-                .unwrap_err()
-                .contains("no argument")
-        );
+        assert!("stop now".parse::<Command>().unwrap_err().contains("no argument"));
         assert!("dance".parse::<Command>().unwrap_err().contains("help"));
     }
 }

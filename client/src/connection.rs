@@ -13,8 +13,8 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, unbounded};
 use jukebox_protocol::frame::KEEPALIVE_INTERVAL;
 use jukebox_protocol::handshake::HANDSHAKE_LEN;
 use jukebox_protocol::{
-    ErrorReply, Goodbye, GoodbyeReason, Hello, ListPage, Message, Playing, ReadError, Request,
-    RequestId, SongEntry, SongId, Stopped, Welcome, read_message,
+    ErrorReply, Goodbye, GoodbyeReason, Hello, ListPage, Message, Playing, ReadError, Request, RequestId,
+    SongEntry, SongId, Stopped, Welcome, read_message,
 };
 
 use crate::Event;
@@ -74,10 +74,7 @@ impl Connection {
         events: Sender<Event>,
     ) -> Result<Arc<Connection>, ClientError> {
         let addr = format!("{host}:{port}");
-        let connect_error = |source| ClientError::Connect {
-            addr: addr.clone(),
-            source,
-        };
+        let connect_error = |source| ClientError::Connect { addr: addr.clone(), source };
         let mut last_error = io::Error::new(io::ErrorKind::NotFound, "no address found");
         let mut socket = None;
         for candidate in (host, port).to_socket_addrs().map_err(connect_error)? {
@@ -138,9 +135,7 @@ impl Connection {
         let mut songs = Vec::new();
         loop {
             match wait(&replies)? {
-                Message::ListPage(ListPage {
-                    songs: page, last, ..
-                }) => {
+                Message::ListPage(ListPage { songs: page, last, .. }) => {
                     songs.extend(page);
                     if last {
                         return Ok(songs);
@@ -183,12 +178,11 @@ impl Connection {
     pub fn close(&self) {
         // Closed first, so the socket thread takes the hang-up that follows as expected.
         self.closed.store(true, Ordering::SeqCst);
-        let goodbye = Message::Goodbye(Goodbye {
-            reason: GoodbyeReason::Normal,
-            text: "client quit".into(),
-        });
+        let goodbye = Message::Goodbye(Goodbye { reason: GoodbyeReason::Normal, text: "client quit".into() });
         let mut writer = lock(&self.writer);
-        let _ = writer.write_all(&goodbye.to_bytes());
+        if let Ok(bytes) = goodbye.to_bytes() {
+            let _ = writer.write_all(&bytes);
+        }
         let _ = writer.shutdown(Shutdown::Both);
     }
 
@@ -202,7 +196,10 @@ impl Connection {
         let id = RequestId(self.next_id.fetch_add(1, Ordering::SeqCst).max(1));
         let (tx, rx) = unbounded();
         lock(&self.pending).insert(id, tx);
-        let bytes = Message::Request(make(id)).to_bytes();
+        // A request is a few bytes: it always fits a frame.
+        let bytes = Message::Request(make(id))
+            .to_bytes()
+            .map_err(|_| ClientError::Unexpected("oversized request"))?;
         let mut writer = lock(&self.writer);
         if writer.write_all(&bytes).is_err() {
             lock(&self.pending).remove(&id);
@@ -219,7 +216,7 @@ impl Connection {
             return;
         }
         let id = RequestId(self.next_id.fetch_add(1, Ordering::SeqCst).max(1));
-        let bytes = Message::Request(Request::Ping { id }).to_bytes();
+        let Ok(bytes) = Message::Request(Request::Ping { id }).to_bytes() else { return };
         if lock(&self.writer).write_all(&bytes).is_ok() {
             *lock(&self.last_sent) = Instant::now();
         }
@@ -244,28 +241,20 @@ fn unexpected(message: Message) -> ClientError {
 }
 
 fn handshake(socket: &mut TcpStream) -> Result<(), ClientError> {
-    let failed = |e: io::Error| {
-        ClientError::Handshake(format!("the server did not complete the handshake: {e}"))
-    };
-    socket
-        .set_read_timeout(Some(REPLY_TIMEOUT))
-        .map_err(failed)?;
-    socket
-        .write_all(&Hello::current().encode())
-        .map_err(failed)?;
+    let failed =
+        |e: io::Error| ClientError::Handshake(format!("the server did not complete the handshake: {e}"));
+    socket.set_read_timeout(Some(REPLY_TIMEOUT)).map_err(failed)?;
+    socket.write_all(&Hello::current().encode()).map_err(failed)?;
     let mut welcome = [0u8; HANDSHAKE_LEN];
-    socket
-        .read_exact(&mut welcome)
-        .map_err(|e| match e.kind() {
-            io::ErrorKind::UnexpectedEof | io::ErrorKind::ConnectionReset => ClientError::Handshake(
-                "the server hung up without answering the handshake: it is not a jukebox server"
-                    .into(),
-            ),
-            _ => failed(e),
-        })?;
+    socket.read_exact(&mut welcome).map_err(|e| match e.kind() {
+        io::ErrorKind::UnexpectedEof | io::ErrorKind::ConnectionReset => ClientError::Handshake(
+            "the server hung up without answering the handshake: it is not a jukebox server".into(),
+        ),
+        _ => failed(e),
+    })?;
     let welcome = Welcome::parse(&welcome)
         .map_err(|_| ClientError::Handshake("that is not a jukebox server".into()))?;
-    if welcome.version == 0 {
+    if welcome.version != jukebox_protocol::PROTOCOL_VERSION {
         return Err(ClientError::Handshake(format!(
             "the server speaks protocol versions up to {}, this client only {}",
             welcome.server_max_version,
@@ -324,19 +313,17 @@ impl Router {
                 return None;
             }
             Message::Goodbye(goodbye) => {
+                if !goodbye.text.is_empty() {
+                    return Some(goodbye.text.chars().filter(|c| !c.is_control()).collect());
+                }
                 let reason = match goodbye.reason {
                     GoodbyeReason::ShuttingDown => "the server is shutting down",
                     GoodbyeReason::IdleTimeout => "the server closed an idle connection",
                     GoodbyeReason::ProtocolError => "the server reported a protocol error",
-                    GoodbyeReason::Normal | GoodbyeReason::Other(_) => {
-                        "the server closed the connection"
-                    }
+                    GoodbyeReason::ServerBusy => "the server is full; try again later",
+                    GoodbyeReason::Normal | GoodbyeReason::Other(_) => "the server closed the connection",
                 };
-                return Some(if goodbye.text.is_empty() {
-                    reason.to_string()
-                } else {
-                    format!("{reason}: {}", goodbye.text)
-                });
+                return Some(reason.to_string());
             }
             // Switch playback here, in frame order, before any audio of the new stream is read.
             Message::Playing(playing) => {
@@ -350,9 +337,7 @@ impl Router {
             Message::Pong { id } => *id,
             Message::ListPage(page) => page.id,
             Message::Error(error) if error.id == RequestId::CONNECTION => {
-                let _ = self
-                    .events
-                    .send(Event::Warning(format!("server: {}", error.message)));
+                let _ = self.events.send(Event::Warning(format!("server: {}", error.message)));
                 return None;
             }
             Message::Error(error) => error.id,

@@ -59,10 +59,7 @@ impl FrameSplitter {
                 }
                 Some(_) => return None,
                 None => {
-                    let skip = rest[1..]
-                        .iter()
-                        .position(|&b| b == 0xFF)
-                        .map_or(rest.len(), |i| i + 1);
+                    let skip = rest[1..].iter().position(|&b| b == 0xFF).map_or(rest.len(), |i| i + 1);
                     self.start += skip;
                 }
             }
@@ -99,10 +96,7 @@ impl Default for FrameDecoder {
         // value, and mp3dec_init only writes into the struct it is given.
         let mut state: Box<ffi::mp3dec_t> = Box::new(unsafe { std::mem::zeroed() });
         unsafe { ffi::mp3dec_init(&mut *state) };
-        FrameDecoder {
-            state,
-            pcm: Box::new([0; ffi::MINIMP3_MAX_SAMPLES_PER_FRAME as usize]),
-        }
+        FrameDecoder { state, pcm: Box::new([0; ffi::MINIMP3_MAX_SAMPLES_PER_FRAME as usize]) }
     }
 }
 
@@ -117,24 +111,14 @@ impl FrameDecoder {
         // (MINIMP3_MAX_SAMPLES_PER_FRAME samples, as minimp3 requires), and `state` and `info`
         // are exclusively borrowed for the duration of the call.
         let samples = unsafe {
-            ffi::mp3dec_decode_frame(
-                &mut *self.state,
-                frame.as_ptr(),
-                len,
-                self.pcm.as_mut_ptr(),
-                &mut info,
-            )
+            ffi::mp3dec_decode_frame(&mut *self.state, frame.as_ptr(), len, self.pcm.as_mut_ptr(), &mut info)
         };
         let channels = usize::try_from(info.channels).ok()?;
         let count = usize::try_from(samples).ok()? * channels;
         if count == 0 || count > self.pcm.len() {
             return None;
         }
-        Some(Decoded {
-            samples: &self.pcm[..count],
-            channels,
-            sample_rate: info.hz,
-        })
+        Some(Decoded { samples: &self.pcm[..count], channels, sample_rate: info.hz })
     }
 }
 
@@ -161,8 +145,7 @@ impl Current {
         while let Some(frame) = self.splitter.next_frame() {
             if let Some(decoded) = self.decoder.decode(frame) {
                 out.clear();
-                self.resampler
-                    .convert(decoded.samples, decoded.channels, decoded.sample_rate, out);
+                self.resampler.convert(decoded.samples, decoded.channels, decoded.sample_rate, out);
                 queue.push(self.stream, out);
             }
         }
@@ -230,8 +213,7 @@ impl Resampler {
             let t = self.phase - i as f64;
             let (l0, r0) = input[i];
             let (l1, r1) = input[i + 1];
-            let lerp =
-                |a: i16, b: i16| (f64::from(a) + (f64::from(b) - f64::from(a)) * t).round() as i16;
+            let lerp = |a: i16, b: i16| (f64::from(a) + (f64::from(b) - f64::from(a)) * t).round() as i16;
             out.push(lerp(l0, l1));
             out.push(lerp(r0, r1));
             self.phase += step;
@@ -259,11 +241,7 @@ mod tests {
         let two = [frame(), frame()].concat();
         splitter.push(&two[..600]);
         assert_eq!(splitter.next_frame().map(<[u8]>::len), Some(417));
-        assert_eq!(
-            splitter.next_frame(),
-            None,
-            "the second frame is not complete yet"
-        );
+        assert_eq!(splitter.next_frame(), None, "the second frame is not complete yet");
         splitter.push(&two[600..]);
         assert_eq!(splitter.next_frame().map(<[u8]>::len), Some(417));
         assert_eq!(splitter.next_frame(), None);
@@ -274,19 +252,13 @@ mod tests {
         let mut splitter = FrameSplitter::default();
         splitter.push(b"junk\xFF\x00");
         splitter.push(&frame());
-        assert_eq!(
-            splitter.next_frame().map(|f| f[..4].to_vec()),
-            Some(HEADER.to_vec())
-        );
+        assert_eq!(splitter.next_frame().map(|f| f[..4].to_vec()), Some(HEADER.to_vec()));
     }
 
     #[test]
     fn a_stream_decodes_the_same_whatever_its_chunking() {
-        let file = std::fs::read(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../music/01-morning-scale.mp3"
-        ))
-        .unwrap();
+        let file =
+            std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../music/01-morning-scale.mp3")).unwrap();
         let decode_in_pieces = |piece: usize| {
             let mut splitter = FrameSplitter::default();
             let mut decoder = FrameDecoder::default();
@@ -321,11 +293,7 @@ mod tests {
         let input: Vec<i16> = (0..100).flat_map(|i| [i * 10, -i * 10]).collect();
         resampler.convert(&input[..100], 2, 22_050, &mut out);
         resampler.convert(&input[100..], 2, 22_050, &mut out);
-        assert!(
-            (198..=200).contains(&(out.len() / 2)),
-            "{} frames",
-            out.len() / 2
-        );
+        assert!((198..=200).contains(&(out.len() / 2)), "{} frames", out.len() / 2);
         // Linear interpolation between 0 and 10 gives 5 in between.
         assert_eq!(&out[..6], &[0, 0, 5, -5, 10, -10]);
     }

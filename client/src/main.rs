@@ -11,7 +11,8 @@ use jukebox_client::{Event, repl};
 
 /// Plays songs from a jukebox server (see RFC.md) as they arrive.
 ///
-/// Type `help` at the prompt for the commands: list, play N, stop, status, quit. When standard
+/// Type `help` at the prompt for the commands: list, play N, stop, status, sleep SECS, wait,
+/// help, quit. When standard
 /// input is not a terminal, commands are read one per line without a prompt, which is how to
 /// script it:
 ///
@@ -28,12 +29,7 @@ struct Args {
     /// Where the sound goes: `auto` (the sound card, or silence with a warning if there is
     /// none), `device` (the sound card or fail), `null` (decode at real time, no sound), or
     /// `wav:PATH` (write exactly what plays to a 44.1 kHz 16-bit stereo WAV file).
-    #[arg(
-        long,
-        short,
-        default_value = "auto",
-        value_name = "auto|device|null|wav:PATH"
-    )]
+    #[arg(long, short, default_value = "auto", value_name = "auto|device|null|wav:PATH")]
     output: OutputSpec,
 }
 
@@ -50,7 +46,9 @@ fn main() -> ExitCode {
     let _output = match Output::open(&args.output, playback.queue(), events_tx.clone()) {
         Ok(output) => output,
         Err(e @ OutputError::NoDevice(_)) => {
-            eprintln!("jukebox-client: {e}\n(use --output null to play silently, or --output wav:FILE to record)");
+            eprintln!(
+                "jukebox-client: {e}\n(use --output null to play silently, or --output wav:FILE to record)"
+            );
             return ExitCode::FAILURE;
         }
         Err(e) => {
@@ -58,8 +56,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let connection = match Connection::open(&args.host, args.port, Arc::clone(&playback), events_tx)
-    {
+    let connection = match Connection::open(&args.host, args.port, Arc::clone(&playback), events_tx) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("jukebox-client: {e}");

@@ -39,9 +39,7 @@ impl FromStr for OutputSpec {
             _ => match s.strip_prefix("wav:") {
                 Some("") => Err("wav: needs a file name, as in wav:out.wav".into()),
                 Some(path) => Ok(OutputSpec::Wav(PathBuf::from(path))),
-                None => Err(format!(
-                    "unknown output {s:?}: use auto, device, null or wav:PATH"
-                )),
+                None => Err(format!("unknown output {s:?}: use auto, device, null or wav:PATH")),
             },
         }
     }
@@ -85,9 +83,7 @@ pub struct Output {
 
 impl fmt::Debug for Output {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Output")
-            .field("description", &self.description)
-            .finish_non_exhaustive()
+        f.debug_struct("Output").field("description", &self.description).finish_non_exhaustive()
     }
 }
 
@@ -104,12 +100,7 @@ impl Output {
                 let _ = events.send(Event::Warning(format!(
                     "{e}; playing silently (as --output null). Use --output wav:FILE to record what plays."
                 )));
-                Ok(start_clock(
-                    queue,
-                    events,
-                    None,
-                    "silent output (no sound device)".into(),
-                ))
+                Ok(start_clock(queue, events, None, "silent output (no sound device)".into()))
             }),
             OutputSpec::Null => Ok(start_clock(queue, events, None, "silent output".into())),
             OutputSpec::Wav(path) => {
@@ -119,17 +110,9 @@ impl Output {
                     bits_per_sample: 16,
                     sample_format: hound::SampleFormat::Int,
                 };
-                let writer =
-                    hound::WavWriter::create(path, spec).map_err(|source| OutputError::Wav {
-                        path: path.clone(),
-                        source,
-                    })?;
-                Ok(start_clock(
-                    queue,
-                    events,
-                    Some(writer),
-                    format!("WAV file {}", path.display()),
-                ))
+                let writer = hound::WavWriter::create(path, spec)
+                    .map_err(|source| OutputError::Wav { path: path.clone(), source })?;
+                Ok(start_clock(queue, events, Some(writer), format!("WAV file {}", path.display())))
             }
         }
     }
@@ -145,8 +128,8 @@ impl Drop for Output {
 }
 
 fn open_device(queue: Arc<PcmQueue>) -> Result<Output, OutputError> {
-    let mut sink = rodio::DeviceSinkBuilder::open_default_sink()
-        .map_err(|e| OutputError::NoDevice(e.to_string()))?;
+    let mut sink =
+        rodio::DeviceSinkBuilder::open_default_sink().map_err(|e| OutputError::NoDevice(e.to_string()))?;
     sink.log_on_drop(false);
     let player = rodio::Player::connect_new(sink.mixer());
     player.append(QueueSource::new(queue));
@@ -178,13 +161,7 @@ struct QueueSource {
 impl QueueSource {
     fn new(queue: Arc<PcmQueue>) -> Self {
         let generation = queue.generation();
-        QueueSource {
-            queue,
-            block: vec![0; DEVICE_BLOCK],
-            next: 0,
-            filled: 0,
-            generation,
-        }
+        QueueSource { queue, block: vec![0; DEVICE_BLOCK], next: 0, filled: 0, generation }
     }
 }
 
@@ -250,20 +227,10 @@ fn start_clock(
     let clock = thread::Builder::new()
         .name("playback clock".into())
         .spawn(move || run_clock(&queue, &events, wav, &running));
-    Output {
-        _device: None,
-        stop,
-        clock: clock.ok(),
-        description,
-    }
+    Output { _device: None, stop, clock: clock.ok(), description }
 }
 
-fn run_clock(
-    queue: &PcmQueue,
-    events: &Sender<Event>,
-    mut wav: Option<WavWriter>,
-    stop: &AtomicBool,
-) {
+fn run_clock(queue: &PcmQueue, events: &Sender<Event>, mut wav: Option<WavWriter>, stop: &AtomicBool) {
     let mut block = vec![0i16; 2 * SAMPLE_RATE as usize * usize::from(CHANNELS) / 10];
     let mut last = Instant::now();
     let mut owed_frames = 0.0f64;
@@ -278,10 +245,8 @@ fn run_clock(
         if let Some(writer) = wav.as_mut()
             && n > 0
         {
-            let written = block[..n]
-                .iter()
-                .try_for_each(|&s| writer.write_sample(s))
-                .and_then(|()| writer.flush());
+            let written =
+                block[..n].iter().try_for_each(|&s| writer.write_sample(s)).and_then(|()| writer.flush());
             if let Err(e) = written {
                 let _ = events.send(Event::Warning(format!("stopped writing the WAV file: {e}")));
                 wav = None;
@@ -291,9 +256,7 @@ fn run_clock(
     if let Some(writer) = wav
         && let Err(e) = writer.finalize()
     {
-        let _ = events.send(Event::Warning(format!(
-            "the WAV file may be incomplete: {e}"
-        )));
+        let _ = events.send(Event::Warning(format!("the WAV file may be incomplete: {e}")));
     }
 }
 
@@ -307,11 +270,6 @@ mod tests {
             assert_eq!(text.parse::<OutputSpec>().unwrap().to_string(), text);
         }
         assert!("wav:".parse::<OutputSpec>().is_err());
-        assert!(
-            "speakers"
-                .parse::<OutputSpec>()
-                .unwrap_err()
-                .contains("auto, device, null or wav:PATH")
-        );
+        assert!("speakers".parse::<OutputSpec>().unwrap_err().contains("auto, device, null or wav:PATH"));
     }
 }

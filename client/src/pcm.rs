@@ -72,12 +72,7 @@ pub struct PcmQueue {
 impl PcmQueue {
     /// An empty queue that reports finished songs to `events`.
     pub fn new(events: Sender<Event>) -> PcmQueue {
-        PcmQueue {
-            state: Mutex::default(),
-            changed: Condvar::new(),
-            generation: AtomicU64::new(0),
-            events,
-        }
+        PcmQueue { state: Mutex::default(), changed: Condvar::new(), generation: AtomicU64::new(0), events }
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -128,10 +123,7 @@ impl PcmQueue {
                 state.samples.extend(samples);
                 return;
             }
-            state = self
-                .changed
-                .wait(state)
-                .unwrap_or_else(PoisonError::into_inner);
+            state = self.changed.wait(state).unwrap_or_else(PoisonError::into_inner);
         }
     }
 

@@ -30,9 +30,7 @@ impl Playback {
         let queue = Arc::new(PcmQueue::new(events));
         let (decoder, commands) = bounded(DECODE_QUEUE);
         let decoding = Arc::clone(&queue);
-        thread::Builder::new()
-            .name("decoder".into())
-            .spawn(move || decode::run(commands, decoding))?;
+        thread::Builder::new().name("decoder".into()).spawn(move || decode::run(commands, decoding))?;
         Ok(Playback { queue, decoder })
     }
 

@@ -19,26 +19,11 @@ use crate::pcm::NowPlaying;
 use crate::playback::Playback;
 
 /// Runs commands until quit or end of input.
-pub fn run(
-    connection: Arc<Connection>,
-    playback: Arc<Playback>,
-    events: Receiver<Event>,
-) -> ExitCode {
+pub fn run(connection: Arc<Connection>, playback: Arc<Playback>, events: Receiver<Event>) -> ExitCode {
     if io::stdin().is_terminal() {
-        interactive(
-            &Session {
-                connection,
-                playback,
-                events: None,
-            },
-            events,
-        )
+        interactive(&Session { connection, playback, events: None }, events)
     } else {
-        scripted(&Session {
-            connection,
-            playback,
-            events: Some(events),
-        })
+        scripted(&Session { connection, playback, events: Some(events) })
     }
 }
 
@@ -83,11 +68,7 @@ impl Session {
                 let _ = writeln!(
                     out,
                     "{}",
-                    if stopped.stream.is_some() {
-                        "Stopped."
-                    } else {
-                        "Nothing was playing."
-                    }
+                    if stopped.stream.is_some() { "Stopped." } else { "Nothing was playing." }
                 );
             }
             Command::Status => {
@@ -190,9 +171,7 @@ fn scripted(session: &Session) -> ExitCode {
         let Ok(line) = line else { break };
         let mut out = io::stdout().lock();
         session.print_events(&mut out);
-        let result = line
-            .parse::<Command>()
-            .map(|command| session.execute(command, &mut out));
+        let result = line.parse::<Command>().map(|command| session.execute(command, &mut out));
         match result {
             Ok(Ok(true)) => {}
             Ok(Ok(false)) => break,
@@ -215,11 +194,7 @@ fn scripted(session: &Session) -> ExitCode {
     }
     session.connection.close();
     session.print_events(&mut io::stdout());
-    if failed {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    }
+    if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS }
 }
 
 fn spawn_event_printer(events: Receiver<Event>, mut print: impl FnMut(String) + Send + 'static) {

@@ -31,7 +31,10 @@ fn the_sound_card_path_plays_audio() {
     let conf = dir.path().join("asound.conf");
     std::fs::write(
         &conf,
-        format!("pcm.!default {{ type file; slave.pcm \"null\"; file \"{}\"; format \"raw\" }}\n", raw.display()),
+        format!(
+            "pcm.!default {{ type file; slave.pcm \"null\"; file \"{}\"; format \"raw\" }}\n",
+            raw.display()
+        ),
     )
     .unwrap();
     let output = run_with_alsa(server.addr.port(), "device", &conf, "play 1\nsleep 1\nstop\n");

@@ -24,12 +24,7 @@ fn run_client(port: u16, args: &[&str], script: &str) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .expect("start jukebox-client");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(script.as_bytes())
-        .unwrap();
+    child.stdin.take().unwrap().write_all(script.as_bytes()).unwrap();
     child.wait_with_output().unwrap()
 }
 
@@ -56,10 +51,7 @@ fn decode(path: &Path) -> Vec<i16> {
 fn read_wav(path: &Path) -> Vec<i16> {
     let mut reader = hound::WavReader::open(path).expect("a valid WAV file");
     let spec = reader.spec();
-    assert_eq!(
-        (spec.channels, spec.sample_rate, spec.bits_per_sample),
-        (2, 44_100, 16)
-    );
+    assert_eq!((spec.channels, spec.sample_rate, spec.bits_per_sample), (2, 44_100, 16));
     reader.samples::<i16>().map(Result::unwrap).collect()
 }
 
@@ -75,11 +67,7 @@ fn wav_of_a_switched_session_holds_song_1_then_song_3() {
         "play 1\nsleep 1.5\nplay 3\nsleep 1.5\nstop\n",
     );
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "client failed: {stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert!(output.status.success(), "client failed: {stdout}\n{}", String::from_utf8_lossy(&output.stderr));
     assert!(stdout.contains("Playing 1: Morning Scale"), "{stdout}");
     assert!(stdout.contains("Playing 3: Tin Robot Shuffle"), "{stdout}");
     // Real time: the script sleeps 3 s and the output plays at the pace of a sound card.
@@ -88,24 +76,12 @@ fn wav_of_a_switched_session_holds_song_1_then_song_3() {
     let recorded = read_wav(&wav);
     let song1 = decode(&music_dir().join("01-morning-scale.mp3"));
     let song3 = decode(&music_dir().join("03-tin-robot-shuffle.mp3"));
-    let switch = recorded
-        .iter()
-        .zip(&song1)
-        .take_while(|(a, b)| a == b)
-        .count();
+    let switch = recorded.iter().zip(&song1).take_while(|(a, b)| a == b).count();
     // About 1.5 s of song 1 (the first 150 ms may be spent connecting and buffering).
     let seconds = |samples: usize| samples as f64 / 88_200.0;
-    assert!(
-        (1.2..=1.6).contains(&seconds(switch)),
-        "song 1 played for {:.2} s",
-        seconds(switch)
-    );
+    assert!((1.2..=1.6).contains(&seconds(switch)), "song 1 played for {:.2} s", seconds(switch));
     let rest = &recorded[switch..];
-    assert!(
-        (1.2..=1.6).contains(&seconds(rest.len())),
-        "song 3 played for {:.2} s",
-        seconds(rest.len())
-    );
+    assert!((1.2..=1.6).contains(&seconds(rest.len())), "song 3 played for {:.2} s", seconds(rest.len()));
     assert!(
         rest == &song3[..rest.len()],
         "after the switch the WAV must be song 3 from its start, and nothing of song 1"
@@ -127,41 +103,26 @@ fn a_song_plays_to_its_end_and_wait_returns() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{stdout}");
     assert!(stdout.contains("Finished 1: short"), "{stdout}");
-    assert!(
-        stdout.trim_end().ends_with("Nothing is playing."),
-        "{stdout}"
-    );
+    assert!(stdout.trim_end().ends_with("Nothing is playing."), "{stdout}");
     assert_eq!(read_wav(&wav), decode(&song), "the whole song, exactly");
 }
 
 #[test]
 fn errors_are_words_and_list_lines_begin_with_ids() {
     let server = serve();
-    let output = run_client(
-        server.addr.port(),
-        &["--output", "null"],
-        "list\nplay 42\nplay x\nstop\nstatus\nbogus\n",
-    );
+    let output =
+        run_client(server.addr.port(), &["--output", "null"], "list\nplay 42\nplay x\nstop\nstatus\nbogus\n");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let lines: Vec<&str> = stdout.lines().collect();
     for (i, line) in lines[..4].iter().enumerate() {
-        assert!(
-            line.trim_start().starts_with(&(i + 1).to_string()),
-            "{line}"
-        );
+        assert!(line.trim_start().starts_with(&(i + 1).to_string()), "{line}");
     }
     assert!(lines[0].contains("Morning Scale — The Jukebox Synths"));
     assert_eq!(lines[4], "error: no song with id 42");
     assert!(lines[5].contains("play needs a song id"), "{}", lines[5]);
-    assert_eq!(
-        &lines[6..8],
-        ["Nothing was playing.", "Nothing is playing."]
-    );
+    assert_eq!(&lines[6..8], ["Nothing was playing.", "Nothing is playing."]);
     assert!(lines[8].contains("unknown command \"bogus\""));
-    assert!(
-        !output.status.success(),
-        "a script with errors exits non-zero"
-    );
+    assert!(!output.status.success(), "a script with errors exits non-zero");
 }
 
 #[test]
@@ -183,28 +144,18 @@ fn a_server_that_goes_away_is_reported_without_a_hang() {
     drop(stdin);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(started.elapsed() < Duration::from_secs(5));
-    assert!(
-        stdout.contains("Disconnected: the server is shutting down"),
-        "{stdout}"
-    );
+    assert!(stdout.contains("Disconnected: the server is shutting down"), "{stdout}");
     assert!(!output.status.success());
 }
 
 #[test]
 fn unreachable_or_foreign_servers_get_a_clear_message() {
     // A port nobody listens on.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let output = run_client(port, &["--output", "null"], "list\n");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success());
-    assert!(
-        stderr.contains(&format!("cannot connect to 127.0.0.1:{port}")),
-        "{stderr}"
-    );
+    assert!(stderr.contains(&format!("cannot connect to 127.0.0.1:{port}")), "{stderr}");
     // Something that accepts and hangs up, as an HTTP server does on garbage.
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -223,8 +174,5 @@ fn bad_output_choice_is_explained() {
     let output = run_client(1, &["--output", "speakers"], "");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success());
-    assert!(
-        stderr.contains("auto, device, null or wav:PATH"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("auto, device, null or wav:PATH"), "{stderr}");
 }

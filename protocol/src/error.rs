@@ -70,3 +70,17 @@ pub enum ReadError {
     #[error(transparent)]
     Io(#[from] io::Error),
 }
+
+/// A message that cannot be put on the wire.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EncodeError {
+    /// The payload would exceed [`crate::MAX_PAYLOAD_LEN`]: an AUDIO chunk or a LIST_PAGE built
+    /// by hand with too much in it ([`crate::ListPage::paginate`] never does this).
+    #[error("{kind} payload of {len} bytes exceeds the frame limit")]
+    PayloadTooLarge {
+        /// The message kind.
+        kind: &'static str,
+        /// The payload length it would have had.
+        len: usize,
+    },
+}

@@ -61,7 +61,8 @@ pub enum Kind {
     Playing,
     /// Reply to STOP.
     Stopped,
-    /// A request failed, or the connection is about to be closed for a reason.
+    /// A request failed, or (with request id 0) the server refused a frame that belongs to no
+    /// request.
     Error,
     /// A chunk of whole MP3 frames of one stream.
     Audio,
@@ -155,16 +156,9 @@ impl FrameHeader {
     pub fn parse(bytes: &[u8; HEADER_LEN]) -> Result<FrameHeader, DecodeError> {
         let len = BigEndian::read_u32(&bytes[..4]);
         if len > MAX_PAYLOAD_LEN {
-            return Err(DecodeError::PayloadTooLarge {
-                len,
-                max: MAX_PAYLOAD_LEN,
-            });
+            return Err(DecodeError::PayloadTooLarge { len, max: MAX_PAYLOAD_LEN });
         }
-        Ok(FrameHeader {
-            len,
-            kind: Kind::from_u8(bytes[4]),
-            flags: bytes[5],
-        })
+        Ok(FrameHeader { len, kind: Kind::from_u8(bytes[4]), flags: bytes[5] })
     }
 
     /// Appends this header to `out`.
@@ -195,10 +189,7 @@ mod tests {
         bytes[4] = 0x02;
         assert_eq!(
             FrameHeader::parse(&bytes),
-            Err(DecodeError::PayloadTooLarge {
-                len: MAX_PAYLOAD_LEN + 1,
-                max: MAX_PAYLOAD_LEN
-            })
+            Err(DecodeError::PayloadTooLarge { len: MAX_PAYLOAD_LEN + 1, max: MAX_PAYLOAD_LEN })
         );
     }
 

@@ -16,9 +16,12 @@ pub enum GoodbyeReason {
     ShuttingDown,
     /// Nothing was received for [`crate::frame::IDLE_TIMEOUT`].
     IdleTimeout,
-    /// The peer broke the protocol (oversized frame, bad handshake, server-only kind sent by a
-    /// client); the text says how.
+    /// The peer broke the protocol in a way the connection cannot survive (an oversized
+    /// frame); the text says how.
     ProtocolError,
+    /// The server has as many clients as it accepts; try again later. Sent right after
+    /// WELCOME, in place of serving the connection.
+    ServerBusy,
     /// A reason from a newer version.
     Other(u16),
 }
@@ -31,6 +34,7 @@ impl GoodbyeReason {
             GoodbyeReason::ShuttingDown => 1,
             GoodbyeReason::IdleTimeout => 2,
             GoodbyeReason::ProtocolError => 3,
+            GoodbyeReason::ServerBusy => 4,
             GoodbyeReason::Other(v) => v,
         }
     }
@@ -42,6 +46,7 @@ impl GoodbyeReason {
             1 => GoodbyeReason::ShuttingDown,
             2 => GoodbyeReason::IdleTimeout,
             3 => GoodbyeReason::ProtocolError,
+            4 => GoodbyeReason::ServerBusy,
             v => GoodbyeReason::Other(v),
         }
     }
@@ -52,7 +57,8 @@ impl GoodbyeReason {
 pub struct Goodbye {
     /// Why.
     pub reason: GoodbyeReason,
-    /// Words for a person; may be empty.
+    /// Words for a person, complete in themselves ("the server is shutting down"); may be
+    /// empty.
     pub text: String,
 }
 
@@ -65,9 +71,6 @@ impl Goodbye {
     pub(crate) fn decode(payload: &[u8]) -> Result<Goodbye, DecodeError> {
         let mut c = Cursor::new("GOODBYE", payload);
         let reason = GoodbyeReason::from_u16(c.u16()?);
-        Ok(Goodbye {
-            reason,
-            text: c.text()?,
-        })
+        Ok(Goodbye { reason, text: c.text()? })
     }
 }

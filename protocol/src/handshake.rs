@@ -34,10 +34,7 @@ pub struct Hello {
 impl Hello {
     /// The HELLO of a client that speaks exactly this crate's version.
     pub const fn current() -> Hello {
-        Hello {
-            min_version: PROTOCOL_VERSION,
-            max_version: PROTOCOL_VERSION,
-        }
+        Hello { min_version: PROTOCOL_VERSION, max_version: PROTOCOL_VERSION }
     }
 
     /// The 8 bytes on the wire.
@@ -48,10 +45,7 @@ impl Hello {
     /// Parses a HELLO; anything not starting with [`MAGIC`] is [`DecodeError::BadMagic`].
     pub fn parse(bytes: &[u8; HANDSHAKE_LEN]) -> Result<Hello, DecodeError> {
         let (min_version, max_version) = parse(bytes)?;
-        Ok(Hello {
-            min_version,
-            max_version,
-        })
+        Ok(Hello { min_version, max_version })
     }
 
     /// The server's answer: the newest version both sides speak, or a refusal.
@@ -59,10 +53,7 @@ impl Hello {
         let high = self.max_version.min(server_max);
         let low = self.min_version.max(server_min).max(1);
         let version = if low <= high { high } else { 0 };
-        Welcome {
-            version,
-            server_max_version: server_max,
-        }
+        Welcome { version, server_max_version: server_max }
     }
 }
 
@@ -84,10 +75,7 @@ impl Welcome {
     /// Parses a WELCOME; anything not starting with [`MAGIC`] is [`DecodeError::BadMagic`].
     pub fn parse(bytes: &[u8; HANDSHAKE_LEN]) -> Result<Welcome, DecodeError> {
         let (version, server_max_version) = parse(bytes)?;
-        Ok(Welcome {
-            version,
-            server_max_version,
-        })
+        Ok(Welcome { version, server_max_version })
     }
 }
 
@@ -105,10 +93,7 @@ fn parse(bytes: &[u8; HANDSHAKE_LEN]) -> Result<(u16, u16), DecodeError> {
     if magic != MAGIC {
         return Err(DecodeError::BadMagic(magic));
     }
-    Ok((
-        BigEndian::read_u16(&bytes[4..6]),
-        BigEndian::read_u16(&bytes[6..8]),
-    ))
+    Ok((BigEndian::read_u16(&bytes[4..6]), BigEndian::read_u16(&bytes[6..8])))
 }
 
 #[cfg(test)]
@@ -117,52 +102,26 @@ mod tests {
 
     #[test]
     fn hello_has_the_documented_bytes() {
-        assert_eq!(
-            Hello::current().encode(),
-            [0x4A, 0x55, 0x4B, 0x45, 0, 1, 0, 1]
-        );
+        assert_eq!(Hello::current().encode(), [0x4A, 0x55, 0x4B, 0x45, 0, 1, 0, 1]);
     }
 
     #[test]
     fn http_request_is_not_a_hello() {
-        assert!(
-            matches!(Hello::parse(b"GET / HT"), Err(DecodeError::BadMagic(m)) if &m == b"GET ")
-        );
+        assert!(matches!(Hello::parse(b"GET / HT"), Err(DecodeError::BadMagic(m)) if &m == b"GET "));
     }
 
     #[test]
     fn negotiation_picks_the_newest_common_version() {
-        let hello = Hello {
-            min_version: 1,
-            max_version: 3,
-        };
-        assert_eq!(
-            hello.negotiate(1, 1),
-            Welcome {
-                version: 1,
-                server_max_version: 1
-            }
-        );
+        let hello = Hello { min_version: 1, max_version: 3 };
+        assert_eq!(hello.negotiate(1, 1), Welcome { version: 1, server_max_version: 1 });
         assert_eq!(hello.negotiate(1, 2).version, 2);
     }
 
     #[test]
     fn negotiation_without_overlap_refuses() {
-        let hello = Hello {
-            min_version: 2,
-            max_version: 4,
-        };
-        assert_eq!(
-            hello.negotiate(1, 1),
-            Welcome {
-                version: 0,
-                server_max_version: 1
-            }
-        );
-        let broken = Hello {
-            min_version: 0,
-            max_version: 0,
-        };
+        let hello = Hello { min_version: 2, max_version: 4 };
+        assert_eq!(hello.negotiate(1, 1), Welcome { version: 0, server_max_version: 1 });
+        let broken = Hello { min_version: 0, max_version: 0 };
         assert_eq!(broken.negotiate(1, 1).version, 0);
     }
 }

@@ -22,12 +22,12 @@ pub mod request;
 pub mod stream;
 mod wire;
 
-pub use error::{DecodeError, ReadError};
+pub use error::{DecodeError, EncodeError, ReadError};
 pub use frame::{FrameHeader, Kind, MAX_PAYLOAD_LEN};
 pub use goodbye::{Goodbye, GoodbyeReason};
 pub use handshake::{Hello, PROTOCOL_VERSION, Welcome};
 pub use message::{Message, read_frame, read_message};
 pub use reply::{ErrorCode, ErrorReply, ListPage, Playing, SongEntry, Stopped};
 pub use request::{Request, RequestId, SongId};
-pub use stream::{Audio, EndOfStream, StreamId, encode_audio_frame};
+pub use stream::{Audio, EndOfStream, MAX_AUDIO_DATA_LEN, StreamId, encode_audio_frame};
 pub use wire::truncate_text;

@@ -3,8 +3,8 @@
 
 use std::io::{self, Read};
 
-use crate::error::{DecodeError, ReadError};
-use crate::frame::{FrameHeader, HEADER_LEN, Kind};
+use crate::error::{DecodeError, EncodeError, ReadError};
+use crate::frame::{FrameHeader, HEADER_LEN, Kind, MAX_PAYLOAD_LEN};
 use crate::goodbye::Goodbye;
 use crate::reply::{ErrorReply, ListPage, Playing, Stopped};
 use crate::request::{Request, RequestId};
@@ -61,15 +61,13 @@ impl Message {
         }
     }
 
-    /// Appends the whole frame (header and payload) to `out`.
-    pub fn encode(&self, out: &mut Vec<u8>) {
+    /// Appends the whole frame (header and payload) to `out`. A message whose payload would
+    /// exceed [`MAX_PAYLOAD_LEN`] (an oversized AUDIO chunk or LIST_PAGE) is refused and
+    /// `out` is left as it was: a sender never puts a frame on the wire that the receiver
+    /// must treat as a protocol error.
+    pub fn encode(&self, out: &mut Vec<u8>) -> Result<(), EncodeError> {
         let start = out.len();
-        FrameHeader {
-            len: 0,
-            kind: self.kind(),
-            flags: 0,
-        }
-        .encode(out);
+        FrameHeader { len: 0, kind: self.kind(), flags: 0 }.encode(out);
         match self {
             Message::Request(r) => r.encode_payload(out),
             Message::Pong { id } => out.extend_from_slice(&id.0.to_be_bytes()),
@@ -86,14 +84,20 @@ impl Message {
                 }
             }
         }
-        patch_length(out, start);
+        let len = out.len() - start - HEADER_LEN;
+        if len > MAX_PAYLOAD_LEN as usize {
+            out.truncate(start);
+            return Err(EncodeError::PayloadTooLarge { kind: self.kind().name(), len });
+        }
+        out[start..start + 4].copy_from_slice(&(len as u32).to_be_bytes());
+        Ok(())
     }
 
     /// The whole frame as a new buffer.
-    pub fn to_bytes(&self) -> Vec<u8> {
+    pub fn to_bytes(&self) -> Result<Vec<u8>, EncodeError> {
         let mut out = Vec::new();
-        self.encode(&mut out);
-        out
+        self.encode(&mut out)?;
+        Ok(out)
     }
 
     /// Decodes a payload whose header has already been read and checked.
@@ -119,11 +123,7 @@ impl Message {
             Kind::Goodbye => Message::Goodbye(Goodbye::decode(payload)?),
             Kind::Unknown(raw) => Message::Unknown {
                 kind: raw,
-                request: if kind.is_request() {
-                    Request::peek_id(payload)
-                } else {
-                    None
-                },
+                request: if kind.is_request() { Request::peek_id(payload) } else { None },
             },
         })
     }
@@ -143,12 +143,6 @@ impl Message {
         let message = Message::decode(header.kind, &buf[HEADER_LEN..total])?;
         Ok(Some((message, total)))
     }
-}
-
-/// Writes the payload length into a header that [`Message::encode`] began at `start`.
-fn patch_length(out: &mut [u8], start: usize) {
-    let len = (out.len() - start - HEADER_LEN) as u32;
-    out[start..start + 4].copy_from_slice(&len.to_be_bytes());
 }
 
 /// Reads one whole frame from a blocking reader and decodes it.
@@ -202,44 +196,30 @@ fn read_exact_or_eof<R: Read>(reader: &mut R, buf: &mut [u8]) -> Result<bool, Re
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::frame::MAX_PAYLOAD_LEN;
     use crate::request::SongId;
 
     #[test]
     fn play_has_the_documented_bytes() {
-        let bytes = Message::Request(Request::Play {
-            id: RequestId(7),
-            song: SongId(2),
-        })
-        .to_bytes();
+        let bytes = Message::Request(Request::Play { id: RequestId(7), song: SongId(2) }).to_bytes().unwrap();
         assert_eq!(bytes, [0, 0, 0, 8, 0x03, 0, 0, 0, 0, 7, 0, 0, 0, 2]);
     }
 
     #[test]
     fn clean_end_between_frames_is_none() {
         let mut empty: &[u8] = &[];
-        assert!(matches!(
-            read_message(&mut empty, &mut Vec::new()),
-            Ok(None)
-        ));
+        assert!(matches!(read_message(&mut empty, &mut Vec::new()), Ok(None)));
     }
 
     #[test]
     fn end_inside_the_header_is_unexpected_eof() {
         let mut partial: &[u8] = &[0, 0, 0];
-        assert!(matches!(
-            read_message(&mut partial, &mut Vec::new()),
-            Err(ReadError::UnexpectedEof)
-        ));
+        assert!(matches!(read_message(&mut partial, &mut Vec::new()), Err(ReadError::UnexpectedEof)));
     }
 
     #[test]
     fn end_inside_the_payload_is_unexpected_eof() {
         let mut partial: &[u8] = &[0, 0, 0, 8, 0x03, 0, 0, 0, 0, 7];
-        assert!(matches!(
-            read_message(&mut partial, &mut Vec::new()),
-            Err(ReadError::UnexpectedEof)
-        ));
+        assert!(matches!(read_message(&mut partial, &mut Vec::new()), Err(ReadError::UnexpectedEof)));
     }
 
     #[test]
@@ -248,15 +228,8 @@ mod tests {
         bytes.extend_from_slice(&[0x02, 0]);
         let mut scratch = Vec::new();
         let result = read_message(&mut bytes.as_slice(), &mut scratch);
-        assert!(matches!(
-            result,
-            Err(ReadError::Decode(DecodeError::PayloadTooLarge { .. }))
-        ));
-        assert_eq!(
-            scratch.capacity(),
-            0,
-            "nothing may be allocated for a refused frame"
-        );
+        assert!(matches!(result, Err(ReadError::Decode(DecodeError::PayloadTooLarge { .. }))));
+        assert_eq!(scratch.capacity(), 0, "nothing may be allocated for a refused frame");
         // The same through the slice decoder, with a length near u32::MAX.
         let huge = [0xFF, 0xFF, 0xFF, 0xFF, 0x02, 0];
         assert!(matches!(
@@ -271,13 +244,7 @@ mod tests {
         bytes.extend_from_slice(&9u32.to_be_bytes());
         let (message, used) = Message::decode_from_slice(&bytes).unwrap().unwrap();
         assert_eq!(used, bytes.len());
-        assert_eq!(
-            message,
-            Message::Unknown {
-                kind: 0x3E,
-                request: Some(RequestId(9))
-            }
-        );
+        assert_eq!(message, Message::Unknown { kind: 0x3E, request: Some(RequestId(9)) });
     }
 
     #[test]
@@ -285,36 +252,36 @@ mod tests {
         let bytes = [0, 0, 0, 6, 0x03, 0, 0, 0, 0, 7, 0, 0];
         assert!(matches!(
             Message::decode_from_slice(&bytes),
-            Err(DecodeError::Truncated {
-                kind: "PLAY",
-                offset: 4,
-                needed: 2
-            })
+            Err(DecodeError::Truncated { kind: "PLAY", offset: 4, needed: 2 })
         ));
     }
 
     #[test]
+    fn an_oversized_message_is_refused_and_leaves_the_buffer_alone() {
+        use crate::stream::{Audio, StreamId};
+        let audio =
+            Audio { stream: StreamId(1), offset: 0, position_ms: 0, data: vec![0; MAX_PAYLOAD_LEN as usize] };
+        let mut out = vec![1, 2, 3];
+        assert!(matches!(
+            Message::Audio(audio).encode(&mut out),
+            Err(EncodeError::PayloadTooLarge { kind: "AUDIO", len }) if len == MAX_PAYLOAD_LEN as usize + 16
+        ));
+        assert_eq!(out, [1, 2, 3]);
+    }
+
+    #[test]
     fn trailing_bytes_from_a_newer_version_are_ignored() {
-        let mut bytes = Message::Request(Request::Play {
-            id: RequestId(1),
-            song: SongId(3),
-        })
-        .to_bytes();
+        let mut bytes =
+            Message::Request(Request::Play { id: RequestId(1), song: SongId(3) }).to_bytes().unwrap();
         bytes.extend_from_slice(&[0xAA; 4]);
         bytes[3] += 4;
         let (message, _) = Message::decode_from_slice(&bytes).unwrap().unwrap();
-        assert_eq!(
-            message,
-            Message::Request(Request::Play {
-                id: RequestId(1),
-                song: SongId(3)
-            })
-        );
+        assert_eq!(message, Message::Request(Request::Play { id: RequestId(1), song: SongId(3) }));
     }
 
     #[test]
     fn partial_frame_in_a_slice_asks_for_more() {
-        let bytes = Message::Pong { id: RequestId(5) }.to_bytes();
+        let bytes = Message::Pong { id: RequestId(5) }.to_bytes().unwrap();
         for cut in 0..bytes.len() {
             assert_eq!(Message::decode_from_slice(&bytes[..cut]), Ok(None));
         }

@@ -52,20 +52,12 @@ pub struct FrameHeader {
 }
 
 const BITRATES_V1: [[u32; 15]; 3] = [
-    [
-        0, 32, 64, 96, 128, 160, 192, 224, 256, 288, 320, 352, 384, 416, 448,
-    ],
-    [
-        0, 32, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384,
-    ],
-    [
-        0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320,
-    ],
+    [0, 32, 64, 96, 128, 160, 192, 224, 256, 288, 320, 352, 384, 416, 448],
+    [0, 32, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384],
+    [0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320],
 ];
 const BITRATES_V2: [[u32; 15]; 3] = [
-    [
-        0, 32, 48, 56, 64, 80, 96, 112, 128, 144, 160, 176, 192, 224, 256,
-    ],
+    [0, 32, 48, 56, 64, 80, 96, 112, 128, 144, 160, 176, 192, 224, 256],
     [0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160],
     [0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160],
 ];
@@ -102,26 +94,15 @@ impl FrameHeader {
             Layer::Three => 2,
         };
         let (bitrate_kbps, sample_rate) = match version {
-            Version::Mpeg1 => (
-                BITRATES_V1[layer_index][bitrate_index],
-                [44_100, 48_000, 32_000][rate_index],
-            ),
-            Version::Mpeg2 => (
-                BITRATES_V2[layer_index][bitrate_index],
-                [22_050, 24_000, 16_000][rate_index],
-            ),
-            Version::Mpeg25 => (
-                BITRATES_V2[layer_index][bitrate_index],
-                [11_025, 12_000, 8_000][rate_index],
-            ),
+            Version::Mpeg1 => (BITRATES_V1[layer_index][bitrate_index], [44_100, 48_000, 32_000][rate_index]),
+            Version::Mpeg2 => (BITRATES_V2[layer_index][bitrate_index], [22_050, 24_000, 16_000][rate_index]),
+            Version::Mpeg25 => (BITRATES_V2[layer_index][bitrate_index], [11_025, 12_000, 8_000][rate_index]),
         };
         let padding = u32::from((b2 >> 1) & 1);
         let bitrate = bitrate_kbps * 1000;
         let (len, samples) = match (layer, version) {
             (Layer::One, _) => ((12 * bitrate / sample_rate + padding) * 4, 384),
-            (Layer::Two, _) | (Layer::Three, Version::Mpeg1) => {
-                (144 * bitrate / sample_rate + padding, 1152)
-            }
+            (Layer::Two, _) | (Layer::Three, Version::Mpeg1) => (144 * bitrate / sample_rate + padding, 1152),
             (Layer::Three, _) => (72 * bitrate / sample_rate + padding, 576),
         };
         Some(FrameHeader {
@@ -139,9 +120,40 @@ impl FrameHeader {
     /// Whether `other` can be the next frame of the same stream: the fields that do not change
     /// within a stream agree. Used to tell a real frame from a false sync in tag data.
     pub fn continues(&self, other: &FrameHeader) -> bool {
-        self.version == other.version
-            && self.layer == other.layer
-            && self.sample_rate == other.sample_rate
+        self.version == other.version && self.layer == other.layer && self.sample_rate == other.sample_rate
+    }
+}
+
+/// The playing time of `samples` samples per channel at `rate` Hz, to the nanosecond.
+pub fn samples_to_duration(samples: u64, rate: u32) -> std::time::Duration {
+    let nanos = u128::from(samples) * 1_000_000_000 / u128::from(rate.max(1));
+    std::time::Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
+}
+
+/// Time into a stream of frames, exact: it counts samples, and converts to time only when
+/// asked, so rounding never accumulates over thousands of frames (AUDIO's position, RFC §7.2).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StreamClock {
+    /// Time at the last change of sample rate.
+    base: std::time::Duration,
+    rate: u32,
+    samples: u64,
+}
+
+impl StreamClock {
+    /// Time elapsed before the next frame.
+    pub fn now(&self) -> std::time::Duration {
+        self.base + samples_to_duration(self.samples, self.rate)
+    }
+
+    /// Moves past one frame.
+    pub fn advance(&mut self, header: &FrameHeader) {
+        if header.sample_rate != self.rate {
+            self.base = self.now();
+            self.rate = header.sample_rate;
+            self.samples = 0;
+        }
+        self.samples += u64::from(header.samples);
     }
 }
 
@@ -152,9 +164,7 @@ pub fn id3v2_len(data: &[u8]) -> usize {
         if &tag[..3] != b"ID3" || tag[6..10].iter().any(|b| b & 0x80 != 0) {
             break;
         }
-        let size = tag[6..10]
-            .iter()
-            .fold(0usize, |acc, b| (acc << 7) | usize::from(*b));
+        let size = tag[6..10].iter().fold(0usize, |acc, b| (acc << 7) | usize::from(*b));
         let footer = if tag[5] & 0x10 != 0 { 10 } else { 0 };
         pos += 10 + size + footer;
     }
@@ -174,11 +184,7 @@ pub struct FrameSpan {
 /// junk (a frame found after junk must be followed by a matching header, or end the data, to
 /// count), stops before a truncated last frame, and so never yields trailing ID3v1/APE tags.
 pub fn frames(data: &[u8]) -> Frames<'_> {
-    Frames {
-        data,
-        pos: id3v2_len(data),
-        previous: None,
-    }
+    Frames { data, pos: id3v2_len(data), previous: None }
 }
 
 /// Iterator returned by [`frames`].
@@ -200,8 +206,7 @@ impl Frames<'_> {
             Some(previous) => previous.continues(&header),
             None => {
                 end == self.data.len()
-                    || FrameHeader::parse(&self.data[end..])
-                        .is_some_and(|next| header.continues(&next))
+                    || FrameHeader::parse(&self.data[end..]).is_some_and(|next| header.continues(&next))
             }
         };
         confirmed.then_some(header)
@@ -214,10 +219,7 @@ impl Iterator for Frames<'_> {
     fn next(&mut self) -> Option<FrameSpan> {
         while self.pos + FRAME_HEADER_LEN <= self.data.len() {
             if let Some(header) = self.frame_at(self.pos) {
-                let span = FrameSpan {
-                    offset: self.pos,
-                    header,
-                };
+                let span = FrameSpan { offset: self.pos, header };
                 self.pos += header.len;
                 self.previous = Some(header);
                 return Some(span);
@@ -280,10 +282,7 @@ mod tests {
         assert_eq!((padded_mono.len, padded_mono.channels), (418, 1));
         // MPEG-2 Layer III, 64 kbit/s, 22.05 kHz: 72 * 64000 / 22050 = 208.
         let mpeg2 = FrameHeader::parse(&[0xFF, 0xF3, 0x80, 0x00]).unwrap();
-        assert_eq!(
-            (mpeg2.version, mpeg2.len, mpeg2.samples),
-            (Version::Mpeg2, 208, 576)
-        );
+        assert_eq!((mpeg2.version, mpeg2.len, mpeg2.samples), (Version::Mpeg2, 208, 576));
     }
 
     #[test]
@@ -328,6 +327,19 @@ mod tests {
         let mut data = HEADER_128K.to_vec();
         data.resize(1000, 0);
         assert_eq!(frames(&data).count(), 0);
+    }
+
+    #[test]
+    fn the_clock_does_not_drift() {
+        let header = FrameHeader::parse(&HEADER_128K).unwrap();
+        let mut clock = StreamClock::default();
+        for _ in 0..382 {
+            clock.advance(&header);
+        }
+        // 382 frames of 1152 samples = 440 064 samples = 9.978775510 s, to the nanosecond
+        // (adding 382 per-frame durations of 26.122448 ms would be 168 ns short).
+        assert_eq!(clock.now(), std::time::Duration::from_nanos(9_978_775_510));
+        assert_eq!(samples_to_duration(44_100, 44_100), std::time::Duration::from_secs(1));
     }
 
     #[test]

@@ -92,28 +92,21 @@ impl ListPage {
         for song in songs {
             let len = song.encoded_len();
             if used + len > budget || current.len() == usize::from(u16::MAX) {
-                pages.push(ListPage {
-                    id,
-                    last: false,
-                    songs: std::mem::take(&mut current),
-                });
+                pages.push(ListPage { id, last: false, songs: std::mem::take(&mut current) });
                 used = 0;
             }
             used += len;
             current.push(song.clone());
         }
-        pages.push(ListPage {
-            id,
-            last: true,
-            songs: current,
-        });
+        pages.push(ListPage { id, last: true, songs: current });
         pages
     }
 
     pub(crate) fn encode_payload(&self, out: &mut Vec<u8>) {
         put_u32(out, self.id.0);
         put_u8(out, if self.last { PAGE_LAST } else { 0 });
-        put_u16(out, self.songs.len() as u16);
+        // More than u16::MAX entries cannot fit the frame limit either; encode refuses it.
+        put_u16(out, self.songs.len().min(usize::from(u16::MAX)) as u16);
         for song in &self.songs {
             song.encode(out);
         }
@@ -205,10 +198,7 @@ impl Stopped {
         let mut c = Cursor::new("STOPPED", payload);
         let id = RequestId(c.u32()?);
         let stream = c.u32()?;
-        Ok(Stopped {
-            id,
-            stream: (stream != 0).then_some(StreamId(stream)),
-        })
+        Ok(Stopped { id, stream: (stream != 0).then_some(StreamId(stream)) })
     }
 }
 
@@ -294,11 +284,7 @@ impl ErrorReply {
 
     pub(crate) fn decode(payload: &[u8]) -> Result<ErrorReply, DecodeError> {
         let mut c = Cursor::new("ERROR", payload);
-        Ok(ErrorReply {
-            id: RequestId(c.u32()?),
-            code: ErrorCode::from_u16(c.u16()?),
-            message: c.text()?,
-        })
+        Ok(ErrorReply { id: RequestId(c.u32()?), code: ErrorCode::from_u16(c.u16()?), message: c.text()? })
     }
 }
 
@@ -320,14 +306,7 @@ mod tests {
     #[test]
     fn empty_library_is_one_empty_last_page() {
         let pages = ListPage::paginate(RequestId(7), &[]);
-        assert_eq!(
-            pages,
-            vec![ListPage {
-                id: RequestId(7),
-                last: true,
-                songs: vec![]
-            }]
-        );
+        assert_eq!(pages, vec![ListPage { id: RequestId(7), last: true, songs: vec![] }]);
     }
 
     #[test]
@@ -354,10 +333,7 @@ mod tests {
         put_u16(&mut payload, u16::MAX);
         assert!(matches!(
             ListPage::decode(&payload),
-            Err(DecodeError::InvalidField {
-                field: "song count",
-                ..
-            })
+            Err(DecodeError::InvalidField { field: "song count", .. })
         ));
     }
 }

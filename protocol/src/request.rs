@@ -93,10 +93,7 @@ impl Request {
             Kind::Ping => Request::Ping { id },
             Kind::List => Request::List { id },
             Kind::Stop => Request::Stop { id },
-            Kind::Play => Request::Play {
-                id,
-                song: SongId(c.u32()?),
-            },
+            Kind::Play => Request::Play { id, song: SongId(c.u32()?) },
             _ => unreachable!("Request::decode is only called for request kinds"),
         })
     }

@@ -7,8 +7,8 @@
 
 use std::fmt;
 
-use crate::error::DecodeError;
-use crate::frame::{FrameHeader, Kind};
+use crate::error::{DecodeError, EncodeError};
+use crate::frame::{FrameHeader, Kind, MAX_PAYLOAD_LEN};
 use crate::wire::{Cursor, put_u32, put_u64};
 
 /// Names one stream of one connection, assigned by the server in PLAYING, never 0. Every AUDIO
@@ -24,6 +24,9 @@ impl fmt::Display for StreamId {
 
 /// Size of AUDIO's fields before the MP3 data.
 pub const AUDIO_PREFIX_LEN: usize = 16;
+
+/// The most MP3 data one AUDIO frame can carry.
+pub const MAX_AUDIO_DATA_LEN: usize = MAX_PAYLOAD_LEN as usize - AUDIO_PREFIX_LEN;
 
 /// A chunk of one stream: one or more whole MPEG audio frames (RFC §7.2).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,12 +56,7 @@ impl Audio {
         }
         let offset = c.u64()?;
         let position_ms = c.u32()?;
-        Ok(Audio {
-            stream,
-            offset,
-            position_ms,
-            data: c.rest().to_vec(),
-        })
+        Ok(Audio { stream, offset, position_ms, data: c.rest().to_vec() })
     }
 }
 
@@ -72,12 +70,22 @@ pub fn encode_audio_prefix(stream: StreamId, offset: u64, position_ms: u32, out:
 
 /// Appends a whole AUDIO frame (header, fields, data) to `out`, borrowing the data: the
 /// server's hot path, which sends chunks straight out of a song shared by many connections.
-/// `data` must be at most `MAX_PAYLOAD_LEN - AUDIO_PREFIX_LEN` bytes.
-pub fn encode_audio_frame(stream: StreamId, offset: u64, position_ms: u32, data: &[u8], out: &mut Vec<u8>) {
-    let len = (AUDIO_PREFIX_LEN + data.len()) as u32;
-    FrameHeader { len, kind: Kind::Audio, flags: 0 }.encode(out);
+/// Refuses `data` longer than [`MAX_AUDIO_DATA_LEN`].
+pub fn encode_audio_frame(
+    stream: StreamId,
+    offset: u64,
+    position_ms: u32,
+    data: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<(), EncodeError> {
+    let len = AUDIO_PREFIX_LEN + data.len();
+    if len > MAX_PAYLOAD_LEN as usize {
+        return Err(EncodeError::PayloadTooLarge { kind: "AUDIO", len });
+    }
+    FrameHeader { len: len as u32, kind: Kind::Audio, flags: 0 }.encode(out);
     encode_audio_prefix(stream, offset, position_ms, out);
     out.extend_from_slice(data);
+    Ok(())
 }
 
 /// The last AUDIO of a stream has been sent (RFC §6.3.2). Not sent for a stream that was
@@ -102,10 +110,7 @@ impl EndOfStream {
         if stream.0 == 0 {
             return Err(c.invalid("stream id"));
         }
-        Ok(EndOfStream {
-            stream,
-            total_bytes: c.u64()?,
-        })
+        Ok(EndOfStream { stream, total_bytes: c.u64()? })
     }
 }
 
@@ -116,9 +121,10 @@ mod tests {
 
     #[test]
     fn borrowed_audio_encoding_matches_the_message_encoding() {
-        let audio = Audio { stream: StreamId(3), offset: 417, position_ms: 26, data: vec![0xFF, 0xFB, 0x90, 0] };
+        let audio =
+            Audio { stream: StreamId(3), offset: 417, position_ms: 26, data: vec![0xFF, 0xFB, 0x90, 0] };
         let mut out = Vec::new();
-        encode_audio_frame(audio.stream, audio.offset, audio.position_ms, &audio.data, &mut out);
-        assert_eq!(out, Message::Audio(audio).to_bytes());
+        encode_audio_frame(audio.stream, audio.offset, audio.position_ms, &audio.data, &mut out).unwrap();
+        assert_eq!(out, Message::Audio(audio).to_bytes().unwrap());
     }
 }

@@ -16,21 +16,13 @@ pub(crate) struct Cursor<'a> {
 
 impl<'a> Cursor<'a> {
     pub(crate) fn new(kind: &'static str, bytes: &'a [u8]) -> Self {
-        Self {
-            kind,
-            bytes,
-            pos: 0,
-        }
+        Self { kind, bytes, pos: 0 }
     }
 
     fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
         let available = self.bytes.len() - self.pos;
         if available < n {
-            return Err(DecodeError::Truncated {
-                kind: self.kind,
-                offset: self.pos,
-                needed: n - available,
-            });
+            return Err(DecodeError::Truncated { kind: self.kind, offset: self.pos, needed: n - available });
         }
         let field = &self.bytes[self.pos..self.pos + n];
         self.pos += n;
@@ -56,11 +48,7 @@ impl<'a> Cursor<'a> {
     pub(crate) fn text(&mut self) -> Result<String, DecodeError> {
         let len = usize::from(self.u16()?);
         if len > MAX_TEXT_LEN {
-            return Err(DecodeError::TextTooLong {
-                kind: self.kind,
-                len,
-                max: MAX_TEXT_LEN,
-            });
+            return Err(DecodeError::TextTooLong { kind: self.kind, len, max: MAX_TEXT_LEN });
         }
         let bytes = self.take(len)?;
         String::from_utf8(bytes.to_vec()).map_err(|_| DecodeError::InvalidUtf8 { kind: self.kind })
@@ -78,10 +66,7 @@ impl<'a> Cursor<'a> {
     }
 
     pub(crate) fn invalid(&self, field: &'static str) -> DecodeError {
-        DecodeError::InvalidField {
-            kind: self.kind,
-            field,
-        }
+        DecodeError::InvalidField { kind: self.kind, field }
     }
 }
 

@@ -3,8 +3,8 @@
 //! allocate more than the frame limit.
 
 use jukebox_protocol::{
-    Audio, EndOfStream, ErrorCode, ErrorReply, Goodbye, GoodbyeReason, ListPage, MAX_PAYLOAD_LEN,
-    Message, Playing, Request, RequestId, SongEntry, SongId, Stopped, StreamId, read_message,
+    Audio, EndOfStream, ErrorCode, ErrorReply, Goodbye, GoodbyeReason, ListPage, MAX_PAYLOAD_LEN, Message,
+    Playing, Request, RequestId, SongEntry, SongId, Stopped, StreamId, read_message,
 };
 use proptest::prelude::*;
 
@@ -18,66 +18,42 @@ fn stream_id() -> impl Strategy<Value = StreamId> {
 }
 
 fn song_entry() -> impl Strategy<Value = SongEntry> {
-    (
-        any::<u32>(),
-        any::<u32>(),
-        any::<u64>(),
-        text(),
-        text(),
-        text(),
-    )
-        .prop_map(|(id, duration_ms, size, title, artist, album)| SongEntry {
+    (any::<u32>(), any::<u32>(), any::<u64>(), text(), text(), text()).prop_map(
+        |(id, duration_ms, size, title, artist, album)| SongEntry {
             id: SongId(id),
             duration_ms,
             size,
             title,
             artist,
             album,
-        })
+        },
+    )
 }
 
 fn message() -> impl Strategy<Value = Message> {
     let id = any::<u32>().prop_map(RequestId);
     prop_oneof![
-        id.clone()
-            .prop_map(|id| Message::Request(Request::Ping { id })),
-        id.clone()
-            .prop_map(|id| Message::Request(Request::List { id })),
-        id.clone()
-            .prop_map(|id| Message::Request(Request::Stop { id })),
-        (id.clone(), any::<u32>()).prop_map(|(id, s)| Message::Request(Request::Play {
-            id,
-            song: SongId(s)
-        })),
+        id.clone().prop_map(|id| Message::Request(Request::Ping { id })),
+        id.clone().prop_map(|id| Message::Request(Request::List { id })),
+        id.clone().prop_map(|id| Message::Request(Request::Stop { id })),
+        (id.clone(), any::<u32>())
+            .prop_map(|(id, s)| Message::Request(Request::Play { id, song: SongId(s) })),
         id.clone().prop_map(|id| Message::Pong { id }),
-        (
-            id.clone(),
-            any::<bool>(),
-            prop::collection::vec(song_entry(), 0..20)
-        )
+        (id.clone(), any::<bool>(), prop::collection::vec(song_entry(), 0..20))
             .prop_map(|(id, last, songs)| Message::ListPage(ListPage { id, last, songs })),
-        (
-            id.clone(),
-            stream_id(),
-            any::<u32>(),
-            any::<u32>(),
-            any::<u64>(),
-            text(),
-            text()
-        )
-            .prop_map(
-                |(id, stream, song, duration_ms, total_bytes, title, artist)| {
-                    Message::Playing(Playing {
-                        id,
-                        stream,
-                        song: SongId(song),
-                        duration_ms,
-                        total_bytes,
-                        title,
-                        artist,
-                    })
-                }
-            ),
+        (id.clone(), stream_id(), any::<u32>(), any::<u32>(), any::<u64>(), text(), text()).prop_map(
+            |(id, stream, song, duration_ms, total_bytes, title, artist)| {
+                Message::Playing(Playing {
+                    id,
+                    stream,
+                    song: SongId(song),
+                    duration_ms,
+                    total_bytes,
+                    title,
+                    artist,
+                })
+            }
+        ),
         (id.clone(), prop::option::of(stream_id()))
             .prop_map(|(id, stream)| Message::Stopped(Stopped { id, stream })),
         (id, any::<u16>(), text()).prop_map(|(id, code, message)| Message::Error(ErrorReply {
@@ -85,24 +61,11 @@ fn message() -> impl Strategy<Value = Message> {
             code: ErrorCode::from_u16(code),
             message
         })),
-        (
-            stream_id(),
-            any::<u64>(),
-            any::<u32>(),
-            prop::collection::vec(any::<u8>(), 0..4000)
-        )
-            .prop_map(|(stream, offset, position_ms, data)| Message::Audio(Audio {
-                stream,
-                offset,
-                position_ms,
-                data
-            })),
-        (stream_id(), any::<u64>()).prop_map(|(stream, total_bytes)| Message::EndOfStream(
-            EndOfStream {
-                stream,
-                total_bytes
-            }
-        )),
+        (stream_id(), any::<u64>(), any::<u32>(), prop::collection::vec(any::<u8>(), 0..4000)).prop_map(
+            |(stream, offset, position_ms, data)| Message::Audio(Audio { stream, offset, position_ms, data })
+        ),
+        (stream_id(), any::<u64>())
+            .prop_map(|(stream, total_bytes)| Message::EndOfStream(EndOfStream { stream, total_bytes })),
         (any::<u16>(), text()).prop_map(|(reason, text)| Message::Goodbye(Goodbye {
             reason: GoodbyeReason::from_u16(reason),
             text
@@ -115,7 +78,7 @@ proptest! {
     fn every_message_round_trips_through_a_reader(messages in prop::collection::vec(message(), 1..8)) {
         let mut bytes = Vec::new();
         for m in &messages {
-            m.encode(&mut bytes);
+            m.encode(&mut bytes).expect("fits a frame");
         }
         let mut reader = bytes.as_slice();
         let mut scratch = Vec::new();
@@ -128,7 +91,7 @@ proptest! {
 
     #[test]
     fn every_message_round_trips_through_a_slice(m in message()) {
-        let bytes = m.to_bytes();
+        let bytes = m.to_bytes().expect("fits a frame");
         let (decoded, used) = Message::decode_from_slice(&bytes).expect("decodes").expect("whole");
         prop_assert_eq!(used, bytes.len());
         prop_assert_eq!(decoded, m);
@@ -136,7 +99,7 @@ proptest! {
 
     #[test]
     fn every_truncation_is_an_error_or_a_request_for_more(m in message(), cut in 0usize..64) {
-        let bytes = m.to_bytes();
+        let bytes = m.to_bytes().expect("fits a frame");
         let cut = cut.min(bytes.len().saturating_sub(1));
         prop_assert_eq!(Message::decode_from_slice(&bytes[..cut]), Ok(None));
         let mut reader = &bytes[..cut];
@@ -155,7 +118,7 @@ proptest! {
     #[test]
     fn a_shortened_payload_is_refused_not_misread(m in message()) {
         // Cut the payload by one byte and fix the length: kinds with a fixed tail must refuse.
-        let mut bytes = m.to_bytes();
+        let mut bytes = m.to_bytes().expect("fits a frame");
         prop_assume!(!matches!(m, Message::Audio(_)) && bytes.len() > 6);
         bytes.pop();
         let len = (bytes.len() - 6) as u32;

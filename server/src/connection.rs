@@ -11,9 +11,8 @@ use crossbeam_channel::{Receiver, Sender, TryRecvError, bounded, select};
 use jukebox_protocol::frame::{HANDSHAKE_TIMEOUT, IDLE_TIMEOUT, Kind};
 use jukebox_protocol::handshake::HANDSHAKE_LEN;
 use jukebox_protocol::{
-    DecodeError, ErrorCode, ErrorReply, Goodbye, GoodbyeReason, Hello, ListPage,
-    Message, PROTOCOL_VERSION, Playing, ReadError, Request, RequestId, SongId, Stopped,
-    encode_audio_frame, read_frame,
+    DecodeError, ErrorCode, ErrorReply, Goodbye, GoodbyeReason, Hello, ListPage, Message, PROTOCOL_VERSION,
+    Playing, ReadError, Request, RequestId, SongId, Stopped, Welcome, encode_audio_frame, read_frame,
 };
 use tracing::{debug, info, warn};
 
@@ -37,11 +36,18 @@ const OUTBOUND_QUEUE: usize = 32;
 /// Work for the writer thread, in the order the reader decided it.
 #[derive(Debug)]
 enum Outbound {
-    /// Already-encoded reply frames.
-    Frames(Vec<u8>),
+    /// Replies to send as they are (several for a LIST).
+    Replies(Vec<Message>),
     /// Switch to a new stream and reply PLAYING: done by the writer, so that no audio of the
     /// old stream can follow the reply (RFC §7.4).
-    Play { id: RequestId, song: SongId, loaded: Arc<LoadedSong>, duration_ms: u32, title: String, artist: String },
+    Play {
+        id: RequestId,
+        song: SongId,
+        loaded: Arc<LoadedSong>,
+        duration_ms: u32,
+        title: String,
+        artist: String,
+    },
     /// End the current stream and reply STOPPED.
     Stop { id: RequestId },
     /// Send GOODBYE and close.
@@ -115,21 +121,73 @@ pub(crate) fn serve(socket: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
 }
 
 /// Reads HELLO and answers WELCOME (RFC §4). A peer that does not begin with the magic gets
-/// nothing back.
+/// nothing back. The whole HELLO must arrive within [`HANDSHAKE_TIMEOUT`], however slowly its
+/// bytes trickle in.
 fn handshake(mut socket: &TcpStream) -> io::Result<()> {
-    socket.set_read_timeout(Some(HANDSHAKE_TIMEOUT))?;
     let mut hello = [0u8; HANDSHAKE_LEN];
-    socket.read_exact(&mut hello)?;
+    read_exact_before(socket, &mut hello, Instant::now() + HANDSHAKE_TIMEOUT)?;
     let hello = Hello::parse(&hello).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
     let welcome = hello.negotiate(PROTOCOL_VERSION, PROTOCOL_VERSION);
     socket.write_all(&welcome.encode())?;
     if welcome.version == 0 {
         return Err(io::Error::new(
             io::ErrorKind::Unsupported,
-            format!("client speaks versions {}..={}, server only {PROTOCOL_VERSION}", hello.min_version, hello.max_version),
+            format!(
+                "client speaks versions {}..={}, server only {PROTOCOL_VERSION}",
+                hello.min_version, hello.max_version
+            ),
         ));
     }
     Ok(())
+}
+
+/// Fills `buf` from the socket, failing once `deadline` has passed.
+fn read_exact_before(mut socket: &TcpStream, buf: &mut [u8], deadline: Instant) -> io::Result<()> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::Error::new(io::ErrorKind::TimedOut, "no complete HELLO in time"));
+        }
+        socket.set_read_timeout(Some(left))?;
+        match socket.read(&mut buf[filled..]) {
+            Ok(0) => {
+                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "closed before a complete HELLO"));
+            }
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+                return Err(io::Error::new(io::ErrorKind::TimedOut, "no complete HELLO in time"));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Answers a connection the server has no room for: WELCOME, then GOODBYE with
+/// [`GoodbyeReason::ServerBusy`], so the client can tell the user why (RFC §8.2). Runs on the
+/// server's one turn-away thread, never on a thread of the connection's own.
+pub(crate) fn turn_away(socket: TcpStream, clients: usize) {
+    const PATIENCE: Duration = Duration::from_secs(1);
+    let Ok(peer) = socket.peer_addr() else { return };
+    let mut reply = Vec::new();
+    let welcomed = read_exact_before(&socket, &mut [0u8; HANDSHAKE_LEN], Instant::now() + PATIENCE);
+    if welcomed.is_ok() {
+        reply.extend_from_slice(
+            &Welcome { version: PROTOCOL_VERSION, server_max_version: PROTOCOL_VERSION }.encode(),
+        );
+        let text = format!("the server is full ({clients} clients); try again later");
+        let _ = Message::Goodbye(Goodbye { reason: GoodbyeReason::ServerBusy, text }).encode(&mut reply);
+    }
+    let _ = socket.set_write_timeout(Some(PATIENCE));
+    let _ = (&socket).write_all(&reply);
+    // Half-close and drain, so the close does not reset the connection before the client
+    // has read the GOODBYE.
+    let _ = socket.shutdown(Shutdown::Write);
+    let _ = socket.set_read_timeout(Some(PATIENCE));
+    let _ = io::copy(&mut (&socket).take(64 * 1024), &mut io::sink());
+    info!(%peer, "turned away: {clients} clients already connected");
 }
 
 fn configure(socket: &TcpStream) -> io::Result<()> {
@@ -145,12 +203,18 @@ fn read_loop(mut socket: &TcpStream, outbound: &Sender<Outbound>, shared: &Share
             Ok(Some(header)) => header,
             Ok(None) => return Ending::ClientClosed,
             Err(ReadError::Decode(e)) => {
-                let _ = outbound.send(Outbound::Goodbye(Goodbye { reason: GoodbyeReason::ProtocolError, text: e.to_string() }));
+                let _ = outbound.send(Outbound::Goodbye(Goodbye {
+                    reason: GoodbyeReason::ProtocolError,
+                    text: e.to_string(),
+                }));
                 return Ending::ProtocolError(e);
             }
-            Err(ReadError::Io(e)) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
-                let text = format!("nothing received for {} s", IDLE_TIMEOUT.as_secs());
-                let _ = outbound.send(Outbound::Goodbye(Goodbye { reason: GoodbyeReason::IdleTimeout, text }));
+            Err(ReadError::Io(e))
+                if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) =>
+            {
+                let text = format!("the server heard nothing for {} s", IDLE_TIMEOUT.as_secs());
+                let _ =
+                    outbound.send(Outbound::Goodbye(Goodbye { reason: GoodbyeReason::IdleTimeout, text }));
                 return Ending::IdleTimeout;
             }
             Err(e) => return Ending::Vanished(e),
@@ -194,14 +258,10 @@ fn read_loop(mut socket: &TcpStream, outbound: &Sender<Outbound>, shared: &Share
 fn answer(request: Request, shared: &Shared) -> Outbound {
     debug!(?request, "request");
     match request {
-        Request::Ping { id } => Outbound::Frames(Message::Pong { id }.to_bytes()),
-        Request::List { id } => {
-            let mut out = Vec::new();
-            for page in ListPage::paginate(id, shared.library.entries()) {
-                Message::ListPage(page).encode(&mut out);
-            }
-            Outbound::Frames(out)
-        }
+        Request::Ping { id } => Outbound::Replies(vec![Message::Pong { id }]),
+        Request::List { id } => Outbound::Replies(
+            ListPage::paginate(id, shared.library.entries()).into_iter().map(Message::ListPage).collect(),
+        ),
         Request::Stop { id } => Outbound::Stop { id },
         Request::Play { id, song } => {
             let Some(entry) = shared.library.get(song) else {
@@ -226,7 +286,7 @@ fn answer(request: Request, shared: &Shared) -> Outbound {
 }
 
 fn error(id: RequestId, code: ErrorCode, message: String) -> Outbound {
-    Outbound::Frames(Message::Error(ErrorReply { id, code, message }).to_bytes())
+    Outbound::Replies(vec![Message::Error(ErrorReply { id, code, message })])
 }
 
 /// What the writer does after handling one piece of work.
@@ -244,7 +304,11 @@ fn write_loop(mut socket: TcpStream, work: Receiver<Outbound>, shutdown: Receive
     result
 }
 
-fn write_until_done(socket: &mut TcpStream, work: &Receiver<Outbound>, shutdown: &Receiver<()>) -> io::Result<()> {
+fn write_until_done(
+    socket: &mut TcpStream,
+    work: &Receiver<Outbound>,
+    shutdown: &Receiver<()>,
+) -> io::Result<()> {
     let mut session = Session::default();
     let mut buf = Vec::new();
     loop {
@@ -259,7 +323,7 @@ fn write_until_done(socket: &mut TcpStream, work: &Receiver<Outbound>, shutdown:
         let wait_until = match session.poll(Instant::now()) {
             Step::Send { stream, offset, position_ms, data } => {
                 buf.clear();
-                encode_audio_frame(stream, offset, position_ms, data, &mut buf);
+                encode_audio_frame(stream, offset, position_ms, data, &mut buf).map_err(io::Error::other)?;
                 socket.write_all(&buf)?;
                 continue;
             }
@@ -288,9 +352,20 @@ fn write_until_done(socket: &mut TcpStream, work: &Receiver<Outbound>, shutdown:
     }
 }
 
-fn handle(item: Outbound, session: &mut Session, socket: &mut TcpStream, buf: &mut Vec<u8>) -> io::Result<Next> {
+fn handle(
+    item: Outbound,
+    session: &mut Session,
+    socket: &mut TcpStream,
+    buf: &mut Vec<u8>,
+) -> io::Result<Next> {
     match item {
-        Outbound::Frames(frames) => socket.write_all(&frames)?,
+        Outbound::Replies(replies) => {
+            buf.clear();
+            for reply in &replies {
+                reply.encode(buf).map_err(io::Error::other)?;
+            }
+            socket.write_all(buf)?;
+        }
         Outbound::Play { id, song, loaded, duration_ms, title, artist } => {
             let total_bytes = loaded.total_bytes;
             let stream = session.play(loaded, Instant::now());
@@ -311,12 +386,12 @@ fn handle(item: Outbound, session: &mut Session, socket: &mut TcpStream, buf: &m
 }
 
 fn say_goodbye(socket: &mut TcpStream, buf: &mut Vec<u8>) -> io::Result<()> {
-    let goodbye = Goodbye { reason: GoodbyeReason::ShuttingDown, text: "server is shutting down".into() };
+    let goodbye = Goodbye { reason: GoodbyeReason::ShuttingDown, text: "the server is shutting down".into() };
     send(socket, buf, &Message::Goodbye(goodbye))
 }
 
 fn send(socket: &mut TcpStream, buf: &mut Vec<u8>, message: &Message) -> io::Result<()> {
     buf.clear();
-    message.encode(buf);
+    message.encode(buf).map_err(io::Error::other)?;
     socket.write_all(buf)
 }

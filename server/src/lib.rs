@@ -52,6 +52,13 @@ pub use library::{Library, ScanError};
 /// How long [`Server::run`] waits, after shutdown, for connections to say goodbye.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// Clients served at once unless [`Server::with_max_clients`] says otherwise. Each takes two
+/// threads, and the kernel's default `pid_max` of 32768 caps threads machine-wide.
+pub const DEFAULT_MAX_CLIENTS: usize = 10_000;
+
+/// Connections over the limit waiting to be told so; more are closed without a word.
+const TURN_AWAY_QUEUE: usize = 64;
+
 /// What every connection thread shares.
 #[derive(Debug)]
 pub(crate) struct Shared {
@@ -68,6 +75,7 @@ pub struct Server {
     listener: TcpListener,
     shared: Arc<Shared>,
     stop: ShutdownHandle,
+    max_clients: usize,
 }
 
 /// Stops a running server from another thread (a signal handler, a test). Cloneable.
@@ -86,7 +94,11 @@ impl ShutdownHandle {
         // Wake the acceptor, which is blocked in accept().
         let mut wake = self.addr;
         if wake.ip().is_unspecified() {
-            wake.set_ip(if wake.is_ipv4() { [127, 0, 0, 1].into() } else { std::net::Ipv6Addr::LOCALHOST.into() });
+            wake.set_ip(if wake.is_ipv4() {
+                [127, 0, 0, 1].into()
+            } else {
+                std::net::Ipv6Addr::LOCALHOST.into()
+            });
         }
         let _ = TcpStream::connect_timeout(&wake, Duration::from_secs(1));
     }
@@ -109,7 +121,13 @@ impl Server {
             stopping: Arc::new(AtomicBool::new(false)),
             shutdown: Arc::new(Mutex::new(Some(shutdown_tx))),
         };
-        Ok(Server { listener, shared, stop })
+        Ok(Server { listener, shared, stop, max_clients: DEFAULT_MAX_CLIENTS })
+    }
+
+    /// Serves at most `max` clients at once; others get GOODBYE with reason SERVER_BUSY.
+    pub fn with_max_clients(mut self, max: usize) -> Server {
+        self.max_clients = max;
+        self
     }
 
     /// The address actually bound (useful after binding port 0).
@@ -124,12 +142,25 @@ impl Server {
 
     /// Accepts clients until shut down, then waits briefly for connections to close.
     pub fn run(self) {
-        info!("listening on {}", self.stop.addr);
+        info!("listening on {} (at most {} clients)", self.stop.addr, self.max_clients);
+        let (turn_away, full) = crossbeam_channel::bounded::<TcpStream>(TURN_AWAY_QUEUE);
+        let max_clients = self.max_clients;
+        let _ = thread::Builder::new().name("turn away".into()).stack_size(connection::THREAD_STACK).spawn(
+            move || {
+                for socket in full {
+                    connection::turn_away(socket, max_clients);
+                }
+            },
+        );
         for incoming in self.listener.incoming() {
             if self.stop.stopping.load(Ordering::SeqCst) {
                 break;
             }
             match incoming {
+                Ok(socket) if self.shared.live_connections.load(Ordering::SeqCst) >= self.max_clients => {
+                    // A full queue means a flood: those are closed without a reply.
+                    let _ = turn_away.try_send(socket);
+                }
                 Ok(socket) => self.spawn_connection(socket),
                 Err(e) => {
                     // Typically out of file descriptors: back off instead of spinning.

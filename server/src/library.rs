@@ -174,22 +174,17 @@ pub fn probe(path: &Path) -> Result<(Duration, u64), ProbeError> {
         && let Some(count) = mp3::declared_frame_count(&first, &head)
     {
         let samples = u64::from(count) * u64::from(first.header.samples);
-        return Ok((samples_to_duration(samples, first.header.sample_rate), size));
+        return Ok((mp3::samples_to_duration(samples, first.header.sample_rate), size));
     }
     let mut data = head;
     file.read_to_end(&mut data)?;
-    let duration = mp3::frames(&data)
-        .map(|f| samples_to_duration(u64::from(f.header.samples), f.header.sample_rate))
-        .sum::<Duration>();
+    let mut clock = mp3::StreamClock::default();
+    mp3::frames(&data).for_each(|f| clock.advance(&f.header));
+    let duration = clock.now();
     if duration.is_zero() {
         return Err(ProbeError::NotMpegAudio);
     }
     Ok((duration, size))
-}
-
-/// The playing time of `samples` samples per channel at `rate` Hz.
-pub fn samples_to_duration(samples: u64, rate: u32) -> Duration {
-    Duration::from_nanos(samples.saturating_mul(1_000_000_000) / u64::from(rate.max(1)))
 }
 
 #[cfg(test)]
@@ -218,11 +213,5 @@ mod tests {
         assert!(is_mp3_name(Path::new("b.Mp3")));
         assert!(!is_mp3_name(Path::new("c.mp4")));
         assert!(!is_mp3_name(Path::new("mp3")));
-    }
-
-    #[test]
-    fn samples_convert_to_exact_durations() {
-        assert_eq!(samples_to_duration(44_100, 44_100), Duration::from_secs(1));
-        assert_eq!(samples_to_duration(1152, 48_000), Duration::from_millis(24));
     }
 }

@@ -1,11 +1,12 @@
 //! `jukebox-server MUSIC_DIR PORT`: parse arguments, scan, serve, report errors.
 
+use std::io::IsTerminal;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use jukebox_server::{Library, Server};
+use jukebox_server::{DEFAULT_MAX_CLIENTS, Library, Server};
 use tracing_subscriber::EnvFilter;
 
 /// Serves a folder of MP3 songs to jukebox clients over the Jukebox Protocol (see RFC.md).
@@ -26,12 +27,17 @@ struct Args {
     /// machine only.
     #[arg(long, default_value = "0.0.0.0")]
     bind: IpAddr,
+    /// Most clients served at once; more are told the server is full. Each client takes two
+    /// threads: past about 16000, raise /proc/sys/kernel/pid_max and `ulimit -n` first.
+    #[arg(long, default_value_t = DEFAULT_MAX_CLIENTS, value_name = "N")]
+    max_clients: usize,
 }
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     let args = Args::parse();
     let library = match Library::scan(&args.music_dir) {
@@ -43,7 +49,7 @@ fn main() -> ExitCode {
     };
     let addr = SocketAddr::new(args.bind, args.port);
     let server = match Server::bind(addr, library) {
-        Ok(server) => server,
+        Ok(server) => server.with_max_clients(args.max_clients),
         Err(e) => {
             eprintln!("jukebox-server: cannot listen on {addr}: {e}");
             return ExitCode::FAILURE;

@@ -174,7 +174,9 @@ mod tests {
         let second = session.play(song(), t0);
         assert_ne!(first, second);
         match session.poll(t0) {
-            Step::Send { stream, offset, position_ms, .. } => assert_eq!((stream, offset, position_ms), (second, 0, 0)),
+            Step::Send { stream, offset, position_ms, .. } => {
+                assert_eq!((stream, offset, position_ms), (second, 0, 0))
+            }
             other => panic!("unexpected {other:?}"),
         }
         assert_eq!(session.stop(), Some(second));

@@ -15,7 +15,7 @@ use std::time::Duration;
 use jukebox_protocol::SongId;
 use jukebox_protocol::mp3;
 
-use crate::library::{MAX_SONG_BYTES, Song, samples_to_duration};
+use crate::library::{MAX_SONG_BYTES, Song};
 
 /// A chunk ends once it holds this much audio (RFC §7.2: a few hundred milliseconds), so that
 /// pacing is smooth and a reply never waits long behind the chunk being written.
@@ -50,10 +50,12 @@ impl LoadedSong {
     /// Cuts a file's frames into chunks. `None` if the data holds no MPEG audio.
     pub fn from_bytes(bytes: Vec<u8>) -> Option<LoadedSong> {
         let mut chunks: Vec<Chunk> = Vec::new();
-        let mut position = Duration::ZERO;
+        let mut clock = mp3::StreamClock::default();
         for frame in mp3::frames(&bytes) {
             let range = frame.offset..frame.offset + frame.header.len;
-            let length = samples_to_duration(u64::from(frame.header.samples), frame.header.sample_rate);
+            let start = clock.now();
+            clock.advance(&frame.header);
+            let end = clock.now();
             let extends = chunks.last().is_some_and(|c| {
                 c.bytes.end == range.start
                     && c.end - c.start < CHUNK_DURATION
@@ -62,11 +64,10 @@ impl LoadedSong {
             match chunks.last_mut() {
                 Some(chunk) if extends => {
                     chunk.bytes.end = range.end;
-                    chunk.end += length;
+                    chunk.end = end;
                 }
-                _ => chunks.push(Chunk { bytes: range, start: position, end: position + length }),
+                _ => chunks.push(Chunk { bytes: range, start, end }),
             }
-            position += length;
         }
         if chunks.is_empty() {
             return None;

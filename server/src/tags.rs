@@ -21,10 +21,10 @@ impl Tags {
     /// playable, so the file name stands in for the title.
     pub fn read(path: &Path) -> Tags {
         let tag = id3::v1v2::read_from_path(path).ok();
-        let field = |get: fn(&id3::Tag) -> Option<&str>| {
-            tag.as_ref().and_then(get).map(clean).unwrap_or_default()
-        };
-        let mut tags = Tags { title: field(|t| t.title()), artist: field(|t| t.artist()), album: field(|t| t.album()) };
+        let field =
+            |get: fn(&id3::Tag) -> Option<&str>| tag.as_ref().and_then(get).map(clean).unwrap_or_default();
+        let mut tags =
+            Tags { title: field(|t| t.title()), artist: field(|t| t.artist()), album: field(|t| t.album()) };
         if tags.title.is_empty() {
             tags.title = path.file_stem().map(|s| clean(&s.to_string_lossy())).unwrap_or_default();
         }

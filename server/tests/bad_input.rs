@@ -6,7 +6,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use common::{Client, serve, write_song};
+use common::{Client, serve, serve_at_most, write_song};
 use jukebox_protocol::{ErrorCode, GoodbyeReason, Hello, Message, Request, RequestId, Welcome};
 
 fn song_dir() -> tempfile::TempDir {
@@ -128,7 +128,10 @@ fn a_client_that_says_goodbye_is_let_go() {
     let mut client = Client::connect(server.addr);
     client.play(1);
     assert!(matches!(client.recv(), Message::Playing(_)));
-    client.send(&Message::Goodbye(jukebox_protocol::Goodbye { reason: GoodbyeReason::Normal, text: "bye".into() }));
+    client.send(&Message::Goodbye(jukebox_protocol::Goodbye {
+        reason: GoodbyeReason::Normal,
+        text: "bye".into(),
+    }));
     // The server stops streaming and closes; whatever audio was in flight may still arrive.
     client.socket.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     loop {
@@ -138,4 +141,39 @@ fn a_client_that_says_goodbye_is_let_go() {
             Some(other) => panic!("unexpected {other:?}"),
         }
     }
+}
+
+#[test]
+fn a_full_server_says_so_and_serves_again_when_a_client_leaves() {
+    let dir = song_dir();
+    let server = serve_at_most(dir.path(), 2);
+    let first = Client::connect(server.addr);
+    let mut second = Client::connect(server.addr);
+    let mut third = Client::connect(server.addr);
+    let Message::Goodbye(goodbye) = third.recv() else { panic!("expected GOODBYE") };
+    assert_eq!(goodbye.reason, GoodbyeReason::ServerBusy);
+    assert_eq!(goodbye.text, "the server is full (2 clients); try again later");
+    assert!(third.try_recv().is_none(), "closed after GOODBYE");
+    // The two served clients are unaffected; when one leaves there is room again.
+    let id = second.request(|id| Request::Ping { id });
+    assert_eq!(second.recv(), Message::Pong { id });
+    drop(first);
+    std::thread::sleep(Duration::from_millis(200));
+    let mut fourth = Client::connect(server.addr);
+    let id = fourth.request(|id| Request::Ping { id });
+    assert_eq!(fourth.recv(), Message::Pong { id });
+}
+
+#[test]
+fn a_handshake_that_trickles_in_slowly_still_completes() {
+    let dir = song_dir();
+    let server = serve(dir.path());
+    let mut socket = TcpStream::connect(server.addr).unwrap();
+    for byte in Hello::current().encode() {
+        socket.write_all(&[byte]).unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut welcome = [0u8; 8];
+    socket.read_exact(&mut welcome).unwrap();
+    assert_eq!(Welcome::parse(&welcome).unwrap().version, 1);
 }

@@ -166,7 +166,10 @@ fn unknown_song_is_an_error_in_words_and_the_stream_goes_on() {
     let id = client.play(42);
     let (_, reply) = client.recv_skipping_audio();
     let Message::Error(error) = reply else { panic!("expected ERROR, got {reply:?}") };
-    assert_eq!((error.id, error.code, error.message.as_str()), (id, ErrorCode::NoSuchSong, "no song with id 42"));
+    assert_eq!(
+        (error.id, error.code, error.message.as_str()),
+        (id, ErrorCode::NoSuchSong, "no song with id 42")
+    );
     let Message::Audio(a) = client.recv() else { panic!("the stream should go on") };
     assert_eq!(a.stream, playing.stream);
 }

@@ -38,8 +38,13 @@ pub fn write_song(path: &Path, frames: usize, seed: u8) -> Vec<u8> {
 
 /// A running server over `dir`.
 pub fn serve(dir: &Path) -> RunningServer {
+    serve_at_most(dir, jukebox_server::DEFAULT_MAX_CLIENTS)
+}
+
+/// A running server over `dir` that serves at most `max_clients` at once.
+pub fn serve_at_most(dir: &Path, max_clients: usize) -> RunningServer {
     let library = Library::scan(dir).expect("scan");
-    Server::bind("127.0.0.1:0".parse().unwrap(), library).expect("bind").spawn()
+    Server::bind("127.0.0.1:0".parse().unwrap(), library).expect("bind").with_max_clients(max_clients).spawn()
 }
 
 /// A connected, handshaken test client.
@@ -61,7 +66,7 @@ impl Client {
     }
 
     pub fn send(&mut self, message: &Message) {
-        self.socket.write_all(&message.to_bytes()).expect("send");
+        self.socket.write_all(&message.to_bytes().expect("fits a frame")).expect("send");
     }
 
     pub fn request(&mut self, make: impl FnOnce(RequestId) -> Request) -> RequestId {
