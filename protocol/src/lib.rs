@@ -29,5 +29,5 @@ pub use handshake::{Hello, PROTOCOL_VERSION, Welcome};
 pub use message::{Message, read_frame, read_message};
 pub use reply::{ErrorCode, ErrorReply, ListPage, Playing, SongEntry, Stopped};
 pub use request::{Request, RequestId, SongId};
-pub use stream::{Audio, EndOfStream, MAX_AUDIO_DATA_LEN, StreamId, encode_audio_frame};
+pub use stream::{AUDIO_HEAD_LEN, Audio, EndOfStream, MAX_AUDIO_DATA_LEN, StreamId, audio_frame_head};
 pub use wire::truncate_text;

@@ -60,32 +60,35 @@ impl Audio {
     }
 }
 
-/// Writes AUDIO's fixed fields, so a server can send a chunk straight from a shared song
-/// buffer without first copying it into an [`Audio`].
-pub fn encode_audio_prefix(stream: StreamId, offset: u64, position_ms: u32, out: &mut Vec<u8>) {
+/// Writes AUDIO's fixed fields.
+fn encode_audio_prefix(stream: StreamId, offset: u64, position_ms: u32, out: &mut Vec<u8>) {
     put_u32(out, stream.0);
     put_u64(out, offset);
     put_u32(out, position_ms);
 }
 
-/// Appends a whole AUDIO frame (header, fields, data) to `out`, borrowing the data: the
-/// server's hot path, which sends chunks straight out of a song shared by many connections.
-/// Refuses `data` longer than [`MAX_AUDIO_DATA_LEN`].
-pub fn encode_audio_frame(
+/// Size of everything in an AUDIO frame before the MP3 data: frame header and fields.
+pub const AUDIO_HEAD_LEN: usize = crate::frame::HEADER_LEN + AUDIO_PREFIX_LEN;
+
+/// The frame header and fields of an AUDIO frame whose data is `data_len` bytes: the server's
+/// hot path sends this followed by the data straight out of a song shared by many connections,
+/// without copying it. Refuses data longer than [`MAX_AUDIO_DATA_LEN`].
+pub fn audio_frame_head(
     stream: StreamId,
     offset: u64,
     position_ms: u32,
-    data: &[u8],
-    out: &mut Vec<u8>,
-) -> Result<(), EncodeError> {
-    let len = AUDIO_PREFIX_LEN + data.len();
+    data_len: usize,
+) -> Result<[u8; AUDIO_HEAD_LEN], EncodeError> {
+    let len = AUDIO_PREFIX_LEN + data_len;
     if len > MAX_PAYLOAD_LEN as usize {
         return Err(EncodeError::PayloadTooLarge { kind: "AUDIO", len });
     }
-    FrameHeader { len: len as u32, kind: Kind::Audio, flags: 0 }.encode(out);
-    encode_audio_prefix(stream, offset, position_ms, out);
-    out.extend_from_slice(data);
-    Ok(())
+    let mut out = Vec::with_capacity(AUDIO_HEAD_LEN);
+    FrameHeader { len: len as u32, kind: Kind::Audio, flags: 0 }.encode(&mut out);
+    encode_audio_prefix(stream, offset, position_ms, &mut out);
+    let mut head = [0u8; AUDIO_HEAD_LEN];
+    head.copy_from_slice(&out);
+    Ok(head)
 }
 
 /// The last AUDIO of a stream has been sent (RFC §6.3.2). Not sent for a stream that was
@@ -120,11 +123,14 @@ mod tests {
     use crate::Message;
 
     #[test]
-    fn borrowed_audio_encoding_matches_the_message_encoding() {
+    fn the_audio_head_and_data_are_the_message_encoding() {
         let audio =
             Audio { stream: StreamId(3), offset: 417, position_ms: 26, data: vec![0xFF, 0xFB, 0x90, 0] };
-        let mut out = Vec::new();
-        encode_audio_frame(audio.stream, audio.offset, audio.position_ms, &audio.data, &mut out).unwrap();
+        let mut out = audio_frame_head(audio.stream, audio.offset, audio.position_ms, audio.data.len())
+            .unwrap()
+            .to_vec();
+        out.extend_from_slice(&audio.data);
         assert_eq!(out, Message::Audio(audio).to_bytes().unwrap());
+        assert!(audio_frame_head(StreamId(1), 0, 0, MAX_AUDIO_DATA_LEN + 1).is_err());
     }
 }

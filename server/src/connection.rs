@@ -1,8 +1,9 @@
 //! One client connection: the handshake, then a reader thread that turns requests into work for
 //! a writer thread, which alone writes to the socket (see the diagram in `lib.rs`).
 
-use std::io::{self, Read, Write};
+use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::ops::Range;
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -11,8 +12,9 @@ use crossbeam_channel::{Receiver, Sender, TryRecvError, bounded, select};
 use jukebox_protocol::frame::{HANDSHAKE_TIMEOUT, IDLE_TIMEOUT, Kind};
 use jukebox_protocol::handshake::HANDSHAKE_LEN;
 use jukebox_protocol::{
-    DecodeError, ErrorCode, ErrorReply, Goodbye, GoodbyeReason, Hello, ListPage, Message, PROTOCOL_VERSION,
-    Playing, ReadError, Request, RequestId, SongId, Stopped, Welcome, encode_audio_frame, read_frame,
+    AUDIO_HEAD_LEN, DecodeError, ErrorCode, ErrorReply, Goodbye, GoodbyeReason, Hello, ListPage, Message,
+    PROTOCOL_VERSION, Playing, ReadError, Request, RequestId, SongId, Stopped, Welcome, audio_frame_head,
+    read_frame,
 };
 use tracing::{debug, info, warn};
 
@@ -320,20 +322,7 @@ fn write_until_done(
             Err(TryRecvError::Disconnected) => return Ok(()),
             Err(TryRecvError::Empty) => {}
         }
-        let wait_until = match session.poll(Instant::now()) {
-            Step::Send { stream, offset, position_ms, data } => {
-                buf.clear();
-                encode_audio_frame(stream, offset, position_ms, data, &mut buf).map_err(io::Error::other)?;
-                socket.write_all(&buf)?;
-                continue;
-            }
-            Step::End(end) => {
-                send(socket, &mut buf, &Message::EndOfStream(end))?;
-                continue;
-            }
-            Step::WaitUntil(at) => Some(at),
-            Step::Idle => None,
-        };
+        let wait_until = write_due_audio(&mut session, socket)?;
         let item = match wait_until {
             Some(at) => select! {
                 recv(work) -> item => item,
@@ -352,6 +341,68 @@ fn write_until_done(
     }
 }
 
+/// Chunks gathered into one vectored write (two slices each, well under `IOV_MAX`).
+const CHUNKS_PER_WRITE: usize = 64;
+
+/// Writes everything the session has due, chunks and END_OF_STREAM, with as few `writev`
+/// calls as possible and without copying audio: each chunk goes out as its 22-byte head and a
+/// slice of the song that every listener of it shares. The writer thus keeps no per-connection
+/// audio buffer. Returns when the next chunk is due, or `None` when nothing streams.
+fn write_due_audio(session: &mut Session, socket: &mut TcpStream) -> io::Result<Option<Instant>> {
+    let now = Instant::now();
+    let Some(song) = session.song() else { return Ok(None) };
+    let mut heads: Vec<[u8; AUDIO_HEAD_LEN]> = Vec::new();
+    let mut ranges = Vec::new();
+    let mut tail = Vec::new();
+    let next = loop {
+        match session.poll(now) {
+            Step::Send { stream, offset, position_ms, data } => {
+                heads.push(
+                    audio_frame_head(stream, offset, position_ms, data.len()).map_err(io::Error::other)?,
+                );
+                ranges.push(data);
+                if heads.len() == CHUNKS_PER_WRITE {
+                    write_chunks(socket, &heads, &ranges, &song, &[])?;
+                    heads.clear();
+                    ranges.clear();
+                }
+            }
+            Step::End(end) => Message::EndOfStream(end).encode(&mut tail).map_err(io::Error::other)?,
+            Step::WaitUntil(at) => break Some(at),
+            Step::Idle => break None,
+        }
+    };
+    write_chunks(socket, &heads, &ranges, &song, &tail)?;
+    Ok(next)
+}
+
+fn write_chunks(
+    socket: &mut TcpStream,
+    heads: &[[u8; AUDIO_HEAD_LEN]],
+    ranges: &[Range<usize>],
+    song: &LoadedSong,
+    tail: &[u8],
+) -> io::Result<()> {
+    let mut slices: Vec<IoSlice<'_>> = Vec::with_capacity(heads.len() * 2 + 1);
+    for (head, range) in heads.iter().zip(ranges) {
+        slices.push(IoSlice::new(head));
+        slices.push(IoSlice::new(&song.bytes[range.clone()]));
+    }
+    if !tail.is_empty() {
+        slices.push(IoSlice::new(tail));
+    }
+    let mut slices = &mut slices[..];
+    while !slices.is_empty() {
+        match socket.write_vectored(slices) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => IoSlice::advance_slices(&mut slices, n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
 fn handle(
     item: Outbound,
     session: &mut Session,
@@ -360,11 +411,12 @@ fn handle(
 ) -> io::Result<Next> {
     match item {
         Outbound::Replies(replies) => {
-            buf.clear();
+            // A fresh buffer: a long LIST must not leave the connection holding its size.
+            let mut out = Vec::new();
             for reply in &replies {
-                reply.encode(buf).map_err(io::Error::other)?;
+                reply.encode(&mut out).map_err(io::Error::other)?;
             }
-            socket.write_all(buf)?;
+            socket.write_all(&out)?;
         }
         Outbound::Play { id, song, loaded, duration_ms, title, artist } => {
             let total_bytes = loaded.total_bytes;

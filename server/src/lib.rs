@@ -31,6 +31,7 @@
 //! - The library is read-only after the scan and shared by `Arc`; loaded songs are shared
 //!   through [`song::SongCache`] (a mutex held only for a map lookup).
 
+pub mod capacity;
 pub mod connection;
 pub mod library;
 pub mod session;
@@ -55,6 +56,11 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
 /// Clients served at once unless [`Server::with_max_clients`] says otherwise. Each takes two
 /// threads, and the kernel's default `pid_max` of 32768 caps threads machine-wide.
 pub const DEFAULT_MAX_CLIENTS: usize = 10_000;
+
+/// Connections the kernel queues while the acceptor is busy. The default of 128 drops SYNs
+/// when thousands of listeners connect at once, which costs each of them a one-second
+/// retransmission; the kernel caps this at `net.core.somaxconn`.
+const LISTEN_BACKLOG: i32 = 4096;
 
 /// Connections over the limit waiting to be told so; more are closed without a word.
 const TURN_AWAY_QUEUE: usize = 64;
@@ -107,7 +113,12 @@ impl ShutdownHandle {
 impl Server {
     /// Binds `addr` to serve `library`. Fails if the address is taken.
     pub fn bind(addr: SocketAddr, library: Library) -> io::Result<Server> {
-        let listener = TcpListener::bind(addr)?;
+        let socket = socket2::Socket::new(socket2::Domain::for_address(addr), socket2::Type::STREAM, None)?;
+        // As std does: a restarted server can bind while old connections linger in TIME_WAIT.
+        socket.set_reuse_address(true)?;
+        socket.bind(&addr.into())?;
+        socket.listen(LISTEN_BACKLOG)?;
+        let listener: TcpListener = socket.into();
         let local = listener.local_addr()?;
         let (shutdown_tx, shutdown_rx) = crossbeam_channel::bounded(0);
         let shared = Arc::new(Shared {
@@ -141,7 +152,13 @@ impl Server {
     }
 
     /// Accepts clients until shut down, then waits briefly for connections to close.
-    pub fn run(self) {
+    pub fn run(mut self) {
+        if let Some((fit, why)) = capacity::connections_that_fit()
+            && fit < self.max_clients
+        {
+            warn!("serving at most {fit} clients, not {}: {why}", self.max_clients);
+            self.max_clients = fit;
+        }
         info!("listening on {} (at most {} clients)", self.stop.addr, self.max_clients);
         let (turn_away, full) = crossbeam_channel::bounded::<TcpStream>(TURN_AWAY_QUEUE);
         let max_clients = self.max_clients;
