@@ -1,0 +1,25 @@
+//! `jukebox-bench`: a load generator and latency probe for jukebox-server, and for any HTTP/ICY
+//! stream (Icecast) so the two can be measured side by side.
+//!
+//! # Threads
+//!
+//! One. Every simulated listener is a state machine ([`native::Native`], [`icy::Icy`]) driven
+//! by one mio event loop ([`driver`]); timers for the mixes sit in one heap. Thousands of
+//! listeners therefore cost file descriptors, not threads: the machine's `pid_max` is left to
+//! the server under test, which needs two threads per connection.
+//!
+//! Each listener's audio goes through a virtual player ([`playout::Playout`]) that starts
+//! after a prebuffer and then plays at real time, so "underrun" means what it would mean to a
+//! person listening.
+
+pub mod driver;
+pub mod icy;
+pub mod metrics;
+pub mod native;
+pub mod playout;
+pub mod probe;
+pub mod report;
+pub mod stats;
+
+pub use driver::{Mix, RunConfig, Target, run};
+pub use report::Report;

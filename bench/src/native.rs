@@ -1,0 +1,262 @@
+//! One simulated jukebox client: handshake, LIST to learn the songs, PLAY, then consume audio
+//! through a virtual player, with the optional LIST / switch / stop mixes.
+
+use std::time::{Duration, Instant};
+
+use jukebox_protocol::mp3::{FRAME_HEADER_LEN, FrameHeader, StreamClock};
+use jukebox_protocol::{Hello, Message, Request, RequestId, SongId, StreamId, Welcome};
+
+use crate::metrics::Metrics;
+use crate::playout::Playout;
+
+/// Something a listener wants done later.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Timer {
+    /// Send a LIST while streaming.
+    List,
+    /// PLAY another song while one plays.
+    Switch,
+    /// STOP, then PLAY again shortly after.
+    Stop,
+    /// PLAY after a STOP.
+    Resume,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    AwaitWelcome,
+    AwaitSongs,
+    Running,
+}
+
+/// A native listener's protocol state.
+#[derive(Debug)]
+pub struct Native {
+    phase: Phase,
+    started: Instant,
+    next_id: u32,
+    songs: Vec<SongId>,
+    fixed_song: Option<u32>,
+    prebuffer: Duration,
+    /// The LIST in flight and when it was sent; the first one only learns the songs.
+    list: Option<(RequestId, Instant, bool)>,
+    /// When the PLAY whose first audio byte is awaited was sent.
+    play_sent: Option<Instant>,
+    current: Option<StreamId>,
+    playout: Option<Playout>,
+    last_lead_sample: Option<Instant>,
+    /// Underruns of this listener's finished streams.
+    pub past_underruns: u32,
+}
+
+impl Native {
+    /// A listener whose TCP connection has just been established; returns it with its HELLO.
+    pub fn start(now: Instant, fixed_song: Option<u32>, prebuffer: Duration) -> (Native, Vec<u8>) {
+        let native = Native {
+            phase: Phase::AwaitWelcome,
+            started: now,
+            next_id: 1,
+            songs: Vec::new(),
+            fixed_song,
+            prebuffer,
+            list: None,
+            play_sent: None,
+            current: None,
+            playout: None,
+            last_lead_sample: None,
+            past_underruns: 0,
+        };
+        (native, Hello::current().encode().to_vec())
+    }
+
+    fn request(&mut self, make: impl FnOnce(RequestId) -> Request, out: &mut Vec<u8>) -> RequestId {
+        let id = RequestId(self.next_id);
+        self.next_id += 1;
+        // Requests are a few bytes: they always fit a frame.
+        let _ = Message::Request(make(id)).encode(out);
+        id
+    }
+
+    fn pick_song(&self, rng: &mut fastrand::Rng) -> Option<SongId> {
+        match self.fixed_song {
+            Some(id) => Some(SongId(id)),
+            None if self.songs.is_empty() => None,
+            None => Some(self.songs[rng.usize(..self.songs.len())]),
+        }
+    }
+
+    fn play(&mut self, now: Instant, rng: &mut fastrand::Rng, out: &mut Vec<u8>) -> Result<(), String> {
+        let song = self.pick_song(rng).ok_or("the server lists no songs")?;
+        self.request(|id| Request::Play { id, song }, out);
+        self.play_sent = Some(now);
+        Ok(())
+    }
+
+    /// Handles received bytes; returns how many were consumed. `out` collects bytes to send.
+    pub fn on_bytes(
+        &mut self,
+        bytes: &[u8],
+        now: Instant,
+        metrics: &mut Metrics,
+        rng: &mut fastrand::Rng,
+        out: &mut Vec<u8>,
+    ) -> Result<usize, String> {
+        if self.phase == Phase::AwaitWelcome {
+            let Some(head) = bytes.first_chunk::<8>() else { return Ok(0) };
+            let welcome = Welcome::parse(head).map_err(|e| e.to_string())?;
+            if welcome.version != 1 {
+                return Err(format!(
+                    "server refused version 1 (speaks up to {})",
+                    welcome.server_max_version
+                ));
+            }
+            metrics.handshake.record(now - self.started);
+            metrics.connected += 1;
+            let id = self.request(|id| Request::List { id }, out);
+            self.list = Some((id, now, false));
+            self.phase = Phase::AwaitSongs;
+            return Ok(8);
+        }
+        let mut used = 0;
+        while let Some((message, len)) =
+            Message::decode_from_slice(&bytes[used..]).map_err(|e| e.to_string())?
+        {
+            used += len;
+            self.on_message(message, now, metrics, rng, out)?;
+        }
+        Ok(used)
+    }
+
+    fn on_message(
+        &mut self,
+        message: Message,
+        now: Instant,
+        metrics: &mut Metrics,
+        rng: &mut fastrand::Rng,
+        out: &mut Vec<u8>,
+    ) -> Result<(), String> {
+        match message {
+            Message::ListPage(page) => {
+                let Some((id, sent, timed)) = self.list else { return Ok(()) };
+                if page.id != id {
+                    return Ok(());
+                }
+                if self.phase == Phase::AwaitSongs {
+                    self.songs.extend(page.songs.iter().map(|s| s.id));
+                }
+                if page.last {
+                    self.list = None;
+                    if timed {
+                        metrics.list_rtt.record(now - sent);
+                    }
+                    if self.phase == Phase::AwaitSongs {
+                        self.phase = Phase::Running;
+                        self.play(now, rng, out)?;
+                    }
+                }
+            }
+            Message::Playing(playing) => {
+                self.finish_stream(now);
+                self.current = Some(playing.stream);
+                self.playout = Some(Playout::new(self.prebuffer));
+            }
+            Message::Stopped(_) => {
+                self.finish_stream(now);
+                self.current = None;
+            }
+            Message::Audio(audio) => {
+                metrics.audio_bytes += audio.data.len() as u64;
+                if Some(audio.stream) != self.current {
+                    metrics.stale_bytes += audio.data.len() as u64;
+                    return Ok(());
+                }
+                if let Some(sent) = self.play_sent.take() {
+                    metrics.first_audio.record(now - sent);
+                }
+                let start = Duration::from_millis(u64::from(audio.position_ms));
+                let end = start + frames_duration(&audio.data);
+                if let Some(playout) = self.playout.as_mut() {
+                    playout.on_audio(now, start, end);
+                    if self.last_lead_sample.is_none_or(|t| now - t >= Duration::from_secs(1)) {
+                        self.last_lead_sample = Some(now);
+                        metrics.lead.record(playout.lead(now));
+                    }
+                }
+            }
+            Message::EndOfStream(end) => {
+                if Some(end.stream) == self.current {
+                    if let Some(playout) = self.playout.as_mut() {
+                        playout.on_end(now);
+                    }
+                    // A listener keeps listening: the next song.
+                    self.play(now, rng, out)?;
+                }
+            }
+            Message::Error(error) => {
+                metrics.errors += 1;
+                return Err(format!("server error {}: {}", error.code, error.message));
+            }
+            Message::Goodbye(goodbye) => return Err(format!("server said goodbye: {}", goodbye.text)),
+            Message::Pong { .. } | Message::Request(_) | Message::Unknown { .. } => {}
+        }
+        Ok(())
+    }
+
+    /// The played-out part of a stream that is over: its underruns are final.
+    fn finish_stream(&mut self, now: Instant) {
+        if let Some(playout) = self.playout.take() {
+            // Left by the listener: a dry spell in progress is not counted against the server.
+            let _ = now;
+            self.past_underruns += playout.completed_underruns();
+        }
+    }
+
+    /// Underruns so far, including one in progress.
+    pub fn underruns(&self, now: Instant) -> u32 {
+        self.past_underruns + self.playout.as_ref().map_or(0, |p| p.underruns(now))
+    }
+
+    /// Acts on a timer; returns whether the listener was in a state to do so.
+    pub fn on_timer(
+        &mut self,
+        timer: Timer,
+        now: Instant,
+        metrics: &mut Metrics,
+        rng: &mut fastrand::Rng,
+        out: &mut Vec<u8>,
+    ) -> Result<(), String> {
+        if self.phase != Phase::Running {
+            return Ok(());
+        }
+        match timer {
+            Timer::List if self.list.is_none() && self.current.is_some() => {
+                let id = self.request(|id| Request::List { id }, out);
+                self.list = Some((id, now, true));
+            }
+            Timer::Switch if self.current.is_some() => {
+                metrics.switches += 1;
+                self.play(now, rng, out)?;
+            }
+            Timer::Stop if self.current.is_some() => {
+                metrics.switches += 1;
+                self.request(|id| Request::Stop { id }, out);
+            }
+            Timer::Resume if self.current.is_none() => self.play(now, rng, out)?,
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// Playing time of the whole MPEG audio frames in `data`.
+fn frames_duration(data: &[u8]) -> Duration {
+    let mut clock = StreamClock::default();
+    let mut pos = 0;
+    while let Some(header) =
+        data.get(pos..).filter(|r| r.len() >= FRAME_HEADER_LEN).and_then(FrameHeader::parse)
+    {
+        clock.advance(&header);
+        pos += header.len;
+    }
+    clock.now()
+}

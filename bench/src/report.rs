@@ -1,0 +1,246 @@
+//! What a run measured: one [`Report`] per run, printed as a table row and saved as JSON, and
+//! the SVG plot of a sweep.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use plotters::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::stats::Summary;
+
+/// Everything one run measured.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Report {
+    /// `native` or `icy`.
+    pub target: String,
+    /// Listeners asked for.
+    pub listeners: u64,
+    /// Connections that completed their handshake (HTTP response head for ICY).
+    pub connected: u64,
+    /// Reconnections made by the churn mix.
+    pub reconnects: u64,
+    /// Connection attempts that failed, by reason.
+    pub failed: BTreeMap<String, u64>,
+    /// Seconds of the measured window (after every listener was started).
+    pub window_secs: f64,
+    /// Connect to WELCOME (to the response head for ICY).
+    pub handshake: Option<Summary>,
+    /// PLAY sent to the first AUDIO byte (request sent to the first body byte for ICY).
+    pub first_audio: Option<Summary>,
+    /// LIST round trips while streams run.
+    pub list_rtt: Option<Summary>,
+    /// Audio buffered ahead of the virtual playback position, sampled at each arrival.
+    pub lead: Option<Summary>,
+    /// Audio bytes of a stream received after the reply that replaced or stopped it.
+    pub stale_bytes: u64,
+    /// Switches (PLAY while playing) and stops made.
+    pub switches: u64,
+    /// Underruns of the virtual players.
+    pub underruns: u64,
+    /// Listeners that had at least one underrun.
+    pub listeners_behind: u64,
+    /// ERROR replies and other protocol failures.
+    pub errors: u64,
+    /// Audio bytes received.
+    pub audio_bytes: u64,
+    /// Server CPU seconds in the window, if a server PID was given.
+    pub server_cpu_secs: Option<f64>,
+    /// Server RSS at the end of the window, bytes.
+    pub server_rss: Option<u64>,
+    /// Server RSS before the listeners connected, bytes.
+    pub server_rss_idle: Option<u64>,
+    /// Server threads at the end of the window.
+    pub server_threads: Option<u64>,
+}
+
+impl Report {
+    /// Server CPU microseconds per second of listening, per listener.
+    pub fn cpu_us_per_listener_sec(&self) -> Option<f64> {
+        let listener_secs = self.connected as f64 * self.window_secs;
+        self.server_cpu_secs.filter(|_| listener_secs > 0.0).map(|cpu| cpu * 1e6 / listener_secs)
+    }
+
+    /// Server memory per connection: RSS growth over idle, divided by connections.
+    pub fn rss_per_connection(&self) -> Option<f64> {
+        let (rss, idle) = (self.server_rss?, self.server_rss_idle?);
+        (self.connected > 0).then(|| rss.saturating_sub(idle) as f64 / self.connected as f64)
+    }
+
+    /// True when the run saw something that must never happen: a failed listener, an error,
+    /// or audio of an old stream after the reply that ended it.
+    pub fn has_failures(&self) -> bool {
+        self.connected < self.listeners || self.errors > 0 || self.stale_bytes > 0
+    }
+
+    /// The header of [`Report::table_row`].
+    pub fn table_header() -> String {
+        format!(
+            "{:>6} {:>7} {:>5} | {:>17} | {:>24} | {:>24} | {:>6} | {:>5} {:>6} | {:>9} {:>8}",
+            "target",
+            "N",
+            "fail",
+            "handshake p50/p99",
+            "first audio p50/p99/max",
+            "LIST rtt p50/p99/max",
+            "stale",
+            "under",
+            "behind",
+            "cpu µs/ls",
+            "KiB/conn"
+        )
+    }
+
+    /// One line for a terminal, times in milliseconds.
+    pub fn table_row(&self) -> String {
+        let ms = |us: u64| us as f64 / 1000.0;
+        let two = |s: &Option<Summary>| {
+            s.map_or("-".into(), |s| format!("{:.2}/{:.2}", ms(s.p50_us), ms(s.p99_us)))
+        };
+        let three = |s: &Option<Summary>| {
+            s.map_or("-".into(), |s| format!("{:.2}/{:.2}/{:.1}", ms(s.p50_us), ms(s.p99_us), ms(s.max_us)))
+        };
+        let opt = |v: Option<f64>, digits: usize| v.map_or("-".into(), |v| format!("{v:.digits$}"));
+        format!(
+            "{:>6} {:>7} {:>5} | {:>17} | {:>24} | {:>24} | {:>6} | {:>5} {:>6} | {:>9} {:>8}",
+            self.target,
+            self.listeners,
+            self.failed.values().sum::<u64>() + self.listeners.saturating_sub(self.connected),
+            two(&self.handshake),
+            three(&self.first_audio),
+            three(&self.list_rtt),
+            self.stale_bytes,
+            self.underruns,
+            self.listeners_behind,
+            opt(self.cpu_us_per_listener_sec(), 1),
+            opt(self.rss_per_connection().map(|b| b / 1024.0), 1),
+        )
+    }
+
+    /// A few lines on what went wrong, if anything.
+    pub fn notes(&self) -> String {
+        let mut out = String::new();
+        for (reason, count) in &self.failed {
+            let _ = writeln!(out, "  {count} connection(s) failed: {reason}");
+        }
+        if self.errors > 0 {
+            let _ = writeln!(out, "  {} protocol error(s)", self.errors);
+        }
+        if self.stale_bytes > 0 {
+            let _ = writeln!(
+                out,
+                "  {} bytes of an old stream arrived after the reply that ended it",
+                self.stale_bytes
+            );
+        }
+        out
+    }
+}
+
+/// Prints two reports of the same load side by side with their ratios (`b` over `a`).
+pub fn compare(a: &Report, b: &Report) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{}", Report::table_header());
+    let _ = writeln!(out, "{}", a.table_row());
+    let _ = writeln!(out, "{}", b.table_row());
+    let ratio = |name: &str, x: Option<f64>, y: Option<f64>, unit: &str| match (x, y) {
+        (Some(x), Some(y)) if x > 0.0 => {
+            format!(
+                "  {name}: {} {x:.2} {unit}, {} {y:.2} {unit}, ratio {}/{} = {:.2}\n",
+                a.target,
+                b.target,
+                b.target,
+                a.target,
+                y / x
+            )
+        }
+        _ => format!("  {name}: not measured for both\n"),
+    };
+    out.push_str(&ratio(
+        "CPU per listener-second",
+        a.cpu_us_per_listener_sec(),
+        b.cpu_us_per_listener_sec(),
+        "µs",
+    ));
+    out.push_str(&ratio(
+        "RSS per listener",
+        a.rss_per_connection().map(|v| v / 1024.0),
+        b.rss_per_connection().map(|v| v / 1024.0),
+        "KiB",
+    ));
+    let p50 = |r: &Report| r.first_audio.map(|s| s.p50_us as f64 / 1000.0);
+    out.push_str(&ratio("time to first audio byte, median", p50(a), p50(b), "ms"));
+    out
+}
+
+/// Plots a sweep: latency percentiles and CPU per listener-second against N.
+pub fn plot_sweep(reports: &[Report], path: &Path) -> Result<(), String> {
+    let root = SVGBackend::new(path, (1000, 800)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| e.to_string())?;
+    let (top, bottom) = root.split_vertically(400);
+    let xs: Vec<f64> = reports.iter().map(|r| r.listeners as f64).collect();
+    let x_max = xs.iter().cloned().fold(1.0, f64::max) * 1.05;
+
+    let latency = |pick: fn(&Report) -> Option<Summary>, p99: bool| -> Vec<(f64, f64)> {
+        reports
+            .iter()
+            .filter_map(|r| {
+                pick(r).map(|s| (r.listeners as f64, (if p99 { s.p99_us } else { s.p50_us }) as f64 / 1000.0))
+            })
+            .collect()
+    };
+    let series = [
+        ("first audio p50", latency(|r| r.first_audio, false), BLUE),
+        ("first audio p99", latency(|r| r.first_audio, true), CYAN),
+        ("LIST rtt p50", latency(|r| r.list_rtt, false), RED),
+        ("LIST rtt p99", latency(|r| r.list_rtt, true), MAGENTA),
+    ];
+    let y_max = series.iter().flat_map(|(_, s, _)| s.iter().map(|p| p.1)).fold(1.0, f64::max) * 1.1;
+    let mut chart = ChartBuilder::on(&top)
+        .caption("jukebox-server latency against listeners", ("sans-serif", 20))
+        .margin(15)
+        .x_label_area_size(35)
+        .y_label_area_size(55)
+        .build_cartesian_2d(0.0..x_max, 0.0..y_max)
+        .map_err(|e| e.to_string())?;
+    chart.configure_mesh().x_desc("listeners").y_desc("ms").draw().map_err(|e| e.to_string())?;
+    for (name, points, color) in series {
+        chart
+            .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))
+            .map_err(|e| e.to_string())?
+            .label(name)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
+        chart
+            .draw_series(points.into_iter().map(|p| Circle::new(p, 3, color.filled())))
+            .map_err(|e| e.to_string())?;
+    }
+    chart
+        .configure_series_labels()
+        .border_style(BLACK)
+        .background_style(WHITE)
+        .draw()
+        .map_err(|e| e.to_string())?;
+
+    let cpu: Vec<(f64, f64)> =
+        reports.iter().filter_map(|r| r.cpu_us_per_listener_sec().map(|c| (r.listeners as f64, c))).collect();
+    let cpu_max = cpu.iter().map(|p| p.1).fold(1.0, f64::max) * 1.1;
+    let mut chart = ChartBuilder::on(&bottom)
+        .caption("server CPU per listener-second", ("sans-serif", 20))
+        .margin(15)
+        .x_label_area_size(35)
+        .y_label_area_size(55)
+        .build_cartesian_2d(0.0..x_max, 0.0..cpu_max)
+        .map_err(|e| e.to_string())?;
+    chart
+        .configure_mesh()
+        .x_desc("listeners")
+        .y_desc("CPU µs per listener-second")
+        .draw()
+        .map_err(|e| e.to_string())?;
+    chart.draw_series(LineSeries::new(cpu.clone(), GREEN.stroke_width(2))).map_err(|e| e.to_string())?;
+    chart
+        .draw_series(cpu.into_iter().map(|p| Circle::new(p, 3, GREEN.filled())))
+        .map_err(|e| e.to_string())?;
+    root.present().map_err(|e| e.to_string())
+}
