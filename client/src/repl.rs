@@ -76,11 +76,12 @@ impl Session {
                 let _ = match status.now {
                     Some(now) => writeln!(
                         out,
-                        "Playing {}: {}, {} / {}",
+                        "Playing {}: {}, {} / {} ({:.1} s buffered)",
                         now.song,
                         title_and_artist(&now.title, &now.artist),
                         clock(status.elapsed),
-                        clock(now.duration)
+                        clock(now.duration),
+                        status.buffered.as_secs_f32()
                     ),
                     None => writeln!(out, "Nothing is playing."),
                 };

@@ -3,24 +3,15 @@
 
 mod common;
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
-use common::{music_dir, serve};
+use common::{music_dir, run_client_with_env, serve};
 
 /// Runs the client with ALSA configured by `alsa_conf` and `script` on stdin.
 fn run_with_alsa(port: u16, output: &str, alsa_conf: &Path, script: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_jukebox-client"))
-        .args(["127.0.0.1", &port.to_string(), "--output", output])
-        .env("ALSA_CONFIG_PATH", format!("/usr/share/alsa/alsa.conf:{}", alsa_conf.display()))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start jukebox-client");
-    child.stdin.take().unwrap().write_all(script.as_bytes()).unwrap();
-    child.wait_with_output().unwrap()
+    let alsa = format!("/usr/share/alsa/alsa.conf:{}", alsa_conf.display());
+    run_client_with_env(port, &["--output", output], &[("ALSA_CONFIG_PATH", alsa)], script)
 }
 
 #[test]

@@ -4,28 +4,14 @@ mod common;
 
 use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{music_dir, tone_song};
+use common::{music_dir, run_client, tone_song};
 use jukebox_server::RunningServer;
 
 fn serve() -> RunningServer {
     common::serve(&music_dir())
-}
-
-/// Runs the client with `script` on stdin; returns its output.
-fn run_client(port: u16, args: &[&str], script: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_jukebox-client"))
-        .args(["127.0.0.1", &port.to_string()])
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start jukebox-client");
-    child.stdin.take().unwrap().write_all(script.as_bytes()).unwrap();
-    child.wait_with_output().unwrap()
 }
 
 /// Decodes a file with minimp3 into 44.1 kHz interleaved stereo.

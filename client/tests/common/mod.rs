@@ -1,8 +1,9 @@
 //! Songs and servers for the client's integration tests.
 #![allow(dead_code)]
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output, Stdio};
 
 use jukebox_server::{Library, RunningServer, Server};
 
@@ -30,4 +31,25 @@ pub fn tone_song(dir: &Path, name: &str, seconds: f32) -> PathBuf {
     assert!(made.is_ok_and(|s| s.success()), "the client tests need sox and lame (apt-get install sox lame)");
     std::fs::remove_file(tone).expect("remove the WAV");
     song
+}
+
+/// Runs the real client against 127.0.0.1:`port` with `script` on its standard input, and
+/// extra environment variables; returns what it printed and how it exited.
+pub fn run_client_with_env(port: u16, args: &[&str], env: &[(&str, String)], script: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_jukebox-client"))
+        .args(["127.0.0.1", &port.to_string()])
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start jukebox-client");
+    child.stdin.take().expect("stdin").write_all(script.as_bytes()).expect("write the script");
+    child.wait_with_output().expect("wait for jukebox-client")
+}
+
+/// [`run_client_with_env`] without extra environment.
+pub fn run_client(port: u16, args: &[&str], script: &str) -> Output {
+    run_client_with_env(port, args, &[], script)
 }
