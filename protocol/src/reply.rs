@@ -58,8 +58,12 @@ impl SongEntry {
     }
 
     fn decode(c: &mut Cursor<'_>) -> Result<SongEntry, DecodeError> {
+        let id = c.u32()?;
+        if id == 0 {
+            return Err(c.invalid("song id"));
+        }
         Ok(SongEntry {
-            id: SongId(c.u32()?),
+            id: SongId(id),
             duration_ms: c.u32()?,
             size: c.u64()?,
             title: c.text()?,
@@ -167,10 +171,14 @@ impl Playing {
         if stream.0 == 0 {
             return Err(c.invalid("stream id"));
         }
+        let song = c.u32()?;
+        if song == 0 {
+            return Err(c.invalid("song id"));
+        }
         Ok(Playing {
             id,
             stream,
-            song: SongId(c.u32()?),
+            song: SongId(song),
             duration_ms: c.u32()?,
             total_bytes: c.u64()?,
             title: c.text()?,

@@ -18,7 +18,7 @@ fn stream_id() -> impl Strategy<Value = StreamId> {
 }
 
 fn song_entry() -> impl Strategy<Value = SongEntry> {
-    (any::<u32>(), any::<u32>(), any::<u64>(), text(), text(), text()).prop_map(
+    (1..=u32::MAX, any::<u32>(), any::<u64>(), text(), text(), text()).prop_map(
         |(id, duration_ms, size, title, artist, album)| SongEntry {
             id: SongId(id),
             duration_ms,
@@ -41,7 +41,7 @@ fn message() -> impl Strategy<Value = Message> {
         id.clone().prop_map(|id| Message::Pong { id }),
         (id.clone(), any::<bool>(), prop::collection::vec(song_entry(), 0..20))
             .prop_map(|(id, last, songs)| Message::ListPage(ListPage { id, last, songs })),
-        (id.clone(), stream_id(), any::<u32>(), any::<u32>(), any::<u64>(), text(), text()).prop_map(
+        (id.clone(), stream_id(), 1..=u32::MAX, any::<u32>(), any::<u64>(), text(), text()).prop_map(
             |(id, stream, song, duration_ms, total_bytes, title, artist)| {
                 Message::Playing(Playing {
                     id,

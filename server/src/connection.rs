@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, TryRecvError, bounded, select};
 use jukebox_protocol::frame::{HANDSHAKE_TIMEOUT, IDLE_TIMEOUT, Kind};
-use jukebox_protocol::handshake::HANDSHAKE_LEN;
+use jukebox_protocol::handshake::{HANDSHAKE_LEN, MAGIC};
 use jukebox_protocol::{
     AUDIO_HEAD_LEN, DecodeError, ErrorCode, ErrorReply, Goodbye, GoodbyeReason, Hello, ListPage, Message,
     PROTOCOL_VERSION, Playing, ReadError, Request, RequestId, SongId, Stopped, Welcome, audio_frame_head,
@@ -143,7 +143,9 @@ fn handshake(mut socket: &TcpStream) -> io::Result<()> {
     Ok(())
 }
 
-/// Fills `buf` from the socket, failing once `deadline` has passed.
+/// Fills `buf` with a HELLO from the socket, failing once `deadline` has passed, and at once
+/// when a byte that should be part of the magic is not: an HTTP client or a port scanner is
+/// let go as soon as its first byte arrives, not after 8 bytes or 10 seconds (RFC §4.5).
 fn read_exact_before(mut socket: &TcpStream, buf: &mut [u8], deadline: Instant) -> io::Result<()> {
     let mut filled = 0;
     while filled < buf.len() {
@@ -153,15 +155,20 @@ fn read_exact_before(mut socket: &TcpStream, buf: &mut [u8], deadline: Instant) 
         }
         socket.set_read_timeout(Some(left))?;
         match socket.read(&mut buf[filled..]) {
-            Ok(0) => {
-                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "closed before a complete HELLO"));
-            }
+            Ok(0) => return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "closed before a complete HELLO")),
             Ok(n) => filled += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
                 return Err(io::Error::new(io::ErrorKind::TimedOut, "no complete HELLO in time"));
             }
             Err(e) => return Err(e),
+        }
+        let magic = filled.min(MAGIC.len());
+        if buf[..magic] != MAGIC[..magic] {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("not the Jukebox Protocol (first bytes {:02x?})", &buf[..magic]),
+            ));
         }
     }
     Ok(())
@@ -205,10 +212,8 @@ fn read_loop(mut socket: &TcpStream, outbound: &Sender<Outbound>, shared: &Share
             Ok(Some(header)) => header,
             Ok(None) => return Ending::ClientClosed,
             Err(ReadError::Decode(e)) => {
-                let _ = outbound.send(Outbound::Goodbye(Goodbye {
-                    reason: GoodbyeReason::ProtocolError,
-                    text: e.to_string(),
-                }));
+                let text = format!("protocol error: {e}");
+                let _ = outbound.send(Outbound::Goodbye(Goodbye { reason: GoodbyeReason::ProtocolError, text }));
                 return Ending::ProtocolError(e);
             }
             Err(ReadError::Io(e))

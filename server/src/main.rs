@@ -12,8 +12,8 @@ use tracing_subscriber::EnvFilter;
 /// Serves a folder of MP3 songs to jukebox clients over the Jukebox Protocol (see RFC.md).
 ///
 /// Every *.mp3 file under MUSIC_DIR (subfolders too) is listed, in path order, with ids from 1.
-/// Files that are not MPEG audio are reported once and left out. Stop with Ctrl-C: clients are
-/// told the server is shutting down.
+/// Files that are not MPEG audio are reported once and left out. Stop with Ctrl-C (or SIGTERM):
+/// clients are told the server is shutting down.
 ///
 /// Logs go to standard error; set RUST_LOG=debug to see every request.
 #[derive(Debug, Parser)]

@@ -69,6 +69,17 @@ fn an_http_client_is_closed_without_a_reply() {
 }
 
 #[test]
+fn a_stranger_is_let_go_at_its_first_wrong_byte() {
+    let dir = song_dir();
+    let server = serve(dir.path());
+    let mut stranger = TcpStream::connect(server.addr).unwrap();
+    stranger.write_all(b"G").unwrap();
+    let asked = std::time::Instant::now();
+    assert!(read_to_close(&mut stranger).is_empty());
+    assert!(asked.elapsed() < Duration::from_secs(2), "held for {:?}", asked.elapsed());
+}
+
+#[test]
 fn a_client_of_a_future_version_only_is_refused_with_the_servers_version() {
     let dir = song_dir();
     let server = serve(dir.path());
