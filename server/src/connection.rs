@@ -89,13 +89,14 @@ pub(crate) fn serve(socket: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
         let _ = socket.shutdown(Shutdown::Both);
         return;
     }
-    let writer_socket = match configure(&socket).and_then(|()| socket.try_clone()) {
-        Ok(s) => s,
-        Err(e) => {
-            warn!(%peer, "cannot set up connection: {e}");
-            return;
-        }
-    };
+    if let Err(e) = configure(&socket) {
+        warn!(%peer, "cannot set up connection: {e}");
+        return;
+    }
+    // Shared rather than cloned: a dup'ed descriptor per connection would halve how many
+    // connections fit under the open-file limit.
+    let socket = Arc::new(socket);
+    let writer_socket = Arc::clone(&socket);
     let (outbound, work) = bounded(OUTBOUND_QUEUE);
     let shutdown = shared.shutdown.clone();
     let writer = thread::Builder::new()
@@ -155,7 +156,9 @@ fn read_exact_before(mut socket: &TcpStream, buf: &mut [u8], deadline: Instant) 
         }
         socket.set_read_timeout(Some(left))?;
         match socket.read(&mut buf[filled..]) {
-            Ok(0) => return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "closed before a complete HELLO")),
+            Ok(0) => {
+                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "closed before a complete HELLO"));
+            }
             Ok(n) => filled += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
@@ -213,7 +216,8 @@ fn read_loop(mut socket: &TcpStream, outbound: &Sender<Outbound>, shared: &Share
             Ok(None) => return Ending::ClientClosed,
             Err(ReadError::Decode(e)) => {
                 let text = format!("protocol error: {e}");
-                let _ = outbound.send(Outbound::Goodbye(Goodbye { reason: GoodbyeReason::ProtocolError, text }));
+                let _ =
+                    outbound.send(Outbound::Goodbye(Goodbye { reason: GoodbyeReason::ProtocolError, text }));
                 return Ending::ProtocolError(e);
             }
             Err(ReadError::Io(e))
@@ -304,15 +308,15 @@ enum Next {
 
 /// The writer thread: the only code that writes to the socket after the handshake. Replies go
 /// out before any further audio; audio goes out when the session says it is due.
-fn write_loop(mut socket: TcpStream, work: Receiver<Outbound>, shutdown: Receiver<()>) -> io::Result<()> {
-    let result = write_until_done(&mut socket, &work, &shutdown);
+fn write_loop(socket: Arc<TcpStream>, work: Receiver<Outbound>, shutdown: Receiver<()>) -> io::Result<()> {
+    let result = write_until_done(&socket, &work, &shutdown);
     // Unblocks the reader thread, which may be waiting for a request that will never come.
     let _ = socket.shutdown(Shutdown::Both);
     result
 }
 
 fn write_until_done(
-    socket: &mut TcpStream,
+    socket: &TcpStream,
     work: &Receiver<Outbound>,
     shutdown: &Receiver<()>,
 ) -> io::Result<()> {
@@ -353,7 +357,7 @@ const CHUNKS_PER_WRITE: usize = 64;
 /// calls as possible and without copying audio: each chunk goes out as its 22-byte head and a
 /// slice of the song that every listener of it shares. The writer thus keeps no per-connection
 /// audio buffer. Returns when the next chunk is due, or `None` when nothing streams.
-fn write_due_audio(session: &mut Session, socket: &mut TcpStream) -> io::Result<Option<Instant>> {
+fn write_due_audio(session: &mut Session, socket: &TcpStream) -> io::Result<Option<Instant>> {
     let now = Instant::now();
     let Some(song) = session.song() else { return Ok(None) };
     let mut heads: Vec<[u8; AUDIO_HEAD_LEN]> = Vec::new();
@@ -382,7 +386,7 @@ fn write_due_audio(session: &mut Session, socket: &mut TcpStream) -> io::Result<
 }
 
 fn write_chunks(
-    socket: &mut TcpStream,
+    mut socket: &TcpStream,
     heads: &[[u8; AUDIO_HEAD_LEN]],
     ranges: &[Range<usize>],
     song: &LoadedSong,
@@ -411,7 +415,7 @@ fn write_chunks(
 fn handle(
     item: Outbound,
     session: &mut Session,
-    socket: &mut TcpStream,
+    mut socket: &TcpStream,
     buf: &mut Vec<u8>,
 ) -> io::Result<Next> {
     match item {
@@ -442,12 +446,12 @@ fn handle(
     Ok(Next::Continue)
 }
 
-fn say_goodbye(socket: &mut TcpStream, buf: &mut Vec<u8>) -> io::Result<()> {
+fn say_goodbye(socket: &TcpStream, buf: &mut Vec<u8>) -> io::Result<()> {
     let goodbye = Goodbye { reason: GoodbyeReason::ShuttingDown, text: "the server is shutting down".into() };
     send(socket, buf, &Message::Goodbye(goodbye))
 }
 
-fn send(socket: &mut TcpStream, buf: &mut Vec<u8>, message: &Message) -> io::Result<()> {
+fn send(mut socket: &TcpStream, buf: &mut Vec<u8>, message: &Message) -> io::Result<()> {
     buf.clear();
     message.encode(buf).map_err(io::Error::other)?;
     socket.write_all(buf)

@@ -153,6 +153,7 @@ impl Server {
 
     /// Accepts clients until shut down, then waits briefly for connections to close.
     pub fn run(mut self) {
+        capacity::raise_open_file_limit();
         if let Some((fit, why)) = capacity::connections_that_fit()
             && fit < self.max_clients
         {

@@ -3,9 +3,10 @@
 //!
 //! Loading happens on PLAY, not at scan time, so a file that vanished or changed since the scan
 //! costs that one request an ERROR (RFC §6.2.5) and nothing else. While any connection streams
-//! a song, later PLAYs of it share the same memory; the last one to finish frees it.
+//! a song, later PLAYs of it share the same memory, and recently played songs stay loaded
+//! within a memory budget.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fs::File;
 use std::io::{self, Read};
 use std::ops::Range;
@@ -107,30 +108,67 @@ pub enum LoadError {
     },
 }
 
-/// Songs currently loaded by at least one connection.
+/// Recently played songs stay in memory up to this many bytes even when nobody is playing
+/// them, so a PLAY of a popular song costs neither a disk read nor a walk of its frames.
+pub const RECENT_BYTES: usize = 128 * 1024 * 1024;
+
+/// Songs in memory: every song some connection is streaming (weakly, freed with its last
+/// listener), and the most recently played ones (strongly, within [`RECENT_BYTES`]).
 #[derive(Debug, Default)]
 pub struct SongCache {
-    loaded: Mutex<HashMap<SongId, Weak<LoadedSong>>>,
+    entries: Mutex<Entries>,
+}
+
+#[derive(Debug, Default)]
+struct Entries {
+    streaming: HashMap<SongId, Weak<LoadedSong>>,
+    /// Most recent first.
+    recent: VecDeque<(SongId, Arc<LoadedSong>)>,
+    recent_bytes: usize,
+}
+
+impl Entries {
+    fn touch(&mut self, id: SongId, song: &Arc<LoadedSong>) {
+        if let Some(index) = self.recent.iter().position(|(recent, _)| *recent == id)
+            && let Some((_, old)) = self.recent.remove(index)
+        {
+            self.recent_bytes -= old.bytes.len();
+        }
+        self.recent.push_front((id, Arc::clone(song)));
+        self.recent_bytes += song.bytes.len();
+        while self.recent_bytes > RECENT_BYTES && self.recent.len() > 1 {
+            if let Some((_, old)) = self.recent.pop_back() {
+                self.recent_bytes -= old.bytes.len();
+            }
+        }
+    }
 }
 
 impl SongCache {
-    /// The loaded song, from memory when another connection is streaming it, else from disk.
+    /// The loaded song, from memory when it is streaming or was played recently, else from
+    /// disk.
     pub fn load(&self, song: &Song) -> Result<Arc<LoadedSong>, LoadError> {
-        if let Some(loaded) = self.lock().get(&song.id).and_then(Weak::upgrade) {
-            return Ok(loaded);
+        {
+            let mut entries = self.lock();
+            if let Some(loaded) = entries.streaming.get(&song.id).and_then(Weak::upgrade) {
+                entries.touch(song.id, &loaded);
+                return Ok(loaded);
+            }
         }
         // Read outside the lock: a slow disk must not hold up PLAYs of other songs. Two
         // connections may race to load the same song; both copies are correct.
         let loaded = Arc::new(read_song(song)?);
-        let mut map = self.lock();
-        map.retain(|_, weak| weak.strong_count() > 0);
-        map.insert(song.id, Arc::downgrade(&loaded));
+        let mut entries = self.lock();
+        entries.streaming.retain(|_, weak| weak.strong_count() > 0);
+        entries.streaming.insert(song.id, Arc::downgrade(&loaded));
+        entries.touch(song.id, &loaded);
         Ok(loaded)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<SongId, Weak<LoadedSong>>> {
-        // The map holds only weak pointers, so a panic elsewhere cannot leave it inconsistent.
-        self.loaded.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
+        // Every update leaves the entries consistent before it can panic, so a poisoned lock
+        // is still usable.
+        self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -185,6 +223,26 @@ mod tests {
         assert_eq!(song.chunks.len(), 2);
         assert_eq!(song.total_bytes, 6 * 417);
         assert_eq!(song.chunks[1].bytes.start, 3 * 417 + 4);
+    }
+
+    #[test]
+    fn recent_songs_are_kept_within_the_budget() {
+        let mut entries = Entries::default();
+        let big =
+            Arc::new(LoadedSong { bytes: vec![0; RECENT_BYTES / 2], chunks: Vec::new(), total_bytes: 0 });
+        entries.touch(SongId(1), &big);
+        entries.touch(
+            SongId(2),
+            &Arc::new(LoadedSong { bytes: vec![0; RECENT_BYTES / 2], chunks: Vec::new(), total_bytes: 0 }),
+        );
+        entries.touch(SongId(1), &big);
+        assert_eq!(entries.recent.iter().map(|(id, _)| id.0).collect::<Vec<_>>(), [1, 2]);
+        entries.touch(
+            SongId(3),
+            &Arc::new(LoadedSong { bytes: vec![0; 10], chunks: Vec::new(), total_bytes: 0 }),
+        );
+        assert_eq!(entries.recent.iter().map(|(id, _)| id.0).collect::<Vec<_>>(), [3, 1]);
+        assert_eq!(entries.recent_bytes, RECENT_BYTES / 2 + 10);
     }
 
     #[test]
