@@ -120,9 +120,9 @@ fi
 
 echo "== Icecast $(icecast2 -v 2>&1 | head -1 | awk '{print $2}'), $listeners listeners, ${duration} s"
 ./target/release/jukebox-bench icy "http://127.0.0.1:$ice_port/jukebox.mp3" -n "$listeners" -d "$duration" \
-  --server-pid "$ice_pid" --json "$work/icecast.json" || true
+  --ramp 500 --server-pid "$ice_pid" --json "$work/icecast.json" || true
 echo "== jukebox-server, $listeners listeners, ${duration} s"
 ./target/release/jukebox-bench native "127.0.0.1:$jb_port" --song 1 -n "$listeners" -d "$duration" \
-  --server-pid "$jb_pid" --json "$work/jukebox.json" || true
+  --ramp 500 --server-pid "$jb_pid" --json "$work/jukebox.json" || true
 echo "== side by side (ratio: jukebox over Icecast)"
 ./target/release/jukebox-bench compare "$work/icecast.json" "$work/jukebox.json"

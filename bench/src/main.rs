@@ -51,6 +51,13 @@ enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Plot a saved sweep (a --json file) as SVG, as --svg does at the end of a sweep.
+    Plot {
+        /// The JSON reports.
+        json: PathBuf,
+        /// The SVG to write.
+        svg: PathBuf,
+    },
     /// Print two saved JSON reports side by side with their ratios (second over first).
     Compare {
         /// The reference report, e.g. Icecast's.
@@ -120,16 +127,20 @@ fn main() -> ExitCode {
 }
 
 fn real_main() -> Result<ExitCode, String> {
+    let read = |p: &PathBuf| -> Result<Vec<Report>, String> {
+        let text = std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
+        serde_json::from_str(&text).map_err(|e| format!("{} is not a jukebox-bench report: {e}", p.display()))
+    };
+    let last = |p: &PathBuf| -> Result<Report, String> {
+        read(p)?.pop().ok_or_else(|| format!("{} holds no report", p.display()))
+    };
     let (target, mix, common, threads_default) = match Cli::parse().command {
         Command::Compare { first, second } => {
-            let read = |p: &PathBuf| -> Result<Report, String> {
-                let text =
-                    std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
-                let mut reports: Vec<Report> = serde_json::from_str(&text)
-                    .map_err(|e| format!("{} is not a report: {e}", p.display()))?;
-                reports.pop().ok_or_else(|| format!("{} holds no report", p.display()))
-            };
-            print!("{}", compare(&read(&first)?, &read(&second)?));
+            print!("{}", compare(&last(&first)?, &last(&second)?));
+            return Ok(ExitCode::SUCCESS);
+        }
+        Command::Plot { json, svg } => {
+            plot_sweep(&read(&json)?, &svg)?;
             return Ok(ExitCode::SUCCESS);
         }
         Command::Native { addr, song, list_every, switch_every, stop_every, common } => {

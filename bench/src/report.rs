@@ -204,7 +204,13 @@ pub fn plot_sweep(reports: &[Report], path: &Path) -> Result<(), String> {
         .y_label_area_size(55)
         .build_cartesian_2d(0.0..x_max, 0.0..y_max)
         .map_err(|e| e.to_string())?;
-    chart.configure_mesh().x_desc("listeners").y_desc("ms").draw().map_err(|e| e.to_string())?;
+    chart
+        .configure_mesh()
+        .x_desc("listeners")
+        .y_desc("ms")
+        .x_label_formatter(&|x| format!("{x:.0}"))
+        .draw()
+        .map_err(|e| e.to_string())?;
     for (name, points, color) in series {
         chart
             .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))
@@ -236,6 +242,7 @@ pub fn plot_sweep(reports: &[Report], path: &Path) -> Result<(), String> {
         .configure_mesh()
         .x_desc("listeners")
         .y_desc("CPU µs per listener-second")
+        .x_label_formatter(&|x| format!("{x:.0}"))
         .draw()
         .map_err(|e| e.to_string())?;
     chart.draw_series(LineSeries::new(cpu.clone(), GREEN.stroke_width(2))).map_err(|e| e.to_string())?;
