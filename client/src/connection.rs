@@ -164,16 +164,6 @@ impl Connection {
         }
     }
 
-    /// A round trip, for measuring and for keeping the connection alive.
-    pub fn ping(&self) -> Result<Duration, ClientError> {
-        let started = Instant::now();
-        let replies = self.send_request(|id| Request::Ping { id })?;
-        match wait(&replies)? {
-            Message::Pong { .. } => Ok(started.elapsed()),
-            other => Err(unexpected(other)),
-        }
-    }
-
     /// Says GOODBYE and closes (RFC §8.2).
     pub fn close(&self) {
         // Closed first, so the socket thread takes the hang-up that follows as expected.
@@ -303,11 +293,16 @@ impl Router {
 
     /// Acts on one frame; `Some(reason)` ends the connection.
     fn route(&self, message: Message) -> Option<String> {
-        let reply_to = match &message {
+        // Audio is most of the traffic: hand its data over without a copy.
+        let message = match message {
             Message::Audio(audio) => {
-                self.playback.feed(audio.stream, &audio.data);
+                self.playback.feed(audio.stream, audio.data);
                 return None;
             }
+            other => other,
+        };
+        let reply_to = match &message {
+            Message::Audio(_) => return None,
             Message::EndOfStream(end) => {
                 self.playback.end(end.stream);
                 return None;

@@ -52,9 +52,9 @@ impl Playback {
     }
 
     /// Audio of `stream`; dropped unless it is the current stream.
-    pub fn feed(&self, stream: StreamId, data: &[u8]) {
+    pub fn feed(&self, stream: StreamId, data: Vec<u8>) {
         if self.queue.current_stream() == Some(stream) {
-            let _ = self.decoder.send(DecodeCmd::Data(stream, data.to_vec()));
+            let _ = self.decoder.send(DecodeCmd::Data(stream, data));
         }
     }
 
