@@ -13,9 +13,17 @@ use jukebox_bench::{Mix, RunConfig, Target, probe, run};
 /// Icecast, from one process and one thread (an event loop), however many listeners.
 ///
 /// Each listener connects, starts a song and plays it through a virtual player: it waits for
-/// --prebuffer of audio, then consumes it at real time, and counts an underrun whenever the
+/// --prebuffer-ms of audio, then consumes it at real time, and counts an underrun whenever the
 /// audio it needs has not arrived yet. Results are printed as a table (times in ms) and can be
 /// saved as JSON. Give --server-pid to also measure the server's CPU and memory from /proc.
+///
+/// Table columns: fail (connections that failed or never completed the handshake); handshake
+/// (connect to WELCOME, or to the HTTP response head); first audio (PLAY, or the HTTP request,
+/// to the first audio byte); LIST rtt (while streaming, with --list-every); stale (bytes of a
+/// stream received after the reply that replaced or stopped it: must be 0); under (underruns of
+/// the virtual players); behind (listeners with an underrun); cpu µs/ls (server CPU per
+/// listener-second); KiB/conn (server RSS growth per connection). The exit status is 1 when a
+/// listener failed, an error arrived or stale audio was seen.
 #[derive(Debug, Parser)]
 #[command(version, about, long_about)]
 struct Cli {
@@ -79,7 +87,7 @@ struct Common {
     #[arg(short, long, default_value_t = 10.0, value_name = "SECS")]
     duration: f64,
     /// New connections per second while starting listeners.
-    #[arg(long, default_value_t = 2000)]
+    #[arg(long, default_value_t = 1000)]
     ramp: u64,
     /// Audio a virtual player buffers before it starts playing, in milliseconds.
     #[arg(long, default_value_t = 200, value_name = "MS")]
