@@ -137,6 +137,8 @@ struct Run<'a> {
     rng: fastrand::Rng,
     next_generation: u64,
     reconnects: u64,
+    /// Listeners (by slot) that completed a handshake at least once.
+    ever_connected: Vec<bool>,
     read_buf: Vec<u8>,
 }
 
@@ -152,6 +154,7 @@ pub fn run(config: &RunConfig) -> Result<Report, String> {
         rng: fastrand::Rng::with_seed(config.seed),
         next_generation: 0,
         reconnects: 0,
+        ever_connected: vec![false; config.listeners as usize],
         read_buf: vec![0; 64 * 1024],
     };
     let idle = config.server_pid.map(probe::sample).transpose()?;
@@ -344,6 +347,7 @@ impl Run<'_> {
         }
         let Some(slot) = self.slots[index].as_mut() else { return };
         let mut out = Vec::new();
+        let handshakes = self.metrics.connected;
         let result = match &mut slot.protocol {
             Protocol::Native(native) => {
                 native.on_bytes(&slot.inbox, now, &mut self.metrics, &mut self.rng, &mut out)
@@ -351,6 +355,9 @@ impl Run<'_> {
             Protocol::Icy(icy) => icy.on_bytes(&slot.inbox, now, &mut self.metrics),
             Protocol::Connecting => Ok(0),
         };
+        if self.metrics.connected > handshakes {
+            self.ever_connected[index] = true;
+        }
         match result {
             Ok(used) => {
                 slot.inbox.drain(..used);
@@ -405,7 +412,17 @@ impl Run<'_> {
         end: Option<probe::ProcessSample>,
     ) -> Report {
         let mut behind = 0;
-        for slot in self.slots.iter().flatten() {
+        let mut pending = 0;
+        for (index, slot) in self.slots.iter().enumerate() {
+            let Some(slot) = slot else { continue };
+            let handshaken = match &slot.protocol {
+                Protocol::Native(native) => native.is_connected(),
+                Protocol::Icy(icy) => icy.is_connected(),
+                Protocol::Connecting => false,
+            };
+            // A churning listener caught reconnecting at the end is not a failure.
+            let handshaken = handshaken || self.ever_connected[index];
+            pending += u64::from(!handshaken);
             let underruns = slot.underruns(now);
             self.metrics.underruns += u64::from(underruns);
             behind += u64::from(underruns > 0);
@@ -417,8 +434,8 @@ impl Run<'_> {
                 Target::Icy { .. } => "icy".into(),
             },
             listeners: self.config.listeners,
-            // Every reconnect of a churning listener completes one more handshake.
-            connected: m.connected.saturating_sub(self.reconnects),
+            connected: self.ever_connected.iter().filter(|c| **c).count() as u64,
+            pending,
             reconnects: self.reconnects,
             failed: m.failed.clone(),
             window_secs: window.as_secs_f64(),

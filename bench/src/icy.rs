@@ -68,6 +68,11 @@ impl Icy {
         Ok(bytes.len())
     }
 
+    /// Whether the response head has arrived.
+    pub fn is_connected(&self) -> bool {
+        self.head_done
+    }
+
     /// Underruns so far.
     pub fn underruns(&self, now: Instant) -> u32 {
         self.playout.underruns(now)

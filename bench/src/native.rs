@@ -40,8 +40,11 @@ pub struct Native {
     prebuffer: Duration,
     /// The LIST in flight and when it was sent; the first one only learns the songs.
     list: Option<(RequestId, Instant, bool)>,
-    /// When the PLAY whose first audio byte is awaited was sent.
+    /// When the last PLAY was sent, until its PLAYING arrives.
     play_sent: Option<Instant>,
+    /// When the PLAY that started the current stream was sent, until its first AUDIO arrives:
+    /// audio of the previous stream that is still arriving must not count.
+    first_audio_due: Option<Instant>,
     current: Option<StreamId>,
     playout: Option<Playout>,
     last_lead_sample: Option<Instant>,
@@ -61,6 +64,7 @@ impl Native {
             prebuffer,
             list: None,
             play_sent: None,
+            first_audio_due: None,
             current: None,
             playout: None,
             last_lead_sample: None,
@@ -158,6 +162,7 @@ impl Native {
             Message::Playing(playing) => {
                 self.finish_stream(now);
                 self.current = Some(playing.stream);
+                self.first_audio_due = self.play_sent.take();
                 self.playout = Some(Playout::new(self.prebuffer));
             }
             Message::Stopped(_) => {
@@ -170,7 +175,7 @@ impl Native {
                     metrics.stale_bytes += audio.data.len() as u64;
                     return Ok(());
                 }
-                if let Some(sent) = self.play_sent.take() {
+                if let Some(sent) = self.first_audio_due.take() {
                     metrics.first_audio.record(now - sent);
                 }
                 let start = Duration::from_millis(u64::from(audio.position_ms));
@@ -209,6 +214,11 @@ impl Native {
             let _ = now;
             self.past_underruns += playout.completed_underruns();
         }
+    }
+
+    /// Whether the handshake has completed.
+    pub fn is_connected(&self) -> bool {
+        self.phase != Phase::AwaitWelcome
     }
 
     /// Underruns so far, including one in progress.

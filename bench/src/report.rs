@@ -19,6 +19,8 @@ pub struct Report {
     pub listeners: u64,
     /// Connections that completed their handshake (HTTP response head for ICY).
     pub connected: u64,
+    /// Listeners still connecting when the run ended (neither connected nor failed).
+    pub pending: u64,
     /// Reconnections made by the churn mix.
     pub reconnects: u64,
     /// Connection attempts that failed, by reason.
@@ -71,7 +73,12 @@ impl Report {
     /// True when the run saw something that must never happen: a failed listener, an error,
     /// or audio of an old stream after the reply that ended it.
     pub fn has_failures(&self) -> bool {
-        self.connected < self.listeners || self.errors > 0 || self.stale_bytes > 0
+        self.failures() > 0 || self.errors > 0 || self.stale_bytes > 0
+    }
+
+    /// Failed connections, lost ones and ones that never completed their handshake.
+    pub fn failures(&self) -> u64 {
+        self.failed.values().sum::<u64>() + self.pending
     }
 
     /// The header of [`Report::table_row`].
@@ -106,7 +113,7 @@ impl Report {
             "{:>6} {:>7} {:>5} | {:>17} | {:>24} | {:>24} | {:>6} | {:>5} {:>6} | {:>9} {:>8}",
             self.target,
             self.listeners,
-            self.failed.values().sum::<u64>() + self.listeners.saturating_sub(self.connected),
+            self.failures(),
             two(&self.handshake),
             three(&self.first_audio),
             three(&self.list_rtt),
@@ -123,6 +130,9 @@ impl Report {
         let mut out = String::new();
         for (reason, count) in &self.failed {
             let _ = writeln!(out, "  {count} connection(s) failed: {reason}");
+        }
+        if self.pending > 0 {
+            let _ = writeln!(out, "  {} connection(s) never completed the handshake", self.pending);
         }
         if self.errors > 0 {
             let _ = writeln!(out, "  {} protocol error(s)", self.errors);

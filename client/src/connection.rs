@@ -14,7 +14,7 @@ use jukebox_protocol::frame::KEEPALIVE_INTERVAL;
 use jukebox_protocol::handshake::HANDSHAKE_LEN;
 use jukebox_protocol::{
     ErrorReply, Goodbye, GoodbyeReason, Hello, ListPage, Message, Playing, ReadError, Request, RequestId,
-    SongEntry, SongId, Stopped, Welcome, read_message,
+    SongEntry, SongId, Stopped, Welcome, read_frame,
 };
 
 use crate::Event;
@@ -22,6 +22,11 @@ use crate::playback::Playback;
 
 /// How long to wait for the server to accept the connection and for any reply.
 pub const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A server from which nothing has been heard for this long has left a keepalive PING
+/// unanswered for [`REPLY_TIMEOUT`]: the client gives up on it.
+pub const SILENCE_LIMIT: Duration =
+    Duration::from_secs(KEEPALIVE_INTERVAL.as_secs() + REPLY_TIMEOUT.as_secs());
 
 /// Why a command could not be carried out.
 #[derive(Debug, thiserror::Error)]
@@ -61,6 +66,10 @@ pub struct Connection {
     pending: Arc<Pending>,
     next_id: AtomicU32,
     last_sent: Mutex<Instant>,
+    /// When the socket thread last read a frame; the keepalive checks it.
+    last_heard: Arc<Mutex<Instant>>,
+    /// Set when the keepalive gave up on a server that stopped answering.
+    silent: Arc<AtomicBool>,
     closed: Arc<AtomicBool>,
 }
 
@@ -95,12 +104,16 @@ impl Connection {
             pending: Arc::new(Mutex::new(HashMap::new())),
             next_id: AtomicU32::new(1),
             last_sent: Mutex::new(Instant::now()),
+            last_heard: Arc::new(Mutex::new(Instant::now())),
+            silent: Arc::new(AtomicBool::new(false)),
             closed: Arc::new(AtomicBool::new(false)),
         });
         let router = Router {
             pending: Arc::clone(&connection.pending),
             playback,
             events,
+            last_heard: Arc::clone(&connection.last_heard),
+            silent: Arc::clone(&connection.silent),
             closed: Arc::clone(&connection.closed),
         };
         thread::Builder::new()
@@ -134,7 +147,7 @@ impl Connection {
         let replies = self.send_request(|id| Request::List { id })?;
         let mut songs = Vec::new();
         loop {
-            match wait(&replies)? {
+            match self.wait(&replies)? {
                 Message::ListPage(ListPage { songs: page, last, .. }) => {
                     songs.extend(page);
                     if last {
@@ -149,7 +162,7 @@ impl Connection {
     /// Starts `song`. Playback has already switched when this returns.
     pub fn play(&self, song: SongId) -> Result<Playing, ClientError> {
         let replies = self.send_request(|id| Request::Play { id, song })?;
-        match wait(&replies)? {
+        match self.wait(&replies)? {
             Message::Playing(playing) => Ok(playing),
             other => Err(unexpected(other)),
         }
@@ -158,7 +171,7 @@ impl Connection {
     /// Stops the current stream; playback is already silent when this returns.
     pub fn stop(&self) -> Result<Stopped, ClientError> {
         let replies = self.send_request(|id| Request::Stop { id })?;
-        match wait(&replies)? {
+        match self.wait(&replies)? {
             Message::Stopped(stopped) => Ok(stopped),
             other => Err(unexpected(other)),
         }
@@ -179,7 +192,7 @@ impl Connection {
     fn send_request(
         &self,
         make: impl FnOnce(RequestId) -> Request,
-    ) -> Result<Receiver<Message>, ClientError> {
+    ) -> Result<(RequestId, Receiver<Message>), ClientError> {
         if self.is_closed() {
             return Err(ClientError::Disconnected);
         }
@@ -196,12 +209,20 @@ impl Connection {
             return Err(ClientError::Disconnected);
         }
         *lock(&self.last_sent) = Instant::now();
-        Ok(rx)
+        Ok((id, rx))
     }
 
     /// Sends a PING when nothing was sent for [`KEEPALIVE_INTERVAL`] (RFC §8.1). The PONG is
     /// not waited for: its id has no pending entry and the router drops it.
     fn keep_alive(&self) {
+        if lock(&self.last_heard).elapsed() > SILENCE_LIMIT {
+            // A PING has gone unanswered: the server is stuck or the network is gone, and a
+            // blocked read would never tell. Shutting the socket down ends the socket thread,
+            // which reports it (RFC §8.1 lets a client treat such a server as gone).
+            self.silent.store(true, Ordering::SeqCst);
+            let _ = lock(&self.writer).shutdown(Shutdown::Both);
+            return;
+        }
         if lock(&self.last_sent).elapsed() < KEEPALIVE_INTERVAL {
             return;
         }
@@ -217,12 +238,19 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-fn wait(replies: &Receiver<Message>) -> Result<Message, ClientError> {
-    match replies.recv_timeout(REPLY_TIMEOUT) {
-        Ok(Message::Error(error)) => Err(ClientError::Server(error)),
-        Ok(message) => Ok(message),
-        Err(RecvTimeoutError::Timeout) => Err(ClientError::Timeout),
-        Err(RecvTimeoutError::Disconnected) => Err(ClientError::Disconnected),
+impl Connection {
+    /// The next reply to request `id`; on timeout the request is forgotten, so a late reply
+    /// finds no one waiting and is dropped.
+    fn wait(&self, (id, replies): &(RequestId, Receiver<Message>)) -> Result<Message, ClientError> {
+        match replies.recv_timeout(REPLY_TIMEOUT) {
+            Ok(Message::Error(error)) => Err(ClientError::Server(error)),
+            Ok(message) => Ok(message),
+            Err(RecvTimeoutError::Timeout) => {
+                lock(&self.pending).remove(id);
+                Err(ClientError::Timeout)
+            }
+            Err(RecvTimeoutError::Disconnected) => Err(ClientError::Disconnected),
+        }
     }
 }
 
@@ -260,6 +288,8 @@ struct Router {
     pending: Arc<Pending>,
     playback: Arc<Playback>,
     events: Sender<Event>,
+    last_heard: Arc<Mutex<Instant>>,
+    silent: Arc<AtomicBool>,
     closed: Arc<AtomicBool>,
 }
 
@@ -267,10 +297,20 @@ impl Router {
     fn run(self, mut socket: TcpStream) {
         let mut scratch = Vec::new();
         let ending = loop {
-            match read_message(&mut socket, &mut scratch) {
-                Ok(Some(message)) => {
-                    if let Some(ending) = self.route(message) {
-                        break ending;
+            match read_frame(&mut socket, &mut scratch) {
+                Ok(Some(header)) => {
+                    *lock(&self.last_heard) = Instant::now();
+                    // Request kinds are never sent by a server: ignored undecoded (RFC §5.4.3).
+                    if header.kind.is_request() {
+                        continue;
+                    }
+                    match Message::decode(header.kind, &scratch) {
+                        Ok(message) => {
+                            if let Some(ending) = self.route(message) {
+                                break ending;
+                            }
+                        }
+                        Err(e) => break format!("the server sent something this client cannot read: {e}"),
                     }
                 }
                 Ok(None) => break "the server closed the connection".to_string(),
@@ -279,6 +319,12 @@ impl Router {
                 }
                 Err(e) => break format!("the connection to the server was lost: {e}"),
             }
+        };
+        // The keepalive shut the socket down, so the read just saw the end of it.
+        let ending = if self.silent.load(Ordering::SeqCst) {
+            format!("the server stopped answering (nothing heard for {} s)", SILENCE_LIMIT.as_secs())
+        } else {
+            ending
         };
         // Report first, then mark closed: whoever sees the connection closed can print why.
         if !self.closed.load(Ordering::SeqCst) {

@@ -13,8 +13,10 @@
 
 use std::fmt;
 
-use crate::error::DecodeError;
-use crate::frame::MAX_PAYLOAD_LEN;
+use std::ops::Range;
+
+use crate::error::{DecodeError, EncodeError};
+use crate::frame::{FrameHeader, HEADER_LEN, Kind, MAX_PAYLOAD_LEN};
 use crate::request::{RequestId, SongId};
 use crate::stream::StreamId;
 use crate::wire::{Cursor, put_text, put_u8, put_u16, put_u32, put_u64, text_len};
@@ -86,34 +88,60 @@ pub struct ListPage {
 }
 
 impl ListPage {
-    /// Splits a whole library into pages that each fit in [`MAX_PAYLOAD_LEN`]. An empty
-    /// library is one empty last page, so every LIST gets an answer.
-    pub fn paginate(id: RequestId, songs: &[SongEntry]) -> Vec<ListPage> {
+    /// Where a whole library splits into pages that each fit in [`MAX_PAYLOAD_LEN`]: ranges
+    /// of `songs`, in order, covering all of it. An empty library is one empty page, so every
+    /// LIST gets an answer.
+    pub fn page_bounds(songs: &[SongEntry]) -> Vec<Range<usize>> {
         let budget = MAX_PAYLOAD_LEN as usize - PAGE_PREFIX_LEN;
-        let mut pages = Vec::new();
-        let mut current = Vec::new();
+        let mut bounds = Vec::new();
+        let mut start = 0;
         let mut used = 0;
-        for song in songs {
+        for (i, song) in songs.iter().enumerate() {
             let len = song.encoded_len();
-            if used + len > budget || current.len() == usize::from(u16::MAX) {
-                pages.push(ListPage { id, last: false, songs: std::mem::take(&mut current) });
+            if used + len > budget || i - start == usize::from(u16::MAX) {
+                bounds.push(start..i);
+                start = i;
                 used = 0;
             }
             used += len;
-            current.push(song.clone());
         }
-        pages.push(ListPage { id, last: true, songs: current });
-        pages
+        bounds.push(start..songs.len());
+        bounds
+    }
+
+    /// The whole reply to a LIST, as owned pages.
+    pub fn paginate(id: RequestId, songs: &[SongEntry]) -> Vec<ListPage> {
+        let bounds = Self::page_bounds(songs);
+        let pages = bounds.len();
+        bounds
+            .into_iter()
+            .enumerate()
+            .map(|(i, range)| ListPage { id, last: i + 1 == pages, songs: songs[range].to_vec() })
+            .collect()
+    }
+
+    /// Appends one whole LIST_PAGE frame for `songs` (a range from [`ListPage::page_bounds`]),
+    /// borrowing them: a server answers LIST from its library without copying it.
+    pub fn encode_page(
+        id: RequestId,
+        songs: &[SongEntry],
+        last: bool,
+        out: &mut Vec<u8>,
+    ) -> Result<(), EncodeError> {
+        let start = out.len();
+        FrameHeader { len: 0, kind: Kind::ListPage, flags: 0 }.encode(out);
+        encode_page_payload(id, songs, last, out);
+        let len = out.len() - start - HEADER_LEN;
+        if len > MAX_PAYLOAD_LEN as usize {
+            out.truncate(start);
+            return Err(EncodeError::PayloadTooLarge { kind: "LIST_PAGE", len });
+        }
+        out[start..start + 4].copy_from_slice(&(len as u32).to_be_bytes());
+        Ok(())
     }
 
     pub(crate) fn encode_payload(&self, out: &mut Vec<u8>) {
-        put_u32(out, self.id.0);
-        put_u8(out, if self.last { PAGE_LAST } else { 0 });
-        // More than u16::MAX entries cannot fit the frame limit either; encode refuses it.
-        put_u16(out, self.songs.len().min(usize::from(u16::MAX)) as u16);
-        for song in &self.songs {
-            song.encode(out);
-        }
+        encode_page_payload(self.id, &self.songs, self.last, out);
     }
 
     pub(crate) fn decode(payload: &[u8]) -> Result<ListPage, DecodeError> {
@@ -131,6 +159,16 @@ impl ListPage {
             songs.push(SongEntry::decode(&mut c)?);
         }
         Ok(ListPage { id, last, songs })
+    }
+}
+
+fn encode_page_payload(id: RequestId, songs: &[SongEntry], last: bool, out: &mut Vec<u8>) {
+    put_u32(out, id.0);
+    put_u8(out, if last { PAGE_LAST } else { 0 });
+    // More than u16::MAX entries cannot fit the frame limit either; the encoders refuse it.
+    put_u16(out, songs.len().min(usize::from(u16::MAX)) as u16);
+    for song in songs {
+        song.encode(out);
     }
 }
 
@@ -329,8 +367,20 @@ mod tests {
             page.encode_payload(&mut out);
             assert!(out.len() <= MAX_PAYLOAD_LEN as usize);
         }
-        let all: Vec<_> = pages.into_iter().flat_map(|p| p.songs).collect();
+        let all: Vec<_> = pages.iter().flat_map(|p| p.songs.clone()).collect();
         assert_eq!(all, songs);
+        // The borrowed encoder writes the same frames.
+        let mut borrowed = Vec::new();
+        let bounds = ListPage::page_bounds(&songs);
+        for (i, range) in bounds.iter().enumerate() {
+            ListPage::encode_page(RequestId(1), &songs[range.clone()], i + 1 == bounds.len(), &mut borrowed)
+                .unwrap();
+        }
+        let mut owned = Vec::new();
+        for page in pages {
+            crate::Message::ListPage(page).encode(&mut owned).unwrap();
+        }
+        assert_eq!(borrowed, owned);
     }
 
     #[test]

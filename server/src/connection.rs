@@ -13,8 +13,7 @@ use jukebox_protocol::frame::{HANDSHAKE_TIMEOUT, IDLE_TIMEOUT, Kind};
 use jukebox_protocol::handshake::{HANDSHAKE_LEN, MAGIC};
 use jukebox_protocol::{
     AUDIO_HEAD_LEN, DecodeError, ErrorCode, ErrorReply, Goodbye, GoodbyeReason, Hello, ListPage, Message,
-    PROTOCOL_VERSION, Playing, ReadError, Request, RequestId, SongId, Stopped, Welcome, audio_frame_head,
-    read_frame,
+    PROTOCOL_VERSION, Playing, ReadError, Request, RequestId, SongId, Stopped, audio_frame_head, read_frame,
 };
 use tracing::{debug, info, warn};
 
@@ -38,8 +37,10 @@ const OUTBOUND_QUEUE: usize = 32;
 /// Work for the writer thread, in the order the reader decided it.
 #[derive(Debug)]
 enum Outbound {
-    /// Replies to send as they are (several for a LIST).
+    /// Replies to send as they are.
     Replies(Vec<Message>),
+    /// The pages of a LIST reply.
+    List { id: RequestId },
     /// Switch to a new stream and reply PLAYING: done by the writer, so that no audio of the
     /// old stream can follow the reply (RFC §7.4).
     Play {
@@ -99,10 +100,10 @@ pub(crate) fn serve(socket: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
     let writer_socket = Arc::clone(&socket);
     let (outbound, work) = bounded(OUTBOUND_QUEUE);
     let shutdown = shared.shutdown.clone();
-    let writer = thread::Builder::new()
-        .name(format!("write {peer}"))
-        .stack_size(THREAD_STACK)
-        .spawn(move || write_loop(writer_socket, work, shutdown));
+    let writer = thread::Builder::new().name(format!("write {peer}")).stack_size(THREAD_STACK).spawn({
+        let shared = Arc::clone(&shared);
+        move || write_loop(writer_socket, work, shutdown, &shared)
+    });
     let writer = match writer {
         Ok(w) => w,
         Err(e) => {
@@ -115,6 +116,10 @@ pub(crate) fn serve(socket: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
     let ending = read_loop(&socket, &outbound, &shared);
     drop(outbound);
     let written = writer.join().unwrap_or_else(|_| Err(io::Error::other("writer thread panicked")));
+    if matches!(ending, Ending::ProtocolError(_) | Ending::IdleTimeout) {
+        // The server closes, with a GOODBYE: let the client read it before the socket goes.
+        drain_until(&socket, Instant::now() + Duration::from_secs(1));
+    }
     let _ = socket.shutdown(Shutdown::Both);
     let secs = started.elapsed().as_secs_f32();
     match written {
@@ -184,22 +189,45 @@ pub(crate) fn turn_away(socket: TcpStream, clients: usize) {
     const PATIENCE: Duration = Duration::from_secs(1);
     let Ok(peer) = socket.peer_addr() else { return };
     let mut reply = Vec::new();
-    let welcomed = read_exact_before(&socket, &mut [0u8; HANDSHAKE_LEN], Instant::now() + PATIENCE);
-    if welcomed.is_ok() {
-        reply.extend_from_slice(
-            &Welcome { version: PROTOCOL_VERSION, server_max_version: PROTOCOL_VERSION }.encode(),
-        );
-        let text = format!("the server is full ({clients} clients); try again later");
-        let _ = Message::Goodbye(Goodbye { reason: GoodbyeReason::ServerBusy, text }).encode(&mut reply);
+    let mut hello = [0u8; HANDSHAKE_LEN];
+    if read_exact_before(&socket, &mut hello, Instant::now() + PATIENCE).is_ok()
+        && let Ok(hello) = Hello::parse(&hello)
+    {
+        // Negotiated as for any client: a client of another version gets version 0 and no
+        // frame, since no framing was agreed (RFC §4.5).
+        let welcome = hello.negotiate(PROTOCOL_VERSION, PROTOCOL_VERSION);
+        reply.extend_from_slice(&welcome.encode());
+        if welcome.version != 0 {
+            let text = format!("the server is full ({clients} clients); try again later");
+            let _ = Message::Goodbye(Goodbye { reason: GoodbyeReason::ServerBusy, text }).encode(&mut reply);
+        }
     }
     let _ = socket.set_write_timeout(Some(PATIENCE));
     let _ = (&socket).write_all(&reply);
-    // Half-close and drain, so the close does not reset the connection before the client
-    // has read the GOODBYE.
     let _ = socket.shutdown(Shutdown::Write);
-    let _ = socket.set_read_timeout(Some(PATIENCE));
-    let _ = io::copy(&mut (&socket).take(64 * 1024), &mut io::sink());
+    drain_until(&socket, Instant::now() + PATIENCE);
     info!(%peer, "turned away: {clients} clients already connected");
+}
+
+/// Most bytes [`drain_until`] reads before it gives up.
+const DRAIN_LIMIT: usize = 256 * 1024;
+
+/// Reads and discards what the peer still sends, until it closes, `deadline` passes or
+/// [`DRAIN_LIMIT`] bytes were read: closing a socket with unread data resets the connection,
+/// which can destroy our last frame before the peer reads it (RFC §8.2, implementation note).
+fn drain_until(mut socket: &TcpStream, deadline: Instant) {
+    let mut scratch = [0u8; 4096];
+    let mut drained = 0;
+    while drained < DRAIN_LIMIT {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() || socket.set_read_timeout(Some(left)).is_err() {
+            return;
+        }
+        match socket.read(&mut scratch) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => drained += n,
+        }
+    }
 }
 
 fn configure(socket: &TcpStream) -> io::Result<()> {
@@ -270,9 +298,9 @@ fn answer(request: Request, shared: &Shared) -> Outbound {
     debug!(?request, "request");
     match request {
         Request::Ping { id } => Outbound::Replies(vec![Message::Pong { id }]),
-        Request::List { id } => Outbound::Replies(
-            ListPage::paginate(id, shared.library.entries()).into_iter().map(Message::ListPage).collect(),
-        ),
+        // Encoded by the writer, page by page, straight from the shared library: a client that
+        // sends LISTs without reading replies cannot make the server hold copies of it.
+        Request::List { id } => Outbound::List { id },
         Request::Stop { id } => Outbound::Stop { id },
         Request::Play { id, song } => {
             let Some(entry) = shared.library.get(song) else {
@@ -300,35 +328,49 @@ fn error(id: RequestId, code: ErrorCode, message: String) -> Outbound {
     Outbound::Replies(vec![Message::Error(ErrorReply { id, code, message })])
 }
 
-/// What the writer does after handling one piece of work.
-enum Next {
-    Continue,
-    Close,
+/// How the writer stopped, when it was not by an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WriterEnd {
+    /// The reader is gone: the client closed or broke the connection, or its reader stopped.
+    ReaderGone,
+    /// A GOODBYE was the last frame sent.
+    SaidGoodbye,
 }
 
 /// The writer thread: the only code that writes to the socket after the handshake. Replies go
 /// out before any further audio; audio goes out when the session says it is due.
-fn write_loop(socket: Arc<TcpStream>, work: Receiver<Outbound>, shutdown: Receiver<()>) -> io::Result<()> {
-    let result = write_until_done(&socket, &work, &shutdown);
-    // Unblocks the reader thread, which may be waiting for a request that will never come.
-    let _ = socket.shutdown(Shutdown::Both);
-    result
+fn write_loop(
+    socket: Arc<TcpStream>,
+    work: Receiver<Outbound>,
+    shutdown: Receiver<()>,
+    shared: &Shared,
+) -> io::Result<()> {
+    let result = write_until_done(&socket, &work, &shutdown, shared);
+    // After a GOODBYE only the sending half is closed, so the peer reads it and closes in turn
+    // (RFC §8.2), which also ends the reader thread. Otherwise the reader may be waiting for a
+    // request that will never come: unblock it.
+    let how = if matches!(result, Ok(WriterEnd::SaidGoodbye)) { Shutdown::Write } else { Shutdown::Both };
+    let _ = socket.shutdown(how);
+    result.map(|_| ())
 }
 
 fn write_until_done(
     socket: &TcpStream,
     work: &Receiver<Outbound>,
     shutdown: &Receiver<()>,
-) -> io::Result<()> {
+    shared: &Shared,
+) -> io::Result<WriterEnd> {
     let mut session = Session::default();
     let mut buf = Vec::new();
     loop {
         match work.try_recv() {
-            Ok(item) => match handle(item, &mut session, socket, &mut buf)? {
-                Next::Continue => continue,
-                Next::Close => return Ok(()),
-            },
-            Err(TryRecvError::Disconnected) => return Ok(()),
+            Ok(item) => {
+                if let Some(end) = handle(item, &mut session, socket, &mut buf, shared)? {
+                    return Ok(end);
+                }
+                continue;
+            }
+            Err(TryRecvError::Disconnected) => return Ok(WriterEnd::ReaderGone),
             Err(TryRecvError::Empty) => {}
         }
         let wait_until = write_due_audio(&mut session, socket)?;
@@ -343,9 +385,9 @@ fn write_until_done(
                 recv(shutdown) -> _ => return say_goodbye(socket, &mut buf),
             },
         };
-        let Ok(item) = item else { return Ok(()) };
-        if let Next::Close = handle(item, &mut session, socket, &mut buf)? {
-            return Ok(());
+        let Ok(item) = item else { return Ok(WriterEnd::ReaderGone) };
+        if let Some(end) = handle(item, &mut session, socket, &mut buf, shared)? {
+            return Ok(end);
         }
     }
 }
@@ -417,15 +459,28 @@ fn handle(
     session: &mut Session,
     mut socket: &TcpStream,
     buf: &mut Vec<u8>,
-) -> io::Result<Next> {
+    shared: &Shared,
+) -> io::Result<Option<WriterEnd>> {
     match item {
         Outbound::Replies(replies) => {
-            // A fresh buffer: a long LIST must not leave the connection holding its size.
-            let mut out = Vec::new();
+            buf.clear();
             for reply in &replies {
-                reply.encode(&mut out).map_err(io::Error::other)?;
+                reply.encode(buf).map_err(io::Error::other)?;
             }
-            socket.write_all(&out)?;
+            socket.write_all(buf)?;
+        }
+        Outbound::List { id } => {
+            // One page at a time, so the buffer never grows past one frame.
+            let songs = shared.library.entries();
+            let pages = ListPage::page_bounds(songs);
+            for (i, range) in pages.iter().enumerate() {
+                buf.clear();
+                ListPage::encode_page(id, &songs[range.clone()], i + 1 == pages.len(), buf)
+                    .map_err(io::Error::other)?;
+                socket.write_all(buf)?;
+            }
+            buf.clear();
+            buf.shrink_to(1024);
         }
         Outbound::Play { id, song, loaded, duration_ms, title, artist } => {
             let total_bytes = loaded.total_bytes;
@@ -440,15 +495,16 @@ fn handle(
         }
         Outbound::Goodbye(goodbye) => {
             send(socket, buf, &Message::Goodbye(goodbye))?;
-            return Ok(Next::Close);
+            return Ok(Some(WriterEnd::SaidGoodbye));
         }
     }
-    Ok(Next::Continue)
+    Ok(None)
 }
 
-fn say_goodbye(socket: &TcpStream, buf: &mut Vec<u8>) -> io::Result<()> {
+fn say_goodbye(socket: &TcpStream, buf: &mut Vec<u8>) -> io::Result<WriterEnd> {
     let goodbye = Goodbye { reason: GoodbyeReason::ShuttingDown, text: "the server is shutting down".into() };
-    send(socket, buf, &Message::Goodbye(goodbye))
+    send(socket, buf, &Message::Goodbye(goodbye))?;
+    Ok(WriterEnd::SaidGoodbye)
 }
 
 fn send(mut socket: &TcpStream, buf: &mut Vec<u8>, message: &Message) -> io::Result<()> {

@@ -122,6 +122,9 @@ pub struct SongCache {
 #[derive(Debug, Default)]
 struct Entries {
     streaming: HashMap<SongId, Weak<LoadedSong>>,
+    /// One lock per song being read from disk, so that many PLAYs of a song that is not in
+    /// memory read it once and share it, while other songs load in parallel.
+    loading: HashMap<SongId, Arc<Mutex<()>>>,
     /// Most recent first.
     recent: VecDeque<(SongId, Arc<LoadedSong>)>,
     recent_bytes: usize,
@@ -148,21 +151,31 @@ impl SongCache {
     /// The loaded song, from memory when it is streaming or was played recently, else from
     /// disk.
     pub fn load(&self, song: &Song) -> Result<Arc<LoadedSong>, LoadError> {
-        {
-            let mut entries = self.lock();
-            if let Some(loaded) = entries.streaming.get(&song.id).and_then(Weak::upgrade) {
-                entries.touch(song.id, &loaded);
-                return Ok(loaded);
-            }
+        if let Some(loaded) = self.cached(song.id) {
+            return Ok(loaded);
         }
-        // Read outside the lock: a slow disk must not hold up PLAYs of other songs. Two
-        // connections may race to load the same song; both copies are correct.
-        let loaded = Arc::new(read_song(song)?);
+        let gate = Arc::clone(self.lock().loading.entry(song.id).or_default());
+        let _loading = gate.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Whoever held the gate before us may have loaded it.
+        if let Some(loaded) = self.cached(song.id) {
+            return Ok(loaded);
+        }
+        // Read outside the cache's lock: a slow disk must not hold up PLAYs of other songs.
+        let result = read_song(song).map(Arc::new);
         let mut entries = self.lock();
+        entries.loading.remove(&song.id);
+        let loaded = result?;
         entries.streaming.retain(|_, weak| weak.strong_count() > 0);
         entries.streaming.insert(song.id, Arc::downgrade(&loaded));
         entries.touch(song.id, &loaded);
         Ok(loaded)
+    }
+
+    fn cached(&self, id: SongId) -> Option<Arc<LoadedSong>> {
+        let mut entries = self.lock();
+        let loaded = entries.streaming.get(&id).and_then(Weak::upgrade)?;
+        entries.touch(id, &loaded);
+        Some(loaded)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {

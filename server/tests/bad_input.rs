@@ -176,6 +176,17 @@ fn a_full_server_says_so_and_serves_again_when_a_client_leaves() {
 }
 
 #[test]
+fn a_full_server_still_negotiates_versions() {
+    let dir = song_dir();
+    let server = serve_at_most(dir.path(), 0);
+    let mut socket = TcpStream::connect(server.addr).unwrap();
+    socket.write_all(&Hello { min_version: 2, max_version: 3 }.encode()).unwrap();
+    let sent = read_to_close(&mut socket);
+    let welcome: [u8; 8] = sent.as_slice().try_into().expect("a WELCOME and no frame");
+    assert_eq!(Welcome::parse(&welcome).unwrap(), Welcome { version: 0, server_max_version: 1 });
+}
+
+#[test]
 fn a_handshake_that_trickles_in_slowly_still_completes() {
     let dir = song_dir();
     let server = serve(dir.path());
