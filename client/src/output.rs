@@ -128,8 +128,8 @@ impl Drop for Output {
 }
 
 fn open_device(queue: Arc<PcmQueue>) -> Result<Output, OutputError> {
-    let mut sink =
-        rodio::DeviceSinkBuilder::open_default_sink().map_err(|e| OutputError::NoDevice(e.to_string()))?;
+    let mut sink = with_stderr_silenced(rodio::DeviceSinkBuilder::open_default_sink)
+        .map_err(|e| OutputError::NoDevice(e.to_string()))?;
     sink.log_on_drop(false);
     let player = rodio::Player::connect_new(sink.mixer());
     player.append(QueueSource::new(queue));
@@ -139,6 +139,30 @@ fn open_device(queue: Arc<PcmQueue>) -> Result<Output, OutputError> {
         clock: None,
         description: "sound device".into(),
     })
+}
+
+/// Runs `f` with standard error pointed at /dev/null. Without a sound card, ALSA itself prints
+/// half a dozen lines of its configuration errors for every device rodio tries, before rodio
+/// returns the error that the client then reports once, in words. Used only while the output
+/// is opened, at start-up, before any other thread of the client prints.
+fn with_stderr_silenced<T>(f: impl FnOnce() -> T) -> T {
+    use std::os::fd::AsRawFd;
+    let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") else { return f() };
+    // SAFETY: dup and dup2 only duplicate file descriptors; descriptor 2 is restored from the
+    // saved copy before returning, and the copy is closed exactly once.
+    let saved = unsafe { libc::dup(2) };
+    if saved < 0 || unsafe { libc::dup2(null.as_raw_fd(), 2) } < 0 {
+        if saved >= 0 {
+            unsafe { libc::close(saved) };
+        }
+        return f();
+    }
+    let result = f();
+    unsafe {
+        libc::dup2(saved, 2);
+        libc::close(saved);
+    }
+    result
 }
 
 /// Samples a device output copies from the queue at a time (about 12 ms): small, so a switch
