@@ -226,7 +226,8 @@ impl Native {
         self.past_underruns + self.playout.as_ref().map_or(0, |p| p.underruns(now))
     }
 
-    /// Acts on a timer; returns whether the listener was in a state to do so.
+    /// Acts on a timer; a timer that does not fit the listener's state (a LIST already in
+    /// flight, nothing playing to switch or stop) is skipped. An error loses the listener.
     pub fn on_timer(
         &mut self,
         timer: Timer,

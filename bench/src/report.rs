@@ -189,8 +189,7 @@ pub fn plot_sweep(reports: &[Report], path: &Path) -> Result<(), String> {
     let root = SVGBackend::new(path, (1000, 800)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| e.to_string())?;
     let (top, bottom) = root.split_vertically(400);
-    let xs: Vec<f64> = reports.iter().map(|r| r.listeners as f64).collect();
-    let x_max = xs.iter().cloned().fold(1.0, f64::max) * 1.05;
+    let x_max = reports.iter().map(|r| r.listeners as f64).fold(1.0, f64::max) * 1.05;
 
     let latency = |pick: fn(&Report) -> Option<Summary>, p99: bool| -> Vec<(f64, f64)> {
         reports
@@ -200,15 +199,35 @@ pub fn plot_sweep(reports: &[Report], path: &Path) -> Result<(), String> {
             })
             .collect()
     };
-    let series = [
+    let latencies = [
         ("first audio p50", latency(|r| r.first_audio, false), BLUE),
         ("first audio p99", latency(|r| r.first_audio, true), CYAN),
         ("LIST rtt p50", latency(|r| r.list_rtt, false), RED),
         ("LIST rtt p99", latency(|r| r.list_rtt, true), MAGENTA),
     ];
+    draw_panel(&top, "jukebox-server latency against listeners", "ms", x_max, &latencies)?;
+    let cpu: Vec<(f64, f64)> =
+        reports.iter().filter_map(|r| r.cpu_us_per_listener_sec().map(|c| (r.listeners as f64, c))).collect();
+    let cpu = [("CPU", cpu, GREEN)];
+    draw_panel(&bottom, "server CPU per listener-second", "CPU µs per listener-second", x_max, &cpu)?;
+    root.present().map_err(|e| e.to_string())
+}
+
+/// A named, coloured line of (listeners, value) points.
+type Series<'a> = (&'a str, Vec<(f64, f64)>, RGBColor);
+
+/// One chart of lines with points against the number of listeners; a legend when there is
+/// more than one line.
+fn draw_panel(
+    area: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>,
+    caption: &str,
+    y_desc: &str,
+    x_max: f64,
+    series: &[Series<'_>],
+) -> Result<(), String> {
     let y_max = series.iter().flat_map(|(_, s, _)| s.iter().map(|p| p.1)).fold(1.0, f64::max) * 1.1;
-    let mut chart = ChartBuilder::on(&top)
-        .caption("jukebox-server latency against listeners", ("sans-serif", 20))
+    let mut chart = ChartBuilder::on(area)
+        .caption(caption, ("sans-serif", 20))
         .margin(15)
         .x_label_area_size(35)
         .y_label_area_size(55)
@@ -217,47 +236,28 @@ pub fn plot_sweep(reports: &[Report], path: &Path) -> Result<(), String> {
     chart
         .configure_mesh()
         .x_desc("listeners")
-        .y_desc("ms")
+        .y_desc(y_desc)
         .x_label_formatter(&|x| format!("{x:.0}"))
         .draw()
         .map_err(|e| e.to_string())?;
     for (name, points, color) in series {
+        let color = *color;
         chart
             .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))
             .map_err(|e| e.to_string())?
-            .label(name)
+            .label(*name)
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
         chart
-            .draw_series(points.into_iter().map(|p| Circle::new(p, 3, color.filled())))
+            .draw_series(points.iter().map(|p| Circle::new(*p, 3, color.filled())))
             .map_err(|e| e.to_string())?;
     }
-    chart
-        .configure_series_labels()
-        .border_style(BLACK)
-        .background_style(WHITE)
-        .draw()
-        .map_err(|e| e.to_string())?;
-
-    let cpu: Vec<(f64, f64)> =
-        reports.iter().filter_map(|r| r.cpu_us_per_listener_sec().map(|c| (r.listeners as f64, c))).collect();
-    let cpu_max = cpu.iter().map(|p| p.1).fold(1.0, f64::max) * 1.1;
-    let mut chart = ChartBuilder::on(&bottom)
-        .caption("server CPU per listener-second", ("sans-serif", 20))
-        .margin(15)
-        .x_label_area_size(35)
-        .y_label_area_size(55)
-        .build_cartesian_2d(0.0..x_max, 0.0..cpu_max)
-        .map_err(|e| e.to_string())?;
-    chart
-        .configure_mesh()
-        .x_desc("listeners")
-        .y_desc("CPU µs per listener-second")
-        .x_label_formatter(&|x| format!("{x:.0}"))
-        .draw()
-        .map_err(|e| e.to_string())?;
-    chart.draw_series(LineSeries::new(cpu.clone(), GREEN.stroke_width(2))).map_err(|e| e.to_string())?;
-    chart
-        .draw_series(cpu.into_iter().map(|p| Circle::new(p, 3, GREEN.filled())))
-        .map_err(|e| e.to_string())?;
-    root.present().map_err(|e| e.to_string())
+    if series.len() > 1 {
+        chart
+            .configure_series_labels()
+            .border_style(BLACK)
+            .background_style(WHITE)
+            .draw()
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
 }
