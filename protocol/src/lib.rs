@@ -10,6 +10,7 @@
 //! - [`request`], [`reply`], [`stream`], [`goodbye`]: one module per message family (RFC §6).
 //! - [`mp3`]: MPEG audio frame headers, because AUDIO payloads are whole MP3 frames (RFC §7).
 //! - [`error`]: why a peer's bytes were refused.
+//! - [`text`]: text from a peer made safe for a terminal or a log (RFC §12).
 
 pub mod error;
 pub mod frame;
@@ -20,6 +21,7 @@ pub mod mp3;
 pub mod reply;
 pub mod request;
 pub mod stream;
+pub mod text;
 mod wire;
 
 pub use error::{DecodeError, EncodeError, ReadError};
