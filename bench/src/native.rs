@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use jukebox_protocol::mp3::{FRAME_HEADER_LEN, FrameHeader, StreamClock};
+use jukebox_protocol::mp3::{AUDIO_HEADER_LEN, AudioHeader, StreamClock};
 use jukebox_protocol::{Hello, Message, Request, RequestId, SongId, StreamId, Welcome};
 
 use crate::metrics::Metrics;
@@ -202,7 +202,11 @@ impl Native {
                 return Err(format!("server error {}: {}", error.code, error.message));
             }
             Message::Goodbye(goodbye) => return Err(format!("server said goodbye: {}", goodbye.text)),
-            Message::Pong { .. } | Message::Request(_) | Message::Unknown { .. } => {}
+            Message::Pong { .. }
+            | Message::Request(_)
+            | Message::Unknown { .. }
+            | Message::Scanning(_)
+            | Message::LibraryChanged(_) => {}
         }
         Ok(())
     }
@@ -264,7 +268,7 @@ fn frames_duration(data: &[u8]) -> Duration {
     let mut clock = StreamClock::default();
     let mut pos = 0;
     while let Some(header) =
-        data.get(pos..).filter(|r| r.len() >= FRAME_HEADER_LEN).and_then(FrameHeader::parse)
+        data.get(pos..).filter(|r| r.len() >= AUDIO_HEADER_LEN).and_then(AudioHeader::parse)
     {
         clock.advance(&header);
         pos += header.len;

@@ -8,7 +8,7 @@
 
 use std::time::{Duration, Instant};
 
-use jukebox_protocol::mp3::{FRAME_HEADER_LEN, FrameHeader, StreamClock};
+use jukebox_protocol::mp3::{AUDIO_HEADER_LEN, AudioHeader, StreamClock};
 
 /// The playback state of one stream.
 #[derive(Debug, Clone)]
@@ -92,8 +92,8 @@ impl FrameTimer {
         let start = self.clock.now();
         self.pending.extend_from_slice(bytes);
         let mut pos = 0;
-        while self.pending.len() >= pos + FRAME_HEADER_LEN {
-            match FrameHeader::parse(&self.pending[pos..]) {
+        while self.pending.len() >= pos + AUDIO_HEADER_LEN {
+            match AudioHeader::parse(&self.pending[pos..]) {
                 Some(header) if pos + header.len <= self.pending.len() => {
                     self.clock.advance(&header);
                     pos += header.len;

@@ -7,13 +7,13 @@ use std::path::Path;
 use std::time::Duration;
 
 use jukebox_bench::{Mix, RunConfig, Target, run};
-use jukebox_server::{Library, Server};
+use jukebox_server::{Catalog, Server};
 
 #[test]
 fn fifty_listeners_switching_listing_stopping_and_churning() {
     let music = Path::new(env!("CARGO_MANIFEST_DIR")).join("../music");
     let server =
-        Server::bind("127.0.0.1:0".parse().unwrap(), Library::scan(&music).unwrap()).unwrap().spawn();
+        Server::bind("127.0.0.1:0".parse().unwrap(), Catalog::scanned(&music).unwrap()).unwrap().spawn();
     let config = RunConfig {
         target: Target::Native { addr: server.addr, song: None },
         listeners: 50,

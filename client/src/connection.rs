@@ -255,7 +255,7 @@ impl Connection {
 }
 
 fn unexpected(message: Message) -> ClientError {
-    ClientError::Unexpected(message.kind().name())
+    ClientError::Unexpected(message.kind().map_or("unknown", |k| k.name()))
 }
 
 fn handshake(socket: &mut TcpStream) -> Result<(), ClientError> {
@@ -301,10 +301,10 @@ impl Router {
                 Ok(Some(header)) => {
                     *lock(&self.last_heard) = Instant::now();
                     // Request kinds are never sent by a server: ignored undecoded (RFC §5.4.3).
-                    if header.kind.is_request() {
+                    if header.class() == jukebox_protocol::Class::Request {
                         continue;
                     }
-                    match Message::decode(header.kind, &scratch) {
+                    match Message::decode(header.kind_byte, &scratch) {
                         Ok(message) => {
                             if let Some(ending) = self.route(message) {
                                 break ending;
@@ -314,7 +314,7 @@ impl Router {
                     }
                 }
                 Ok(None) => break "the server closed the connection".to_string(),
-                Err(ReadError::Decode(e)) => {
+                Err(ReadError::Frame(e)) => {
                     break format!("the server sent something this client cannot read: {e}");
                 }
                 Err(e) => break format!("the connection to the server was lost: {e}"),
@@ -383,7 +383,10 @@ impl Router {
             }
             Message::Error(error) => error.id,
             // Requests are not for clients; unknown kinds are from a newer server (RFC §5.4).
-            Message::Request(_) | Message::Unknown { .. } => return None,
+            Message::Request(_)
+            | Message::Unknown { .. }
+            | Message::Scanning(_)
+            | Message::LibraryChanged(_) => return None,
         };
         let last_page = !matches!(&message, Message::ListPage(page) if !page.last);
         let mut pending = lock(&self.pending);

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use crossbeam_channel::Receiver;
 use jukebox_protocol::StreamId;
-use jukebox_protocol::mp3::{FRAME_HEADER_LEN, FrameHeader};
+use jukebox_protocol::mp3::{AUDIO_HEADER_LEN, AudioHeader};
 use minimp3::ffi;
 
 use crate::pcm::{PcmQueue, SAMPLE_RATE};
@@ -48,10 +48,10 @@ impl FrameSplitter {
     pub fn next_frame(&mut self) -> Option<&[u8]> {
         loop {
             let rest = &self.bytes[self.start..];
-            if rest.len() < FRAME_HEADER_LEN {
+            if rest.len() < AUDIO_HEADER_LEN {
                 return None;
             }
-            match FrameHeader::parse(rest) {
+            match AudioHeader::parse(rest) {
                 Some(header) if header.len <= rest.len() => {
                     let frame = self.start..self.start + header.len;
                     self.start = frame.end;

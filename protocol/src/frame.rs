@@ -11,11 +11,12 @@
 //! +---------------+---------------+-------------------------------
 //! ```
 
+use std::fmt;
 use std::time::Duration;
 
 use byteorder::{BigEndian, ByteOrder};
 
-use crate::error::DecodeError;
+use crate::error::{EncodeError, FrameError};
 
 /// Size of the fixed frame header (RFC §5.1).
 pub const HEADER_LEN: usize = 6;
@@ -40,101 +41,106 @@ pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// MUST NOT have sent audio that ends later than `t + MAX_LEAD` into the song (RFC §7.3).
 pub const MAX_LEAD: Duration = Duration::from_secs(5);
 
-/// Kinds of message, with their wire values (RFC §5.2). The ranges say who may send what:
-/// `0x01..=0x3F` requests (client), `0x40..=0x7F` replies and `0x80..=0xBF` pushes (server),
-/// `0xC0..=0xFF` either side.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Kind {
-    /// Client asks for a PONG; also the keepalive.
-    Ping,
-    /// Client asks for the song list.
-    List,
-    /// Client asks to play a song, replacing any current stream.
-    Play,
-    /// Client asks to stop the current stream.
-    Stop,
+/// Defines [`Kind`] from one table: each row gives the variant, its wire value and its name
+/// in RFC.md, so the three can never disagree.
+macro_rules! kinds {
+    ($( $(#[$doc:meta])* $variant:ident = $value:literal, $name:literal; )*) => {
+        /// The kinds of message this version knows, with their wire values as discriminants
+        /// (RFC §5.2). A kind byte that is not one of these is kept as a raw `u8` (see
+        /// [`FrameHeader::kind`]) so a newer peer's frame can still be skipped or answered.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[repr(u8)]
+        pub enum Kind {
+            $( $(#[$doc])* $variant = $value, )*
+        }
+
+        impl Kind {
+            /// Every known kind, in wire order.
+            pub const ALL: &[Kind] = &[$(Kind::$variant),*];
+
+            /// The known kind with this wire value, if any.
+            pub const fn from_u8(value: u8) -> Option<Kind> {
+                match value {
+                    $( $value => Some(Kind::$variant), )*
+                    _ => None,
+                }
+            }
+
+            /// The name used in RFC.md, for logs and error messages.
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $( Kind::$variant => $name, )*
+                }
+            }
+        }
+    };
+}
+
+kinds! {
+    /// Client asks for a PONG; also the keepalive (RFC §6.1.1).
+    Ping = 0x01, "PING";
+    /// Client asks for the song list (RFC §6.1.2).
+    List = 0x02, "LIST";
+    /// Client asks to play a song, replacing any current stream (RFC §6.1.3).
+    Play = 0x03, "PLAY";
+    /// Client asks to stop the current stream (RFC §6.1.4).
+    Stop = 0x04, "STOP";
+    /// Client asks the server to look for new, changed and removed files (RFC §6.1.5).
+    Rescan = 0x0C, "RESCAN";
     /// Reply to PING.
-    Pong,
+    Pong = 0x41, "PONG";
     /// One page of the reply to LIST.
-    ListPage,
+    ListPage = 0x42, "LIST_PAGE";
     /// Reply to PLAY: the new stream has begun.
-    Playing,
+    Playing = 0x43, "PLAYING";
     /// Reply to STOP.
-    Stopped,
-    /// A request failed, or (with request id 0) the server refused a frame that belongs to no
-    /// request.
-    Error,
+    Stopped = 0x44, "STOPPED";
+    /// Reply to RESCAN: the scan that will see the files as they are now.
+    Scanning = 0x45, "SCANNING";
+    /// A request failed, or (with request id 0) the server refused a frame that belongs to
+    /// no request.
+    Error = 0x7F, "ERROR";
     /// A chunk of whole MP3 frames of one stream.
-    Audio,
+    Audio = 0x80, "AUDIO";
     /// The last chunk of a stream has been sent.
-    EndOfStream,
+    EndOfStream = 0x81, "END_OF_STREAM";
+    /// A scan of the library has finished (RFC §6.3.3).
+    LibraryChanged = 0x82, "LIBRARY_CHANGED";
     /// The sender is closing the connection.
-    Goodbye,
-    /// A kind this version does not know, kept so a newer peer's frame can be skipped.
-    Unknown(u8),
+    Goodbye = 0xFF, "GOODBYE";
 }
 
 impl Kind {
-    /// The wire value of this kind.
+    /// The wire value.
     pub const fn to_u8(self) -> u8 {
-        match self {
-            Kind::Ping => 0x01,
-            Kind::List => 0x02,
-            Kind::Play => 0x03,
-            Kind::Stop => 0x04,
-            Kind::Pong => 0x41,
-            Kind::ListPage => 0x42,
-            Kind::Playing => 0x43,
-            Kind::Stopped => 0x44,
-            Kind::Error => 0x7F,
-            Kind::Audio => 0x80,
-            Kind::EndOfStream => 0x81,
-            Kind::Goodbye => 0xFF,
-            Kind::Unknown(v) => v,
-        }
+        self as u8
     }
+}
 
-    /// The kind with this wire value; unassigned values become [`Kind::Unknown`].
-    pub const fn from_u8(v: u8) -> Kind {
-        match v {
-            0x01 => Kind::Ping,
-            0x02 => Kind::List,
-            0x03 => Kind::Play,
-            0x04 => Kind::Stop,
-            0x41 => Kind::Pong,
-            0x42 => Kind::ListPage,
-            0x43 => Kind::Playing,
-            0x44 => Kind::Stopped,
-            0x7F => Kind::Error,
-            0x80 => Kind::Audio,
-            0x81 => Kind::EndOfStream,
-            0xFF => Kind::Goodbye,
-            v => Kind::Unknown(v),
-        }
-    }
+/// Who may send a kind, by the range its value falls in (RFC §5.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    /// 0x00: never assigned.
+    Unassigned,
+    /// 0x01-0x3F, client to server; every payload starts with a request id.
+    Request,
+    /// 0x40-0x7F, server to client, answering a request.
+    Reply,
+    /// 0x80-0xBF, server to client, on the server's own initiative.
+    Push,
+    /// 0xC0-0xFF: connection-level messages either side may send (GOODBYE).
+    Either,
+}
 
-    /// True for the kinds a client sends as requests (`0x01..=0x3F`), known or not: every
-    /// request payload starts with a request id, so even an unknown request can be answered.
-    pub const fn is_request(self) -> bool {
-        matches!(self.to_u8(), 0x01..=0x3F)
-    }
-
-    /// The name used in RFC.md, for logs and error messages.
-    pub const fn name(self) -> &'static str {
-        match self {
-            Kind::Ping => "PING",
-            Kind::List => "LIST",
-            Kind::Play => "PLAY",
-            Kind::Stop => "STOP",
-            Kind::Pong => "PONG",
-            Kind::ListPage => "LIST_PAGE",
-            Kind::Playing => "PLAYING",
-            Kind::Stopped => "STOPPED",
-            Kind::Error => "ERROR",
-            Kind::Audio => "AUDIO",
-            Kind::EndOfStream => "END_OF_STREAM",
-            Kind::Goodbye => "GOODBYE",
-            Kind::Unknown(_) => "unknown",
+impl Class {
+    /// The class of the kind byte `value`, known or not.
+    pub const fn of(value: u8) -> Class {
+        match value {
+            0x00 => Class::Unassigned,
+            0x01..=0x3F => Class::Request,
+            0x40..=0x7F => Class::Reply,
+            0x80..=0xBF => Class::Push,
+            0xC0..=0xFF => Class::Either,
         }
     }
 }
@@ -142,32 +148,117 @@ impl Kind {
 /// The fixed part of every frame (RFC §5.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FrameHeader {
-    /// Payload length in bytes, already checked against [`MAX_PAYLOAD_LEN`].
+    /// Payload length in bytes, at most [`MAX_PAYLOAD_LEN`] (checked on parse and on build).
     pub len: u32,
-    /// What the payload holds.
-    pub kind: Kind,
+    /// The kind byte as sent, known or not: [`FrameHeader::kind`] interprets it.
+    pub kind_byte: u8,
     /// Reserved: sent as 0 in version 1 and ignored on receipt (RFC §5.1).
     pub flags: u8,
 }
 
 impl FrameHeader {
-    /// Parses and checks a header. The length check happens here, before any caller could
-    /// allocate a buffer for the payload.
-    pub fn parse(bytes: &[u8; HEADER_LEN]) -> Result<FrameHeader, DecodeError> {
-        let len = BigEndian::read_u32(&bytes[..4]);
-        if len > MAX_PAYLOAD_LEN {
-            return Err(DecodeError::PayloadTooLarge { len, max: MAX_PAYLOAD_LEN });
+    /// The header of a frame of `kind` with `len` payload bytes; refuses a payload over the
+    /// limit, so a sender never puts a frame on the wire that the receiver must treat as a
+    /// protocol error.
+    pub fn new(kind: Kind, len: usize) -> Result<FrameHeader, EncodeError> {
+        match u32::try_from(len) {
+            Ok(len) if len <= MAX_PAYLOAD_LEN => Ok(FrameHeader { len, kind_byte: kind.to_u8(), flags: 0 }),
+            _ => Err(EncodeError::PayloadTooLarge { kind: kind.name(), len }),
         }
-        Ok(FrameHeader { len, kind: Kind::from_u8(bytes[4]), flags: bytes[5] })
     }
 
-    /// Appends this header to `out`.
-    pub fn encode(&self, out: &mut Vec<u8>) {
+    /// Parses and checks a header. The length check happens here, before any caller could
+    /// allocate a buffer for the payload.
+    pub fn parse(bytes: &[u8; HEADER_LEN]) -> Result<FrameHeader, FrameError> {
+        let len = BigEndian::read_u32(&bytes[..4]);
+        if len > MAX_PAYLOAD_LEN {
+            return Err(FrameError::TooLarge { len, max: MAX_PAYLOAD_LEN });
+        }
+        Ok(FrameHeader { len, kind_byte: bytes[4], flags: bytes[5] })
+    }
+
+    /// The known kind, or `None` for a kind byte this version does not know.
+    pub const fn kind(&self) -> Option<Kind> {
+        Kind::from_u8(self.kind_byte)
+    }
+
+    /// Who may send this frame, by its kind byte's range.
+    pub const fn class(&self) -> Class {
+        Class::of(self.kind_byte)
+    }
+
+    /// Header and payload together: how far the next frame starts after this one's first byte.
+    pub const fn frame_len(&self) -> usize {
+        HEADER_LEN + self.len as usize
+    }
+
+    /// The 6 bytes on the wire.
+    pub fn to_bytes(&self) -> [u8; HEADER_LEN] {
         let mut bytes = [0u8; HEADER_LEN];
         BigEndian::write_u32(&mut bytes[..4], self.len);
-        bytes[4] = self.kind.to_u8();
+        bytes[4] = self.kind_byte;
         bytes[5] = self.flags;
-        out.extend_from_slice(&bytes);
+        bytes
+    }
+}
+
+/// The kind byte as a person reads it: its RFC name, or its value when unknown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KindName(pub u8);
+
+impl fmt::Display for KindName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match Kind::from_u8(self.0) {
+            Some(kind) => write!(f, "{} ({:#04x})", kind.name(), self.0),
+            None => write!(f, "unknown kind {:#04x}", self.0),
+        }
+    }
+}
+
+/// Whether `buf` starts with a whole frame (mini-redis's `check`): `Ok(Some(header))` when
+/// all `header.frame_len()` bytes are there, `Ok(None)` when more bytes are needed, and an
+/// error only for a header whose length is over the limit, which no receiver can recover
+/// from (RFC §5.4.1). Nothing is allocated.
+pub fn check(buf: &[u8]) -> Result<Option<FrameHeader>, FrameError> {
+    let Some(head) = buf.first_chunk::<HEADER_LEN>() else {
+        return Ok(None);
+    };
+    let header = FrameHeader::parse(head)?;
+    Ok((buf.len() >= header.frame_len()).then_some(header))
+}
+
+/// Appends one whole frame of `kind` to `out`: the header, then whatever `payload` writes,
+/// with the header's length patched in afterwards. A payload over [`MAX_PAYLOAD_LEN`] is
+/// refused and `out` is left as it was. The one place that writes a frame header.
+pub fn encode_frame(
+    out: &mut Vec<u8>,
+    kind: Kind,
+    payload: impl FnOnce(&mut Vec<u8>),
+) -> Result<(), EncodeError> {
+    encode_frame_of(out, kind.to_u8(), kind.name(), payload)
+}
+
+/// [`encode_frame`] for any kind byte, known or not (a test or a newer peer's message).
+pub(crate) fn encode_frame_of(
+    out: &mut Vec<u8>,
+    kind_byte: u8,
+    name: &'static str,
+    payload: impl FnOnce(&mut Vec<u8>),
+) -> Result<(), EncodeError> {
+    let start = out.len();
+    out.extend_from_slice(&[0; HEADER_LEN]);
+    payload(out);
+    let len = out.len() - start - HEADER_LEN;
+    match u32::try_from(len) {
+        Ok(len) if len <= MAX_PAYLOAD_LEN => {
+            let header = FrameHeader { len, kind_byte, flags: 0 };
+            out[start..start + HEADER_LEN].copy_from_slice(&header.to_bytes());
+            Ok(())
+        }
+        _ => {
+            out.truncate(start);
+            Err(EncodeError::PayloadTooLarge { kind: name, len })
+        }
     }
 }
 
@@ -177,8 +268,29 @@ mod tests {
 
     #[test]
     fn every_known_kind_round_trips_through_its_wire_value() {
-        for v in 0..=u8::MAX {
-            assert_eq!(Kind::from_u8(v).to_u8(), v);
+        for &kind in Kind::ALL {
+            assert_eq!(Kind::from_u8(kind.to_u8()), Some(kind));
+        }
+        let known = (0..=u8::MAX).filter_map(Kind::from_u8).count();
+        assert_eq!(known, Kind::ALL.len());
+    }
+
+    #[test]
+    fn every_known_kind_is_in_the_range_of_its_sender() {
+        for &kind in Kind::ALL {
+            let class = Class::of(kind.to_u8());
+            let expected = match kind {
+                Kind::Ping | Kind::List | Kind::Play | Kind::Stop | Kind::Rescan => Class::Request,
+                Kind::Pong
+                | Kind::ListPage
+                | Kind::Playing
+                | Kind::Stopped
+                | Kind::Scanning
+                | Kind::Error => Class::Reply,
+                Kind::Audio | Kind::EndOfStream | Kind::LibraryChanged => Class::Push,
+                Kind::Goodbye => Class::Either,
+            };
+            assert_eq!(class, expected, "{}", kind.name());
         }
     }
 
@@ -189,7 +301,11 @@ mod tests {
         bytes[4] = 0x02;
         assert_eq!(
             FrameHeader::parse(&bytes),
-            Err(DecodeError::PayloadTooLarge { len: MAX_PAYLOAD_LEN + 1, max: MAX_PAYLOAD_LEN })
+            Err(FrameError::TooLarge { len: MAX_PAYLOAD_LEN + 1, max: MAX_PAYLOAD_LEN })
+        );
+        assert_eq!(
+            check(&bytes),
+            Err(FrameError::TooLarge { len: MAX_PAYLOAD_LEN + 1, max: MAX_PAYLOAD_LEN })
         );
     }
 
@@ -199,13 +315,36 @@ mod tests {
         BigEndian::write_u32(&mut bytes[..4], MAX_PAYLOAD_LEN);
         bytes[4] = 0x80;
         let header = FrameHeader::parse(&bytes).expect("at the limit is allowed");
-        assert_eq!(header.kind, Kind::Audio);
+        assert_eq!(header.kind(), Some(Kind::Audio));
+        assert_eq!(header.frame_len(), HEADER_LEN + MAX_PAYLOAD_LEN as usize);
+    }
+
+    #[test]
+    fn check_waits_for_the_whole_frame() {
+        let mut frame = Vec::new();
+        encode_frame(&mut frame, Kind::Ping, |out| out.extend_from_slice(&7u32.to_be_bytes())).unwrap();
+        for cut in 0..frame.len() {
+            assert_eq!(check(&frame[..cut]), Ok(None));
+        }
+        frame.push(0xAA);
+        let header = check(&frame).unwrap().unwrap();
+        assert_eq!((header.kind(), header.frame_len()), (Some(Kind::Ping), 10));
+    }
+
+    #[test]
+    fn encode_frame_refuses_an_oversized_payload_and_leaves_the_buffer_alone() {
+        let mut out = vec![1, 2, 3];
+        let result = encode_frame(&mut out, Kind::Audio, |out| out.resize(out.len() + 70_000, 0));
+        assert_eq!(result, Err(EncodeError::PayloadTooLarge { kind: "AUDIO", len: 70_000 }));
+        assert_eq!(out, [1, 2, 3]);
     }
 
     #[test]
     fn request_range_includes_unknown_requests() {
-        assert!(Kind::from_u8(0x3F).is_request());
-        assert!(!Kind::from_u8(0x41).is_request());
-        assert!(!Kind::from_u8(0x00).is_request());
+        assert_eq!(Class::of(0x3F), Class::Request);
+        assert_eq!(Class::of(0x41), Class::Reply);
+        assert_eq!(Class::of(0x00), Class::Unassigned);
+        assert_eq!(KindName(0x3F).to_string(), "unknown kind 0x3f");
+        assert_eq!(KindName(0x41).to_string(), "PONG (0x41)");
     }
 }

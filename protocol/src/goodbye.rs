@@ -68,9 +68,14 @@ impl Goodbye {
         put_text(out, &self.text);
     }
 
-    pub(crate) fn decode(payload: &[u8]) -> Result<Goodbye, DecodeError> {
-        let mut c = Cursor::new("GOODBYE", payload);
+    pub(crate) fn decode(c: &mut Cursor<'_>) -> Result<Goodbye, DecodeError> {
         let reason = GoodbyeReason::from_u16(c.u16()?);
         Ok(Goodbye { reason, text: c.text()? })
+    }
+
+    /// A GOODBYE whose payload was malformed: still a GOODBYE, read as reason NORMAL with no
+    /// text (RFC §5.4).
+    pub fn malformed() -> Goodbye {
+        Goodbye { reason: GoodbyeReason::Normal, text: String::new() }
     }
 }

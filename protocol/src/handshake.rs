@@ -11,7 +11,7 @@
 
 use byteorder::{BigEndian, ByteOrder};
 
-use crate::error::DecodeError;
+use crate::error::BadMagic;
 
 /// The four bytes that open HELLO and WELCOME: ASCII `JUKE`.
 pub const MAGIC: [u8; 4] = *b"JUKE";
@@ -42,8 +42,8 @@ impl Hello {
         encode(self.min_version, self.max_version)
     }
 
-    /// Parses a HELLO; anything not starting with [`MAGIC`] is [`DecodeError::BadMagic`].
-    pub fn parse(bytes: &[u8; HANDSHAKE_LEN]) -> Result<Hello, DecodeError> {
+    /// Parses a HELLO; anything not starting with [`MAGIC`] is [`BadMagic`].
+    pub fn parse(bytes: &[u8; HANDSHAKE_LEN]) -> Result<Hello, BadMagic> {
         let (min_version, max_version) = parse(bytes)?;
         Ok(Hello { min_version, max_version })
     }
@@ -72,8 +72,8 @@ impl Welcome {
         encode(self.version, self.server_max_version)
     }
 
-    /// Parses a WELCOME; anything not starting with [`MAGIC`] is [`DecodeError::BadMagic`].
-    pub fn parse(bytes: &[u8; HANDSHAKE_LEN]) -> Result<Welcome, DecodeError> {
+    /// Parses a WELCOME; anything not starting with [`MAGIC`] is [`BadMagic`].
+    pub fn parse(bytes: &[u8; HANDSHAKE_LEN]) -> Result<Welcome, BadMagic> {
         let (version, server_max_version) = parse(bytes)?;
         Ok(Welcome { version, server_max_version })
     }
@@ -87,11 +87,11 @@ fn encode(a: u16, b: u16) -> [u8; HANDSHAKE_LEN] {
     bytes
 }
 
-fn parse(bytes: &[u8; HANDSHAKE_LEN]) -> Result<(u16, u16), DecodeError> {
+fn parse(bytes: &[u8; HANDSHAKE_LEN]) -> Result<(u16, u16), BadMagic> {
     let mut magic = [0u8; 4];
     magic.copy_from_slice(&bytes[..4]);
     if magic != MAGIC {
-        return Err(DecodeError::BadMagic(magic));
+        return Err(BadMagic(magic));
     }
     Ok((BigEndian::read_u16(&bytes[4..6]), BigEndian::read_u16(&bytes[6..8])))
 }
@@ -107,7 +107,7 @@ mod tests {
 
     #[test]
     fn http_request_is_not_a_hello() {
-        assert!(matches!(Hello::parse(b"GET / HT"), Err(DecodeError::BadMagic(m)) if &m == b"GET "));
+        assert!(matches!(Hello::parse(b"GET / HT"), Err(BadMagic(m)) if &m == b"GET "));
     }
 
     #[test]

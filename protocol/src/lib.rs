@@ -7,7 +7,8 @@
 //! - [`handshake`]: the fixed 8-byte exchange that opens a connection (RFC §4).
 //! - [`frame`]: the 6-byte frame header, message kinds and size limits (RFC §5).
 //! - [`message`]: the [`Message`] enum, one variant per kind, and frame encode/decode.
-//! - [`request`], [`reply`], [`stream`], [`goodbye`]: one module per message family (RFC §6).
+//! - [`request`], [`reply`], [`stream`], [`library`], [`goodbye`]: one module per message family
+//!   (RFC §6).
 //! - [`mp3`]: MPEG audio frame headers, because AUDIO payloads are whole MP3 frames (RFC §7).
 //! - [`error`]: why a peer's bytes were refused.
 //! - [`text`]: text from a peer made safe for a terminal or a log (RFC §12).
@@ -16,6 +17,7 @@ pub mod error;
 pub mod frame;
 pub mod goodbye;
 pub mod handshake;
+pub mod library;
 pub mod message;
 pub mod mp3;
 pub mod reply;
@@ -24,10 +26,11 @@ pub mod stream;
 pub mod text;
 mod wire;
 
-pub use error::{DecodeError, EncodeError, ReadError};
-pub use frame::{FrameHeader, Kind, MAX_PAYLOAD_LEN};
+pub use error::{BadMagic, DecodeError, EncodeError, FrameError, ReadError};
+pub use frame::{Class, FrameHeader, Kind, KindName, MAX_PAYLOAD_LEN};
 pub use goodbye::{Goodbye, GoodbyeReason};
 pub use handshake::{Hello, PROTOCOL_VERSION, Welcome};
+pub use library::{LibraryChanged, Scanning};
 pub use message::{Message, read_frame, read_message};
 pub use reply::{ErrorCode, ErrorReply, ListPage, Playing, SongEntry, Stopped};
 pub use request::{Request, RequestId, SongId};

@@ -3,17 +3,19 @@
 
 use std::io::{self, Read};
 
-use crate::error::{DecodeError, EncodeError, ReadError};
-use crate::frame::{FrameHeader, HEADER_LEN, Kind, MAX_PAYLOAD_LEN};
+use crate::error::{DecodeError, EncodeError, FrameError, ReadError};
+use crate::frame::{Class, FrameHeader, HEADER_LEN, Kind, check, encode_frame, encode_frame_of};
 use crate::goodbye::Goodbye;
+use crate::library::{LibraryChanged, Scanning};
 use crate::reply::{ErrorReply, ListPage, Playing, Stopped};
 use crate::request::{Request, RequestId};
 use crate::stream::{Audio, EndOfStream};
+use crate::wire::{Cursor, put_u32};
 
 /// One decoded frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Message {
-    /// PING, LIST, PLAY or STOP from a client.
+    /// PING, LIST, PLAY, STOP or RESCAN from a client.
     Request(Request),
     /// Reply to PING.
     Pong {
@@ -26,12 +28,16 @@ pub enum Message {
     Playing(Playing),
     /// Reply to STOP.
     Stopped(Stopped),
+    /// Reply to RESCAN.
+    Scanning(Scanning),
     /// A request failed.
     Error(ErrorReply),
     /// A chunk of audio.
     Audio(Audio),
     /// A stream was sent completely.
     EndOfStream(EndOfStream),
+    /// A scan of the library finished.
+    LibraryChanged(LibraryChanged),
     /// The sender is closing.
     Goodbye(Goodbye),
     /// A kind this version does not know. A request-range kind carries the request id from
@@ -45,52 +51,64 @@ pub enum Message {
 }
 
 impl Message {
-    /// The kind that carries this message.
-    pub fn kind(&self) -> Kind {
-        match self {
+    /// The kind byte that carries this message.
+    pub fn kind_byte(&self) -> u8 {
+        match self.known_kind() {
+            Ok(kind) => kind.to_u8(),
+            Err(raw) => raw,
+        }
+    }
+
+    /// The known kind that carries this message; `None` for [`Message::Unknown`].
+    pub fn kind(&self) -> Option<Kind> {
+        self.known_kind().ok()
+    }
+
+    /// The kind, or the raw kind byte of a [`Message::Unknown`].
+    fn known_kind(&self) -> Result<Kind, u8> {
+        Ok(match self {
             Message::Request(r) => r.kind(),
             Message::Pong { .. } => Kind::Pong,
             Message::ListPage(_) => Kind::ListPage,
             Message::Playing(_) => Kind::Playing,
             Message::Stopped(_) => Kind::Stopped,
+            Message::Scanning(_) => Kind::Scanning,
             Message::Error(_) => Kind::Error,
             Message::Audio(_) => Kind::Audio,
             Message::EndOfStream(_) => Kind::EndOfStream,
+            Message::LibraryChanged(_) => Kind::LibraryChanged,
             Message::Goodbye(_) => Kind::Goodbye,
-            Message::Unknown { kind, .. } => Kind::Unknown(*kind),
-        }
+            Message::Unknown { kind, .. } => return Err(*kind),
+        })
     }
 
     /// Appends the whole frame (header and payload) to `out`. A message whose payload would
-    /// exceed [`MAX_PAYLOAD_LEN`] (an oversized AUDIO chunk or LIST_PAGE) is refused and
+    /// exceed [`crate::MAX_PAYLOAD_LEN`] (an oversized AUDIO chunk or LIST_PAGE) is refused and
     /// `out` is left as it was: a sender never puts a frame on the wire that the receiver
     /// must treat as a protocol error.
     pub fn encode(&self, out: &mut Vec<u8>) -> Result<(), EncodeError> {
-        let start = out.len();
-        FrameHeader { len: 0, kind: self.kind(), flags: 0 }.encode(out);
-        match self {
+        let payload = |out: &mut Vec<u8>| match self {
             Message::Request(r) => r.encode_payload(out),
-            Message::Pong { id } => out.extend_from_slice(&id.0.to_be_bytes()),
+            Message::Pong { id } => put_u32(out, id.0),
             Message::ListPage(p) => p.encode_payload(out),
             Message::Playing(p) => p.encode_payload(out),
             Message::Stopped(s) => s.encode_payload(out),
+            Message::Scanning(s) => s.encode_payload(out),
             Message::Error(e) => e.encode_payload(out),
             Message::Audio(a) => a.encode_payload(out),
             Message::EndOfStream(e) => e.encode_payload(out),
+            Message::LibraryChanged(l) => l.encode_payload(out),
             Message::Goodbye(g) => g.encode_payload(out),
             Message::Unknown { request, .. } => {
                 if let Some(id) = request {
-                    out.extend_from_slice(&id.0.to_be_bytes());
+                    put_u32(out, id.0);
                 }
             }
+        };
+        match self.known_kind() {
+            Ok(kind) => encode_frame(out, kind, payload),
+            Err(raw) => encode_frame_of(out, raw, "unknown", payload),
         }
-        let len = out.len() - start - HEADER_LEN;
-        if len > MAX_PAYLOAD_LEN as usize {
-            out.truncate(start);
-            return Err(EncodeError::PayloadTooLarge { kind: self.kind().name(), len });
-        }
-        out[start..start + 4].copy_from_slice(&(len as u32).to_be_bytes());
-        Ok(())
     }
 
     /// The whole frame as a new buffer.
@@ -100,49 +118,52 @@ impl Message {
         Ok(out)
     }
 
-    /// Decodes a payload whose header has already been read and checked.
-    pub fn decode(kind: Kind, payload: &[u8]) -> Result<Message, DecodeError> {
+    /// Decodes the payload of a frame whose header has already been read and checked. Any
+    /// kind byte is accepted: one this version does not know becomes [`Message::Unknown`].
+    pub fn decode(kind_byte: u8, payload: &[u8]) -> Result<Message, DecodeError> {
+        let Some(kind) = Kind::from_u8(kind_byte) else {
+            let request =
+                if Class::of(kind_byte) == Class::Request { Request::peek_id(payload) } else { None };
+            return Ok(Message::Unknown { kind: kind_byte, request });
+        };
+        let mut c = Cursor::new(kind.name(), payload);
+        if let Some(request) = Request::decode(kind, &mut c) {
+            return request.map(Message::Request);
+        }
         Ok(match kind {
-            Kind::Ping | Kind::List | Kind::Play | Kind::Stop => {
-                Message::Request(Request::decode(kind, payload)?)
+            Kind::Pong => Message::Pong { id: c.request_id()? },
+            Kind::ListPage => Message::ListPage(ListPage::decode(&mut c)?),
+            Kind::Playing => Message::Playing(Playing::decode(&mut c)?),
+            Kind::Stopped => Message::Stopped(Stopped::decode(&mut c)?),
+            Kind::Scanning => Message::Scanning(Scanning::decode(&mut c)?),
+            Kind::Error => Message::Error(ErrorReply::decode(&mut c)?),
+            Kind::Audio => Message::Audio(Audio::decode(&mut c)?),
+            Kind::EndOfStream => Message::EndOfStream(EndOfStream::decode(&mut c)?),
+            Kind::LibraryChanged => Message::LibraryChanged(LibraryChanged::decode(&mut c)?),
+            Kind::Goodbye => Message::Goodbye(Goodbye::decode(&mut c)?),
+            Kind::Ping | Kind::List | Kind::Play | Kind::Stop | Kind::Rescan => {
+                return Err(c.invalid("request"));
             }
-            Kind::Pong => {
-                let id = Request::peek_id(payload).ok_or(DecodeError::Truncated {
-                    kind: "PONG",
-                    offset: 0,
-                    needed: 4 - payload.len(),
-                })?;
-                Message::Pong { id }
-            }
-            Kind::ListPage => Message::ListPage(ListPage::decode(payload)?),
-            Kind::Playing => Message::Playing(Playing::decode(payload)?),
-            Kind::Stopped => Message::Stopped(Stopped::decode(payload)?),
-            Kind::Error => Message::Error(ErrorReply::decode(payload)?),
-            Kind::Audio => Message::Audio(Audio::decode(payload)?),
-            Kind::EndOfStream => Message::EndOfStream(EndOfStream::decode(payload)?),
-            Kind::Goodbye => Message::Goodbye(Goodbye::decode(payload)?),
-            Kind::Unknown(raw) => Message::Unknown {
-                kind: raw,
-                request: if kind.is_request() { Request::peek_id(payload) } else { None },
-            },
         })
     }
 
     /// Decodes the first frame of `buf` if it is wholly there: `Ok(None)` asks for more bytes,
-    /// `Ok(Some((message, used)))` says how many bytes the frame took. For callers that buffer
+    /// `Ok(Some((message, used)))` says how many bytes the frame took. A malformed frame is
+    /// [`FrameError::Malformed`], which says how many bytes to skip. For callers that buffer
     /// bytes themselves (an event loop).
-    pub fn decode_from_slice(buf: &[u8]) -> Result<Option<(Message, usize)>, DecodeError> {
-        let Some(head) = buf.first_chunk::<HEADER_LEN>() else {
+    pub fn decode_from_slice(buf: &[u8]) -> Result<Option<(Message, usize)>, FrameError> {
+        let Some(header) = check(buf)? else {
             return Ok(None);
         };
-        let header = FrameHeader::parse(head)?;
-        let total = HEADER_LEN + header.len as usize;
-        if buf.len() < total {
-            return Ok(None);
-        }
-        let message = Message::decode(header.kind, &buf[HEADER_LEN..total])?;
-        Ok(Some((message, total)))
+        let used = header.frame_len();
+        Message::decode(header.kind_byte, &buf[HEADER_LEN..used])
+            .map(|message| Some((message, used)))
+            .map_err(|error| malformed(&header, error))
     }
+}
+
+fn malformed(header: &FrameHeader, error: DecodeError) -> FrameError {
+    FrameError::Malformed { kind: header.kind_byte, frame_len: header.frame_len(), error }
 }
 
 /// Reads one whole frame from a blocking reader and decodes it.
@@ -153,7 +174,9 @@ impl Message {
 pub fn read_message<R: Read>(reader: &mut R, scratch: &mut Vec<u8>) -> Result<Option<Message>, ReadError> {
     match read_frame(reader, scratch)? {
         None => Ok(None),
-        Some(header) => Ok(Some(Message::decode(header.kind, scratch)?)),
+        Some(header) => {
+            Ok(Some(Message::decode(header.kind_byte, scratch).map_err(|error| malformed(&header, error))?))
+        }
     }
 }
 
@@ -196,7 +219,20 @@ fn read_exact_or_eof<R: Read>(reader: &mut R, buf: &mut [u8]) -> Result<bool, Re
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::MAX_PAYLOAD_LEN;
     use crate::request::SongId;
+
+    #[test]
+    fn a_pong_with_trailing_bytes_is_a_pong() {
+        // A newer server may append fields; this used to underflow `4 - payload.len()`.
+        let bytes = [0, 0, 0, 6, 0x41, 0, 0, 0, 0, 5, 0xAA, 0xBB];
+        assert_eq!(Message::decode_from_slice(&bytes), Ok(Some((Message::Pong { id: RequestId(5) }, 12))));
+        let short = [0, 0, 0, 2, 0x41, 0, 0, 0];
+        assert!(matches!(
+            Message::decode_from_slice(&short),
+            Err(FrameError::Malformed { frame_len: 8, error: DecodeError::Truncated { needed: 2, .. }, .. })
+        ));
+    }
 
     #[test]
     fn play_has_the_documented_bytes() {
@@ -228,14 +264,11 @@ mod tests {
         bytes.extend_from_slice(&[0x02, 0]);
         let mut scratch = Vec::new();
         let result = read_message(&mut bytes.as_slice(), &mut scratch);
-        assert!(matches!(result, Err(ReadError::Decode(DecodeError::PayloadTooLarge { .. }))));
+        assert!(matches!(result, Err(ReadError::Frame(FrameError::TooLarge { .. }))));
         assert_eq!(scratch.capacity(), 0, "nothing may be allocated for a refused frame");
         // The same through the slice decoder, with a length near u32::MAX.
         let huge = [0xFF, 0xFF, 0xFF, 0xFF, 0x02, 0];
-        assert!(matches!(
-            Message::decode_from_slice(&huge),
-            Err(DecodeError::PayloadTooLarge { len: u32::MAX, .. })
-        ));
+        assert!(matches!(Message::decode_from_slice(&huge), Err(FrameError::TooLarge { len: u32::MAX, .. })));
     }
 
     #[test]
@@ -252,7 +285,11 @@ mod tests {
         let bytes = [0, 0, 0, 6, 0x03, 0, 0, 0, 0, 7, 0, 0];
         assert!(matches!(
             Message::decode_from_slice(&bytes),
-            Err(DecodeError::Truncated { kind: "PLAY", offset: 4, needed: 2 })
+            Err(FrameError::Malformed {
+                kind: 0x03,
+                frame_len: 12,
+                error: DecodeError::Truncated { kind: "PLAY", offset: 4, needed: 2 }
+            })
         ));
     }
 

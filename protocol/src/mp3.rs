@@ -2,11 +2,15 @@
 //!
 //! AUDIO payloads carry whole MP3 frames and their position in the song (RFC §7.2), so the
 //! server must find frame boundaries and durations, and a client may use the same code to feed
-//! a decoder whole frames. This is framing only: no decoding. Free-format streams (bitrate index
-//! 0) are not supported and are treated as not being MPEG audio.
+//! a decoder whole frames. This is framing only: no decoding, and no tags (skipping an ID3v2
+//! tag, reading a Xing header serve the server's library, not the wire). Free-format streams
+//! (bitrate index 0) are not supported and are treated as not being MPEG audio.
+//!
+//! The names say "audio frame" throughout, as RFC.md does, because "frame" alone is a
+//! protocol frame ([`crate::frame`]).
 
 /// Size of an MPEG audio frame header.
-pub const FRAME_HEADER_LEN: usize = 4;
+pub const AUDIO_HEADER_LEN: usize = 4;
 
 /// MPEG version of a frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,9 +34,9 @@ pub enum Layer {
     Three,
 }
 
-/// What a frame header says.
+/// What an MPEG audio frame header says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FrameHeader {
+pub struct AudioHeader {
     /// MPEG version.
     pub version: Version,
     /// Layer.
@@ -62,9 +66,9 @@ const BITRATES_V2: [[u32; 15]; 3] = [
     [0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160],
 ];
 
-impl FrameHeader {
+impl AudioHeader {
     /// Parses the header at the start of `bytes`; `None` if it is not a supported header.
-    pub fn parse(bytes: &[u8]) -> Option<FrameHeader> {
+    pub fn parse(bytes: &[u8]) -> Option<AudioHeader> {
         let &[b0, b1, b2, b3, ..] = bytes else {
             return None;
         };
@@ -105,7 +109,7 @@ impl FrameHeader {
             (Layer::Two, _) | (Layer::Three, Version::Mpeg1) => (144 * bitrate / sample_rate + padding, 1152),
             (Layer::Three, _) => (72 * bitrate / sample_rate + padding, 576),
         };
-        Some(FrameHeader {
+        Some(AudioHeader {
             version,
             layer,
             bitrate_kbps,
@@ -117,9 +121,11 @@ impl FrameHeader {
         })
     }
 
-    /// Whether `other` can be the next frame of the same stream: the fields that do not change
-    /// within a stream agree. Used to tell a real frame from a false sync in tag data.
-    pub fn continues(&self, other: &FrameHeader) -> bool {
+    /// Whether `other` agrees with this header in version, layer and sample rate. After a gap
+    /// (or at the start of the data) a candidate frame counts only if the header that follows
+    /// it agrees with it, which tells a real frame from a false sync in tag data or junk
+    /// (RFC §7.2).
+    pub fn agrees_with(&self, other: &AudioHeader) -> bool {
         self.version == other.version && self.layer == other.layer && self.sample_rate == other.sample_rate
     }
 }
@@ -147,7 +153,7 @@ impl StreamClock {
     }
 
     /// Moves past one frame.
-    pub fn advance(&mut self, header: &FrameHeader) {
+    pub fn advance(&mut self, header: &AudioHeader) {
         if header.sample_rate != self.rate {
             self.base = self.now();
             self.rate = header.sample_rate;
@@ -157,34 +163,35 @@ impl StreamClock {
     }
 }
 
-/// Length of the ID3v2 tags at the start of `data` (0 if none). A file may carry several.
-pub fn id3v2_len(data: &[u8]) -> usize {
-    let mut pos = 0;
-    while let Some(tag) = data.get(pos..pos + 10) {
-        if &tag[..3] != b"ID3" || tag[6..10].iter().any(|b| b & 0x80 != 0) {
-            break;
-        }
-        let size = tag[6..10].iter().fold(0usize, |acc, b| (acc << 7) | usize::from(*b));
-        let footer = if tag[5] & 0x10 != 0 { 10 } else { 0 };
-        pos += 10 + size + footer;
-    }
-    pos.min(data.len())
-}
-
 /// One frame found in a file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FrameSpan {
     /// Byte offset of the frame in the data walked.
     pub offset: usize,
     /// The frame's header.
-    pub header: FrameHeader,
+    pub header: AudioHeader,
 }
 
-/// Walks the frames of a whole MP3 file held in memory: skips ID3v2 tags, resynchronises over
-/// junk (a frame found after junk must be followed by a matching header, or end the data, to
-/// count), stops before a truncated last frame, and so never yields trailing ID3v1/APE tags.
+/// Walks the MPEG audio frames of `data` from its start, by the rule of RFC §7.2:
+///
+/// - a valid header right where the previous frame ended starts the next frame, whatever its
+///   version, layer or sample rate (a stream MAY change them);
+/// - at the start, and after bytes that are not a frame (junk), a candidate frame counts only
+///   if it ends exactly at the end of the data or the header after it agrees with it
+///   ([`AudioHeader::agrees_with`]); otherwise its first byte is junk and the walk moves on
+///   one byte;
+/// - a frame that the data cuts short is not a frame, so trailing ID3v1 or APE tags and a
+///   truncated last frame are never yielded.
+///
+/// Tags at the start (ID3v2) are the caller's to skip: [`frames_from`].
 pub fn frames(data: &[u8]) -> Frames<'_> {
-    Frames { data, pos: id3v2_len(data), previous: None }
+    frames_from(data, 0)
+}
+
+/// [`frames`] starting at byte `start` of `data` (after an ID3v2 tag), with offsets still
+/// counted from the start of `data`.
+pub fn frames_from(data: &[u8], start: usize) -> Frames<'_> {
+    Frames { data, pos: start.min(data.len()), previous_end: None }
 }
 
 /// Iterator returned by [`frames`].
@@ -192,23 +199,20 @@ pub fn frames(data: &[u8]) -> Frames<'_> {
 pub struct Frames<'a> {
     data: &'a [u8],
     pos: usize,
-    previous: Option<FrameHeader>,
+    /// Where the last frame yielded ended: a header there needs no confirmation.
+    previous_end: Option<usize>,
 }
 
 impl Frames<'_> {
-    fn frame_at(&self, pos: usize) -> Option<FrameHeader> {
-        let header = FrameHeader::parse(self.data.get(pos..)?)?;
+    fn frame_at(&self, pos: usize) -> Option<AudioHeader> {
+        let header = AudioHeader::parse(self.data.get(pos..)?)?;
         let end = pos + header.len;
         if end > self.data.len() {
             return None;
         }
-        let confirmed = match self.previous {
-            Some(previous) => previous.continues(&header),
-            None => {
-                end == self.data.len()
-                    || FrameHeader::parse(&self.data[end..]).is_some_and(|next| header.continues(&next))
-            }
-        };
+        let confirmed = self.previous_end == Some(pos)
+            || end == self.data.len()
+            || AudioHeader::parse(&self.data[end..]).is_some_and(|next| header.agrees_with(&next));
         confirmed.then_some(header)
     }
 }
@@ -217,40 +221,17 @@ impl Iterator for Frames<'_> {
     type Item = FrameSpan;
 
     fn next(&mut self) -> Option<FrameSpan> {
-        while self.pos + FRAME_HEADER_LEN <= self.data.len() {
+        while self.pos + AUDIO_HEADER_LEN <= self.data.len() {
             if let Some(header) = self.frame_at(self.pos) {
                 let span = FrameSpan { offset: self.pos, header };
                 self.pos += header.len;
-                self.previous = Some(header);
+                self.previous_end = Some(self.pos);
                 return Some(span);
             }
-            self.previous = None;
             self.pos += 1;
         }
         None
     }
-}
-
-/// The frame count that a Xing/Info (LAME) or VBRI (Fraunhofer) header in the first frame
-/// declares, which gives a song's duration without reading the whole file.
-pub fn declared_frame_count(first: &FrameSpan, data: &[u8]) -> Option<u32> {
-    let frame = data.get(first.offset..first.offset + first.header.len)?;
-    let side_info = match (first.header.version, first.header.channels) {
-        (Version::Mpeg1, 1) => 17,
-        (Version::Mpeg1, _) => 32,
-        (_, 1) => 9,
-        (_, _) => 17,
-    };
-    let xing = FRAME_HEADER_LEN + side_info;
-    if let Some(tag) = frame.get(xing..xing + 12)
-        && (&tag[..4] == b"Xing" || &tag[..4] == b"Info")
-    {
-        let flags = u32::from_be_bytes([tag[4], tag[5], tag[6], tag[7]]);
-        return (flags & 1 != 0).then(|| u32::from_be_bytes([tag[8], tag[9], tag[10], tag[11]]));
-    }
-    let vbri = FRAME_HEADER_LEN + 32;
-    let tag = frame.get(vbri..vbri + 18)?;
-    (&tag[..4] == b"VBRI").then(|| u32::from_be_bytes([tag[14], tag[15], tag[16], tag[17]]))
 }
 
 #[cfg(test)]
@@ -261,7 +242,7 @@ mod tests {
     const HEADER_128K: [u8; 4] = [0xFF, 0xFB, 0x90, 0x00];
 
     fn frame(header: [u8; 4]) -> Vec<u8> {
-        let len = FrameHeader::parse(&header).unwrap().len;
+        let len = AudioHeader::parse(&header).unwrap().len;
         let mut f = header.to_vec();
         f.resize(len, 0);
         f
@@ -269,7 +250,7 @@ mod tests {
 
     #[test]
     fn parses_a_128k_stereo_header() {
-        let h = FrameHeader::parse(&HEADER_128K).unwrap();
+        let h = AudioHeader::parse(&HEADER_128K).unwrap();
         assert_eq!(
             (h.bitrate_kbps, h.sample_rate, h.channels, h.len, h.samples),
             (128, 44_100, 2, 417, 1152)
@@ -278,21 +259,21 @@ mod tests {
 
     #[test]
     fn padding_and_mono_and_mpeg2_change_the_numbers() {
-        let padded_mono = FrameHeader::parse(&[0xFF, 0xFB, 0x92, 0xC0]).unwrap();
+        let padded_mono = AudioHeader::parse(&[0xFF, 0xFB, 0x92, 0xC0]).unwrap();
         assert_eq!((padded_mono.len, padded_mono.channels), (418, 1));
         // MPEG-2 Layer III, 64 kbit/s, 22.05 kHz: 72 * 64000 / 22050 = 208.
-        let mpeg2 = FrameHeader::parse(&[0xFF, 0xF3, 0x80, 0x00]).unwrap();
+        let mpeg2 = AudioHeader::parse(&[0xFF, 0xF3, 0x80, 0x00]).unwrap();
         assert_eq!((mpeg2.version, mpeg2.len, mpeg2.samples), (Version::Mpeg2, 208, 576));
     }
 
     #[test]
     fn rejects_bad_sync_free_format_and_reserved_values() {
-        assert!(FrameHeader::parse(b"TAG\0").is_none());
-        assert!(FrameHeader::parse(&[0xFF, 0xFB, 0x00, 0x00]).is_none());
-        assert!(FrameHeader::parse(&[0xFF, 0xFB, 0xF0, 0x00]).is_none());
-        assert!(FrameHeader::parse(&[0xFF, 0xFB, 0x9C, 0x00]).is_none());
-        assert!(FrameHeader::parse(&[0xFF, 0xF9, 0x90, 0x00]).is_none());
-        assert!(FrameHeader::parse(&[0xFF, 0xFB]).is_none());
+        assert!(AudioHeader::parse(b"TAG\0").is_none());
+        assert!(AudioHeader::parse(&[0xFF, 0xFB, 0x00, 0x00]).is_none());
+        assert!(AudioHeader::parse(&[0xFF, 0xFB, 0xF0, 0x00]).is_none());
+        assert!(AudioHeader::parse(&[0xFF, 0xFB, 0x9C, 0x00]).is_none());
+        assert!(AudioHeader::parse(&[0xFF, 0xF9, 0x90, 0x00]).is_none());
+        assert!(AudioHeader::parse(&[0xFF, 0xFB]).is_none());
     }
 
     #[test]
@@ -305,7 +286,7 @@ mod tests {
         let audio_end = data.len();
         data.extend_from_slice(b"TAG");
         data.resize(audio_end + 128, b' ');
-        let spans: Vec<_> = frames(&data).collect();
+        let spans: Vec<_> = frames_from(&data, audio_start).collect();
         assert_eq!(spans.len(), 3);
         assert_eq!(spans[0].offset, audio_start);
         assert_eq!(spans[2].offset + spans[2].header.len, audio_end);
@@ -331,7 +312,7 @@ mod tests {
 
     #[test]
     fn the_clock_does_not_drift() {
-        let header = FrameHeader::parse(&HEADER_128K).unwrap();
+        let header = AudioHeader::parse(&HEADER_128K).unwrap();
         let mut clock = StreamClock::default();
         for _ in 0..382 {
             clock.advance(&header);
@@ -343,14 +324,40 @@ mod tests {
     }
 
     #[test]
-    fn reads_the_xing_frame_count() {
-        let mut first = frame(HEADER_128K);
-        first[36..40].copy_from_slice(b"Xing");
-        first[40..44].copy_from_slice(&1u32.to_be_bytes());
-        first[44..48].copy_from_slice(&1234u32.to_be_bytes());
-        let mut data = first;
+    fn a_change_of_sample_rate_loses_no_frame() {
+        // 3 frames at 44.1 kHz, 3 at 48 kHz (MPEG-1), 3 at 22.05 kHz (MPEG-2), 3 at 44.1 kHz.
+        const HEADER_48K: [u8; 4] = [0xFF, 0xFB, 0x94, 0x00];
+        const HEADER_22K: [u8; 4] = [0xFF, 0xF3, 0x80, 0x00];
+        let mut data = Vec::new();
+        let mut expected = Vec::new();
+        for header in [HEADER_128K, HEADER_48K, HEADER_22K, HEADER_128K] {
+            for _ in 0..3 {
+                expected.push((data.len(), AudioHeader::parse(&header).unwrap().sample_rate));
+                data.extend(frame(header));
+            }
+        }
+        let walked: Vec<_> = frames(&data).map(|f| (f.offset, f.header.sample_rate)).collect();
+        assert_eq!(walked, expected);
+        // Position is the exact sum of durations at each frame's own rate.
+        let mut clock = StreamClock::default();
+        frames(&data).for_each(|f| clock.advance(&f.header));
+        let nanos = |samples: u64, rate: u64| samples * 1_000_000_000 / rate;
+        let expected_ns = nanos(6 * 1152, 44_100) + nanos(3 * 1152, 48_000) + nanos(3 * 576, 22_050);
+        assert!(clock.now().as_nanos().abs_diff(u128::from(expected_ns)) <= 2, "{:?}", clock.now());
+    }
+
+    #[test]
+    fn junk_then_a_lone_frame_of_another_rate_is_not_trusted() {
+        // After junk, a frame must be confirmed by an agreeing next header; a 48 kHz frame
+        // followed by 44.1 kHz frames is a false sync there, and the walk resumes at the next
+        // confirmed frame.
+        const HEADER_48K: [u8; 4] = [0xFF, 0xFB, 0x94, 0x00];
+        let mut data = b"junk".to_vec();
+        data.extend(frame(HEADER_48K));
+        let second = data.len();
         data.extend(frame(HEADER_128K));
-        let span = frames(&data).next().unwrap();
-        assert_eq!(declared_frame_count(&span, &data), Some(1234));
+        data.extend(frame(HEADER_128K));
+        let offsets: Vec<_> = frames(&data).map(|f| f.offset).collect();
+        assert_eq!(offsets, [second, second + 417]);
     }
 }

@@ -16,7 +16,7 @@ use std::fmt;
 use std::ops::Range;
 
 use crate::error::{DecodeError, EncodeError};
-use crate::frame::{FrameHeader, HEADER_LEN, Kind, MAX_PAYLOAD_LEN};
+use crate::frame::{Kind, MAX_PAYLOAD_LEN, encode_frame};
 use crate::request::{RequestId, SongId};
 use crate::stream::StreamId;
 use crate::wire::{Cursor, put_text, put_u8, put_u16, put_u32, put_u64, text_len};
@@ -128,25 +128,15 @@ impl ListPage {
         last: bool,
         out: &mut Vec<u8>,
     ) -> Result<(), EncodeError> {
-        let start = out.len();
-        FrameHeader { len: 0, kind: Kind::ListPage, flags: 0 }.encode(out);
-        encode_page_payload(id, songs, last, out);
-        let len = out.len() - start - HEADER_LEN;
-        if len > MAX_PAYLOAD_LEN as usize {
-            out.truncate(start);
-            return Err(EncodeError::PayloadTooLarge { kind: "LIST_PAGE", len });
-        }
-        out[start..start + 4].copy_from_slice(&(len as u32).to_be_bytes());
-        Ok(())
+        encode_frame(out, Kind::ListPage, |out| encode_page_payload(id, songs, last, out))
     }
 
     pub(crate) fn encode_payload(&self, out: &mut Vec<u8>) {
         encode_page_payload(self.id, &self.songs, self.last, out);
     }
 
-    pub(crate) fn decode(payload: &[u8]) -> Result<ListPage, DecodeError> {
-        let mut c = Cursor::new("LIST_PAGE", payload);
-        let id = RequestId(c.u32()?);
+    pub(crate) fn decode(c: &mut Cursor<'_>) -> Result<ListPage, DecodeError> {
+        let id = c.request_id()?;
         let last = c.u8()? & PAGE_LAST != 0;
         let count = usize::from(c.u16()?);
         // Each entry needs at least ENTRY_MIN_LEN bytes: a count the payload cannot hold is
@@ -156,7 +146,7 @@ impl ListPage {
         }
         let mut songs = Vec::with_capacity(count);
         for _ in 0..count {
-            songs.push(SongEntry::decode(&mut c)?);
+            songs.push(SongEntry::decode(c)?);
         }
         Ok(ListPage { id, last, songs })
     }
@@ -202,9 +192,8 @@ impl Playing {
         put_text(out, &self.artist);
     }
 
-    pub(crate) fn decode(payload: &[u8]) -> Result<Playing, DecodeError> {
-        let mut c = Cursor::new("PLAYING", payload);
-        let id = RequestId(c.u32()?);
+    pub(crate) fn decode(c: &mut Cursor<'_>) -> Result<Playing, DecodeError> {
+        let id = c.request_id()?;
         let stream = StreamId(c.u32()?);
         if stream.0 == 0 {
             return Err(c.invalid("stream id"));
@@ -240,9 +229,8 @@ impl Stopped {
         put_u32(out, self.stream.map_or(0, |s| s.0));
     }
 
-    pub(crate) fn decode(payload: &[u8]) -> Result<Stopped, DecodeError> {
-        let mut c = Cursor::new("STOPPED", payload);
-        let id = RequestId(c.u32()?);
+    pub(crate) fn decode(c: &mut Cursor<'_>) -> Result<Stopped, DecodeError> {
+        let id = c.request_id()?;
         let stream = c.u32()?;
         Ok(Stopped { id, stream: (stream != 0).then_some(StreamId(stream)) })
     }
@@ -261,6 +249,8 @@ pub enum ErrorCode {
     NoSuchSong,
     /// The song is listed but cannot be read now (file vanished, unreadable or corrupt).
     SongUnavailable,
+    /// This connection has used every stream id; a new connection can play again (RFC §7.1).
+    StreamIdsExhausted,
     /// The server failed in a way that is not the client's fault.
     Internal,
     /// A code from a newer version.
@@ -276,6 +266,7 @@ impl ErrorCode {
             ErrorCode::UnexpectedMessage => 0x0003,
             ErrorCode::NoSuchSong => 0x0010,
             ErrorCode::SongUnavailable => 0x0011,
+            ErrorCode::StreamIdsExhausted => 0x0012,
             ErrorCode::Internal => 0x00FF,
             ErrorCode::Other(v) => v,
         }
@@ -289,6 +280,7 @@ impl ErrorCode {
             0x0003 => ErrorCode::UnexpectedMessage,
             0x0010 => ErrorCode::NoSuchSong,
             0x0011 => ErrorCode::SongUnavailable,
+            0x0012 => ErrorCode::StreamIdsExhausted,
             0x00FF => ErrorCode::Internal,
             v => ErrorCode::Other(v),
         }
@@ -303,6 +295,7 @@ impl fmt::Display for ErrorCode {
             ErrorCode::UnexpectedMessage => "unexpected message",
             ErrorCode::NoSuchSong => "no such song",
             ErrorCode::SongUnavailable => "song unavailable",
+            ErrorCode::StreamIdsExhausted => "stream ids exhausted",
             ErrorCode::Internal => "internal server error",
             ErrorCode::Other(v) => return write!(f, "error {v:#06x}"),
         };
@@ -328,9 +321,8 @@ impl ErrorReply {
         put_text(out, &self.message);
     }
 
-    pub(crate) fn decode(payload: &[u8]) -> Result<ErrorReply, DecodeError> {
-        let mut c = Cursor::new("ERROR", payload);
-        Ok(ErrorReply { id: RequestId(c.u32()?), code: ErrorCode::from_u16(c.u16()?), message: c.text()? })
+    pub(crate) fn decode(c: &mut Cursor<'_>) -> Result<ErrorReply, DecodeError> {
+        Ok(ErrorReply { id: c.request_id()?, code: ErrorCode::from_u16(c.u16()?), message: c.text()? })
     }
 }
 
@@ -390,7 +382,7 @@ mod tests {
         put_u8(&mut payload, PAGE_LAST);
         put_u16(&mut payload, u16::MAX);
         assert!(matches!(
-            ListPage::decode(&payload),
+            ListPage::decode(&mut Cursor::new("LIST_PAGE", &payload)),
             Err(DecodeError::InvalidField { field: "song count", .. })
         ));
     }

@@ -3,8 +3,8 @@
 //! appends are ignored by a version 1 receiver (RFC §5.3).
 //!
 //! ```text
-//! PING, LIST, STOP:  | request id (32) |
-//! PLAY:              | request id (32) | song id (32) |
+//! PING, LIST, STOP, RESCAN:  | request id (32) |
+//! PLAY:                      | request id (32) | song id (32) |
 //! ```
 
 use std::fmt;
@@ -58,14 +58,22 @@ pub enum Request {
         /// Echoed in STOPPED.
         id: RequestId,
     },
+    /// Asks the server to look for new, changed and removed files now (RFC §6.1.5).
+    Rescan {
+        /// Echoed in SCANNING.
+        id: RequestId,
+    },
 }
 
 impl Request {
     /// The id the reply will echo.
     pub fn id(&self) -> RequestId {
         match self {
-            Request::Ping { id } | Request::List { id } | Request::Stop { id } => *id,
-            Request::Play { id, .. } => *id,
+            Request::Ping { id }
+            | Request::List { id }
+            | Request::Stop { id }
+            | Request::Rescan { id }
+            | Request::Play { id, .. } => *id,
         }
     }
 
@@ -76,6 +84,7 @@ impl Request {
             Request::List { .. } => Kind::List,
             Request::Play { .. } => Kind::Play,
             Request::Stop { .. } => Kind::Stop,
+            Request::Rescan { .. } => Kind::Rescan,
         }
     }
 
@@ -86,16 +95,17 @@ impl Request {
         }
     }
 
-    pub(crate) fn decode(kind: Kind, payload: &[u8]) -> Result<Request, DecodeError> {
-        let mut c = Cursor::new(kind.name(), payload);
-        let id = RequestId(c.u32()?);
-        Ok(match kind {
-            Kind::Ping => Request::Ping { id },
-            Kind::List => Request::List { id },
-            Kind::Stop => Request::Stop { id },
-            Kind::Play => Request::Play { id, song: SongId(c.u32()?) },
-            _ => unreachable!("Request::decode is only called for request kinds"),
-        })
+    /// Decodes the payload of a request kind; `None` for a kind that is not a request.
+    pub(crate) fn decode(kind: Kind, c: &mut Cursor<'_>) -> Option<Result<Request, DecodeError>> {
+        let make: fn(RequestId, &mut Cursor<'_>) -> Result<Request, DecodeError> = match kind {
+            Kind::Ping => |id, _| Ok(Request::Ping { id }),
+            Kind::List => |id, _| Ok(Request::List { id }),
+            Kind::Stop => |id, _| Ok(Request::Stop { id }),
+            Kind::Rescan => |id, _| Ok(Request::Rescan { id }),
+            Kind::Play => |id, c| Ok(Request::Play { id, song: SongId(c.u32()?) }),
+            _ => return None,
+        };
+        Some(c.request_id().and_then(|id| make(id, c)))
     }
 
     /// The request id at the start of any request payload, even of a kind this version does

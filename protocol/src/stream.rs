@@ -8,7 +8,7 @@
 use std::fmt;
 
 use crate::error::{DecodeError, EncodeError};
-use crate::frame::{FrameHeader, Kind, MAX_PAYLOAD_LEN};
+use crate::frame::{FrameHeader, HEADER_LEN, Kind, MAX_PAYLOAD_LEN};
 use crate::wire::{Cursor, put_u32, put_u64};
 
 /// Names one stream of one connection, assigned by the server in PLAYING, never 0. Every AUDIO
@@ -48,8 +48,7 @@ impl Audio {
         out.extend_from_slice(&self.data);
     }
 
-    pub(crate) fn decode(payload: &[u8]) -> Result<Audio, DecodeError> {
-        let mut c = Cursor::new("AUDIO", payload);
+    pub(crate) fn decode(c: &mut Cursor<'_>) -> Result<Audio, DecodeError> {
         let stream = StreamId(c.u32()?);
         if stream.0 == 0 {
             return Err(c.invalid("stream id"));
@@ -68,7 +67,7 @@ fn encode_audio_prefix(stream: StreamId, offset: u64, position_ms: u32, out: &mu
 }
 
 /// Size of everything in an AUDIO frame before the MP3 data: frame header and fields.
-pub const AUDIO_HEAD_LEN: usize = crate::frame::HEADER_LEN + AUDIO_PREFIX_LEN;
+pub const AUDIO_HEAD_LEN: usize = HEADER_LEN + AUDIO_PREFIX_LEN;
 
 /// The frame header and fields of an AUDIO frame whose data is `data_len` bytes: the server's
 /// hot path sends this followed by the data straight out of a song shared by many connections,
@@ -79,15 +78,12 @@ pub fn audio_frame_head(
     position_ms: u32,
     data_len: usize,
 ) -> Result<[u8; AUDIO_HEAD_LEN], EncodeError> {
-    let len = AUDIO_PREFIX_LEN + data_len;
-    if len > MAX_PAYLOAD_LEN as usize {
-        return Err(EncodeError::PayloadTooLarge { kind: "AUDIO", len });
-    }
-    let mut out = Vec::with_capacity(AUDIO_HEAD_LEN);
-    FrameHeader { len: len as u32, kind: Kind::Audio, flags: 0 }.encode(&mut out);
-    encode_audio_prefix(stream, offset, position_ms, &mut out);
+    let header = FrameHeader::new(Kind::Audio, AUDIO_PREFIX_LEN + data_len)?;
+    let mut prefix = Vec::with_capacity(AUDIO_PREFIX_LEN);
+    encode_audio_prefix(stream, offset, position_ms, &mut prefix);
     let mut head = [0u8; AUDIO_HEAD_LEN];
-    head.copy_from_slice(&out);
+    head[..HEADER_LEN].copy_from_slice(&header.to_bytes());
+    head[HEADER_LEN..].copy_from_slice(&prefix);
     Ok(head)
 }
 
@@ -107,8 +103,7 @@ impl EndOfStream {
         put_u64(out, self.total_bytes);
     }
 
-    pub(crate) fn decode(payload: &[u8]) -> Result<EndOfStream, DecodeError> {
-        let mut c = Cursor::new("END_OF_STREAM", payload);
+    pub(crate) fn decode(c: &mut Cursor<'_>) -> Result<EndOfStream, DecodeError> {
         let stream = StreamId(c.u32()?);
         if stream.0 == 0 {
             return Err(c.invalid("stream id"));

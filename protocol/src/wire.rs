@@ -29,6 +29,10 @@ impl<'a> Cursor<'a> {
         Ok(field)
     }
 
+    pub(crate) fn request_id(&mut self) -> Result<crate::RequestId, DecodeError> {
+        Ok(crate::RequestId(self.u32()?))
+    }
+
     pub(crate) fn u8(&mut self) -> Result<u8, DecodeError> {
         Ok(self.take(1)?[0])
     }

@@ -2,9 +2,11 @@
 //! blocking reader or from a byte slice, and no input of any shape makes a decoder panic or
 //! allocate more than the frame limit.
 
+use jukebox_protocol::frame::{HEADER_LEN, Kind};
 use jukebox_protocol::{
-    Audio, EndOfStream, ErrorCode, ErrorReply, Goodbye, GoodbyeReason, ListPage, MAX_PAYLOAD_LEN, Message,
-    Playing, Request, RequestId, SongEntry, SongId, Stopped, StreamId, read_message,
+    Audio, EndOfStream, ErrorCode, ErrorReply, FrameError, Goodbye, GoodbyeReason, LibraryChanged, ListPage,
+    MAX_PAYLOAD_LEN, Message, Playing, Request, RequestId, Scanning, SongEntry, SongId, Stopped, StreamId,
+    read_message,
 };
 use proptest::prelude::*;
 
@@ -36,6 +38,11 @@ fn message() -> impl Strategy<Value = Message> {
         id.clone().prop_map(|id| Message::Request(Request::Ping { id })),
         id.clone().prop_map(|id| Message::Request(Request::List { id })),
         id.clone().prop_map(|id| Message::Request(Request::Stop { id })),
+        id.clone().prop_map(|id| Message::Request(Request::Rescan { id })),
+        (id.clone(), any::<u32>()).prop_map(|(id, scan)| Message::Scanning(Scanning { id, scan })),
+        any::<[u32; 5]>().prop_map(|[scan, songs, added, removed, updated]| {
+            Message::LibraryChanged(LibraryChanged { scan, songs, added, removed, updated })
+        }),
         (id.clone(), any::<u32>())
             .prop_map(|(id, s)| Message::Request(Request::Play { id, song: SongId(s) })),
         id.clone().prop_map(|id| Message::Pong { id }),
@@ -113,6 +120,52 @@ proptest! {
         while let Ok(Some(_)) = read_message(&mut reader, &mut scratch) {}
         prop_assert!(scratch.capacity() <= MAX_PAYLOAD_LEN as usize);
         let _ = Message::decode_from_slice(&bytes);
+    }
+
+    #[test]
+    fn any_payload_under_a_valid_header_decodes_or_is_refused_with_its_length(
+        kind in prop_oneof![
+            4 => prop::sample::select(Kind::ALL.iter().map(|k| k.to_u8()).collect::<Vec<_>>()),
+            1 => any::<u8>(),
+        ],
+        payload in prop::collection::vec(any::<u8>(), 0..600),
+        next in any::<u32>(),
+    ) {
+        // A well-framed header with a random payload reaches every payload decoder (random
+        // bytes alone pass the length check about once in 2^15), then a PING follows.
+        let mut bytes = (payload.len() as u32).to_be_bytes().to_vec();
+        bytes.extend_from_slice(&[kind, 0]);
+        bytes.extend_from_slice(&payload);
+        let frame_len = bytes.len();
+        Message::Request(Request::Ping { id: RequestId(next) }).encode(&mut bytes).expect("fits");
+        match Message::decode_from_slice(&bytes) {
+            Ok(Some((_, used))) => prop_assert_eq!(used, frame_len),
+            Err(FrameError::Malformed { frame_len: skip, kind: k, .. }) => {
+                prop_assert_eq!((skip, k), (frame_len, kind));
+            }
+            other => prop_assert!(false, "unexpected {:?}", other),
+        }
+        // Skipping the frame by its length always lands on the next one.
+        let (after, _) = Message::decode_from_slice(&bytes[frame_len..]).expect("in step").expect("whole");
+        prop_assert_eq!(after, Message::Request(Request::Ping { id: RequestId(next) }));
+    }
+
+    #[test]
+    fn a_corrupted_encoding_never_panics_and_keeps_the_framing(
+        m in message(),
+        flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..6),
+    ) {
+        let mut bytes = m.to_bytes().expect("fits a frame");
+        let payload_len = bytes.len() - HEADER_LEN;
+        prop_assume!(payload_len > 0);
+        for (at, value) in flips {
+            bytes[HEADER_LEN + at.index(payload_len)] = value;
+        }
+        match Message::decode_from_slice(&bytes) {
+            Ok(Some((_, used))) => prop_assert_eq!(used, bytes.len()),
+            Err(FrameError::Malformed { frame_len, .. }) => prop_assert_eq!(frame_len, bytes.len()),
+            other => prop_assert!(false, "unexpected {:?}", other),
+        }
     }
 
     #[test]
