@@ -4,8 +4,9 @@
 //! guard page, and the alternate signal stack with its guard that Rust sets up for stack
 //! overflow reports). Past `kernel.pid_max` a thread cannot start, which the server survives;
 //! past `vm.max_map_count` even the alternate stack cannot be mapped and the process aborts.
-//! Each connection also holds one file descriptor. So the server raises its open-file limit as
-//! far as it may and never accepts more connections than all three limits allow.
+//! Each connection also holds one file descriptor, and so does each connection whose handshake
+//! is not complete yet. So the server raises its open-file limit as far as it may and never
+//! accepts more connections than all three limits allow.
 
 use std::fs;
 
@@ -37,9 +38,14 @@ fn threads_in_use() -> Option<u64> {
     loadavg.split_whitespace().nth(3)?.split('/').nth(1)?.parse().ok()
 }
 
-/// The most connections the kernel's limits allow, with the limit that binds and how to raise
-/// it, or `None` where the limits cannot be read (not Linux).
-pub fn connections_that_fit() -> Option<(usize, String)> {
+/// File descriptors kept for everything but clients: unfinished handshakes, song files being
+/// read, the index, the listener, standard streams.
+const FD_MARGIN: u64 = crate::native::handshake::MAX_PENDING as u64 + 64;
+
+/// The most connections the kernel's limits allow with `open_files` file descriptors, with
+/// the limit that binds and how to raise it, or `None` where the limits cannot be read (not
+/// Linux).
+pub fn connections_that_fit(open_files: Option<u64>) -> Option<(usize, String)> {
     let maps_in_use = fs::read_to_string("/proc/self/maps").ok()?.lines().count() as u64;
     let by_maps = read_number("/proc/sys/vm/max_map_count").map(|max| {
         let fit = max.saturating_sub(maps_in_use + MARGIN) / MAPS_PER_CONNECTION;
@@ -50,17 +56,10 @@ pub fn connections_that_fit() -> Option<(usize, String)> {
         let fit = max.saturating_sub(used + MARGIN) / THREADS_PER_CONNECTION;
         (fit, format!("kernel.pid_max is {max} and {used} threads already run (each client takes {THREADS_PER_CONNECTION}); raise it with: sysctl -w kernel.pid_max=4194304"))
     });
-    let (fit, why) = match (by_maps, by_threads) {
-        (Some(a), Some(b)) => {
-            if a.0 <= b.0 {
-                a
-            } else {
-                b
-            }
-        }
-        (Some(a), None) | (None, Some(a)) => a,
-        (None, None) => return None,
-    };
+    let by_files = open_files.map(|limit| {
+        (limit.saturating_sub(FD_MARGIN), format!("the open-file limit is {limit} (each client takes one); raise it with: ulimit -n, or LimitNOFILE= in a systemd unit"))
+    });
+    let (fit, why) = [by_maps, by_threads, by_files].into_iter().flatten().min_by_key(|(fit, _)| *fit)?;
     Some((usize::try_from(fit).unwrap_or(usize::MAX), why))
 }
 
@@ -70,7 +69,10 @@ mod tests {
 
     #[test]
     fn this_machine_fits_some_connections_and_says_which_limit_binds() {
-        let (fit, why) = connections_that_fit().expect("Linux /proc");
+        let (fit, why) = connections_that_fit(None).expect("Linux /proc");
+        assert!(
+            connections_that_fit(Some(1000)).is_some_and(|(f, why)| f < 1000 && why.contains("open-file"))
+        );
         assert!(fit > 100, "{fit}: {why}");
         assert!(why.contains("raise it with"), "{why}");
     }

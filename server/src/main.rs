@@ -1,36 +1,55 @@
-//! `jukebox-server MUSIC_DIR PORT`: parse arguments, scan, serve, report errors.
+//! `jukebox-server MUSIC_DIR PORT`: parse arguments, open the library, serve, report errors.
 
 use std::io::IsTerminal;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use jukebox_server::{DEFAULT_MAX_CLIENTS, Library, Server};
+use jukebox_server::library::catalog::IndexLocation;
+use jukebox_server::library::scan::LinkPolicy;
+use jukebox_server::{Catalog, CatalogOptions, Server};
 use tracing_subscriber::EnvFilter;
 
 /// Serves a folder of MP3 songs to jukebox clients over the Jukebox Protocol (see RFC.md).
 ///
-/// Every *.mp3 file under MUSIC_DIR (subfolders too) is listed, in path order, with ids from 1.
-/// Files that are not MPEG audio are reported once and left out. Stop with Ctrl-C (or SIGTERM):
-/// clients are told the server is shutting down.
+/// Every *.mp3 file under MUSIC_DIR (subfolders too) that holds MPEG audio is listed. The
+/// server listens at once and scans the folder in the background; a client's `rescan` looks
+/// again for new, changed and removed files. Song ids are remembered in an index file, so a
+/// song keeps its id across restarts and a new file gets a new one. Files that are not MPEG
+/// audio are reported once and left out.
+///
+/// Symbolic links are followed only when they lead to a place inside MUSIC_DIR, unless
+/// --follow-outside-links is given. Stop with Ctrl-C (or SIGTERM): clients are told the server
+/// is shutting down.
 ///
 /// Logs go to standard error; set RUST_LOG=debug to see every request.
 #[derive(Debug, Parser)]
 #[command(version, about, long_about)]
 struct Args {
-    /// Folder to scan for MP3 files.
+    /// Folder to serve the MP3 files of.
     music_dir: PathBuf,
     /// TCP port to listen on (0 picks a free one and logs it).
     port: u16,
-    /// Address to listen on: 0.0.0.0 for every IPv4 interface, :: for IPv6, 127.0.0.1 for this
-    /// machine only.
-    #[arg(long, default_value = "0.0.0.0")]
-    bind: IpAddr,
+    /// Address or host name to listen on: 0.0.0.0 for every IPv4 interface, :: for IPv6,
+    /// 127.0.0.1 or localhost for this machine only.
+    #[arg(long, default_value = "0.0.0.0", value_name = "ADDR")]
+    bind: String,
     /// Most clients served at once; more are told the server is full. Each client takes two
-    /// threads: past about 16000, raise /proc/sys/kernel/pid_max and `ulimit -n` first.
-    #[arg(long, default_value_t = DEFAULT_MAX_CLIENTS, value_name = "N")]
-    max_clients: usize,
+    /// threads and a file descriptor; the server serves fewer, and says why, when the
+    /// machine's limits (kernel.pid_max, vm.max_map_count, ulimit -n) do not allow this many.
+    /// [default: 10000, or what the machine allows]
+    #[arg(long, value_name = "N")]
+    max_clients: Option<usize>,
+    /// Follow symbolic links that lead outside MUSIC_DIR (by default they are skipped, and
+    /// each is named once in the log).
+    #[arg(long)]
+    follow_outside_links: bool,
+    /// Where to keep the index that remembers song ids between runs [default: a file under
+    /// $XDG_CACHE_HOME/jukebox, else ~/.cache/jukebox, named after MUSIC_DIR]. `none` keeps
+    /// no index: ids then hold only while the server runs.
+    #[arg(long, value_name = "PATH")]
+    db: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -40,18 +59,35 @@ fn main() -> ExitCode {
         .with_ansi(std::io::stderr().is_terminal())
         .init();
     let args = Args::parse();
-    let library = match Library::scan(&args.music_dir) {
-        Ok(library) => library,
+    let addr = match resolve(&args.bind, args.port) {
+        Ok(addr) => addr,
         Err(e) => {
             eprintln!("jukebox-server: {e}");
             return ExitCode::FAILURE;
         }
     };
-    let addr = SocketAddr::new(args.bind, args.port);
-    let server = match Server::bind(addr, library) {
-        Ok(server) => server.with_max_clients(args.max_clients),
+    let options = CatalogOptions {
+        links: if args.follow_outside_links { LinkPolicy::FollowOutside } else { LinkPolicy::InsideOnly },
+        index: match args.db {
+            None => IndexLocation::Default,
+            Some(path) if path.as_os_str() == "none" => IndexLocation::Nowhere,
+            Some(path) => IndexLocation::At(path),
+        },
+    };
+    let catalog = match Catalog::open(&args.music_dir, options) {
+        Ok(catalog) => catalog,
         Err(e) => {
-            eprintln!("jukebox-server: cannot listen on {addr}: {e}");
+            eprintln!("jukebox-server: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let server = match Server::bind(addr, catalog) {
+        Ok(server) => match args.max_clients {
+            Some(max) => server.with_max_clients(max),
+            None => server,
+        },
+        Err(e) => {
+            eprintln!("jukebox-server: cannot listen on {addr}: {}", e.kind());
             return ExitCode::FAILURE;
         }
     };
@@ -62,4 +98,16 @@ fn main() -> ExitCode {
     }
     server.run();
     ExitCode::SUCCESS
+}
+
+/// The address to listen on: an IP address, or a host name such as `localhost` (its first
+/// address).
+fn resolve(bind: &str, port: u16) -> Result<SocketAddr, String> {
+    if let Ok(ip) = bind.parse::<std::net::IpAddr>() {
+        return Ok(SocketAddr::new(ip, port));
+    }
+    let mut addrs = (bind, port)
+        .to_socket_addrs()
+        .map_err(|_| format!("cannot find the address of {bind:?} to listen on"))?;
+    addrs.next().ok_or_else(|| format!("{bind:?} has no address to listen on"))
 }

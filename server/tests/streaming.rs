@@ -76,7 +76,8 @@ fn a_real_song_starts_with_its_first_frames_and_is_paced() {
     client.play(1);
     let Message::Playing(_) = client.recv() else { panic!("expected PLAYING") };
     let file = std::fs::read(music_dir().join("01-morning-scale.mp3")).unwrap();
-    let start = jukebox_protocol::mp3::id3v2_len(&file);
+    let start = jukebox_server::library::probe::id3v2_len(&mut std::io::Cursor::new(&file), file.len() as u64)
+        .unwrap() as usize;
     let Message::Audio(first) = client.recv() else { panic!("expected AUDIO") };
     assert_eq!(first.data, file[start..start + first.data.len()]);
     // The burst is about two seconds of a 128 kbit/s song, not the whole 400 KB file.

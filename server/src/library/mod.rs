@@ -1,39 +1,52 @@
-//! The songs a server offers: found once at start-up by scanning a folder, then read-only.
+//! The songs a server offers: what a scan of the music folder found, remembered between runs,
+//! rescanned on request, and opened safely when played.
 //!
-//! Only paths found here are ever opened (RFC §12): a client names songs by [`SongId`], never
-//! by path. Ids are 1..=N in the order of the sorted paths, so they are stable across restarts
-//! of a server over the same folder.
+//! - [`scan`]: walking the folder without leaving it (links, loops, special files).
+//! - [`probe`]: whether a file is MPEG audio, where its audio starts, how long it plays.
+//! - [`tags`]: title, artist, album.
+//! - [`index`]: the library remembered between runs, so ids stay stable and restarts are cheap.
+//! - [`catalog`]: the current [`Library`], the scans that replace it, and who is told.
+//! - [`open`]: opening a listed file at PLAY time as if the folder were hostile.
+//! - [`song`]: a song in memory, cut into chunks, and the cache that shares it.
+//!
+//! Only paths found by a scan are ever opened (RFC §12): a client names songs by [`SongId`],
+//! never by path.
 
-use std::fs::File;
-use std::io::{self, Read};
-use std::path::{Path, PathBuf};
+pub mod catalog;
+pub mod index;
+pub mod open;
+pub mod probe;
+pub mod scan;
+pub mod song;
+pub mod tags;
+
+use std::path::PathBuf;
 use std::time::Duration;
 
-use jukebox_protocol::mp3;
 use jukebox_protocol::{SongEntry, SongId};
-use tracing::{info, warn};
 
-use crate::tags::Tags;
-
-/// Files larger than this are not served: a song is held in memory while it streams.
-pub const MAX_SONG_BYTES: u64 = 256 * 1024 * 1024;
-
-/// How much of a file is read to find its first frame and a Xing/VBRI header.
-const PROBE_BYTES: u64 = 256 * 1024;
+pub use catalog::{Catalog, CatalogOptions};
+use tags::Tags;
 
 /// One playable file.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Song {
-    /// The song's id in this library.
+    /// The song's id: stable for as long as the index is kept (RFC §6.2.2).
     pub id: SongId,
-    /// Where the file was found.
+    /// The path to open: the music folder as given, joined with the path under it.
     pub path: PathBuf,
-    /// Title, artist and album.
-    pub tags: Tags,
+    /// The path under the music folder: the key the index remembers the song by.
+    pub rel: PathBuf,
+    /// Where the scan found the file really is, links resolved.
+    pub real: PathBuf,
+    /// Size and modification time when probed.
+    pub stamp: index::Stamp,
+    /// Where the audio starts, after the ID3v2 tags.
+    pub audio_start: u64,
     /// Playing time.
     pub duration: Duration,
-    /// File size in bytes at scan time.
-    pub size: u64,
+    /// Title, artist and album.
+    pub tags: Tags,
 }
 
 impl Song {
@@ -42,7 +55,7 @@ impl Song {
         SongEntry {
             id: self.id,
             duration_ms: duration_ms(self.duration),
-            size: self.size,
+            size: self.stamp.size,
             title: self.tags.title.clone(),
             artist: self.tags.artist.clone(),
             album: self.tags.album.clone(),
@@ -50,41 +63,26 @@ impl Song {
     }
 }
 
-/// A duration as whole milliseconds, saturating at `u32::MAX` (49 days).
+/// A duration as the protocol sends it: rounded to the nearest millisecond (RFC §6.2.2),
+/// saturating at `u32::MAX` (49 days).
 pub fn duration_ms(d: Duration) -> u32 {
-    u32::try_from(d.as_millis()).unwrap_or(u32::MAX)
+    u32::try_from((d.as_nanos() + 500_000) / 1_000_000).unwrap_or(u32::MAX)
 }
 
-/// Why a folder could not be scanned at all. Problems with single files are logged and the
-/// file is skipped instead.
+/// Why the music folder cannot be served at all. Problems with single files are logged and the
+/// file is left out instead.
 #[derive(Debug, thiserror::Error)]
 pub enum ScanError {
     /// The folder does not exist or is not a folder.
-    #[error("music folder {path} does not exist or is not a folder")]
+    #[error("music folder {} does not exist or is not a folder", scan::show(.path))]
     NotAFolder {
         /// The folder given.
         path: PathBuf,
     },
 }
 
-/// Why one file was left out of the library.
-#[derive(Debug, thiserror::Error)]
-pub enum ProbeError {
-    /// The file could not be read.
-    #[error("cannot read it: {0}")]
-    Io(#[from] io::Error),
-    /// The file is larger than [`MAX_SONG_BYTES`].
-    #[error("it is {size} bytes, more than the limit of {MAX_SONG_BYTES}")]
-    TooLarge {
-        /// The file's size.
-        size: u64,
-    },
-    /// No run of MPEG audio frames was found.
-    #[error("it holds no decodable MPEG audio")]
-    NotMpegAudio,
-}
-
-/// All songs of a server, in id order.
+/// The songs of one scan, in id order: an immutable snapshot that connections share, so a
+/// LIST always describes one scan whole, even while the next one replaces it.
 #[derive(Debug, Default)]
 pub struct Library {
     songs: Vec<Song>,
@@ -92,51 +90,23 @@ pub struct Library {
 }
 
 impl Library {
-    /// Scans `dir` and its subfolders for `*.mp3` files (any case). Each file that is not
-    /// MPEG audio is reported once, as a warning, and left out.
-    pub fn scan(dir: &Path) -> Result<Library, ScanError> {
-        if !dir.is_dir() {
-            return Err(ScanError::NotAFolder { path: dir.to_path_buf() });
-        }
-        let mut paths: Vec<PathBuf> = walkdir::WalkDir::new(dir)
-            .follow_links(true)
-            .into_iter()
-            .filter_map(|entry| match entry {
-                Ok(entry) => Some(entry),
-                Err(e) => {
-                    warn!("skipping part of {}: {e}", dir.display());
-                    None
-                }
-            })
-            .filter(|entry| entry.file_type().is_file() && is_mp3_name(entry.path()))
-            .map(walkdir::DirEntry::into_path)
-            .collect();
-        paths.sort();
-        let mut songs = Vec::with_capacity(paths.len());
-        for path in paths {
-            match probe(&path) {
-                Ok((duration, size)) => {
-                    let id = SongId(songs.len() as u32 + 1);
-                    let tags = Tags::read(&path);
-                    songs.push(Song { id, path, tags, duration, size });
-                }
-                Err(e) => warn!("not listing {}: {e}", path.display()),
-            }
-        }
-        info!("found {} songs in {}", songs.len(), dir.display());
-        Ok(Library::from_songs(songs))
-    }
-
-    /// A library of already-probed songs; ids must be 1..=N in order.
-    pub fn from_songs(songs: Vec<Song>) -> Library {
+    /// A library of already-probed songs, in any order; ids must be unique and nonzero.
+    pub fn from_songs(mut songs: Vec<Song>) -> Library {
+        songs.sort_by_key(|s| s.id);
+        songs.dedup_by_key(|s| s.id);
+        songs.retain(|s| s.id.0 != 0);
         let entries = songs.iter().map(Song::entry).collect();
         Library { songs, entries }
     }
 
     /// The song with this id.
     pub fn get(&self, id: SongId) -> Option<&Song> {
-        let index = usize::try_from(id.0).ok()?.checked_sub(1)?;
-        self.songs.get(index)
+        self.songs.binary_search_by_key(&id, |s| s.id).ok().map(|i| &self.songs[i])
+    }
+
+    /// Every song, in id order.
+    pub fn songs(&self) -> &[Song] {
+        &self.songs
     }
 
     /// Every song as LIST describes it, in id order.
@@ -155,63 +125,38 @@ impl Library {
     }
 }
 
-fn is_mp3_name(path: &Path) -> bool {
-    path.extension().is_some_and(|ext| ext.eq_ignore_ascii_case("mp3"))
-}
-
-/// Checks that a file is MPEG audio and finds its duration: from a Xing/Info or VBRI header
-/// when the first frame has one, otherwise by walking every frame header.
-pub fn probe(path: &Path) -> Result<(Duration, u64), ProbeError> {
-    let mut file = File::open(path)?;
-    let size = file.metadata()?.len();
-    if size > MAX_SONG_BYTES {
-        return Err(ProbeError::TooLarge { size });
-    }
-    let mut head = Vec::new();
-    (&mut file).take(PROBE_BYTES).read_to_end(&mut head)?;
-    let mut frames = mp3::frames(&head);
-    if let (Some(first), Some(_second)) = (frames.next(), frames.next())
-        && let Some(count) = mp3::declared_frame_count(&first, &head)
-    {
-        let samples = u64::from(count) * u64::from(first.header.samples);
-        return Ok((mp3::samples_to_duration(samples, first.header.sample_rate), size));
-    }
-    let mut data = head;
-    file.read_to_end(&mut data)?;
-    let mut clock = mp3::StreamClock::default();
-    mp3::frames(&data).for_each(|f| clock.advance(&f.header));
-    let duration = clock.now();
-    if duration.is_zero() {
-        return Err(ProbeError::NotMpegAudio);
-    }
-    Ok((duration, size))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn ids_start_at_one_and_zero_is_no_song() {
-        let song = |n| Song {
+    fn song(n: u32) -> Song {
+        Song {
             id: SongId(n),
             path: PathBuf::from(format!("{n}.mp3")),
-            tags: Tags::default(),
+            rel: PathBuf::from(format!("{n}.mp3")),
+            real: PathBuf::from(format!("/m/{n}.mp3")),
+            stamp: index::Stamp { size: 1, mtime_ns: 0 },
+            audio_start: 0,
             duration: Duration::from_secs(1),
-            size: 1,
-        };
-        let library = Library::from_songs(vec![song(1), song(2)]);
-        assert!(library.get(SongId(0)).is_none());
-        assert_eq!(library.get(SongId(2)).map(|s| s.id), Some(SongId(2)));
-        assert!(library.get(SongId(3)).is_none());
-        assert!(library.get(SongId(u32::MAX)).is_none());
+            tags: Tags::default(),
+        }
     }
 
     #[test]
-    fn mp3_extension_is_case_insensitive() {
-        assert!(is_mp3_name(Path::new("a/B.MP3")));
-        assert!(is_mp3_name(Path::new("b.Mp3")));
-        assert!(!is_mp3_name(Path::new("c.mp4")));
-        assert!(!is_mp3_name(Path::new("mp3")));
+    fn ids_need_not_be_contiguous_and_zero_is_no_song() {
+        let library = Library::from_songs(vec![song(7), song(2), song(3)]);
+        assert!(library.get(SongId(0)).is_none());
+        assert_eq!(library.get(SongId(7)).map(|s| s.id), Some(SongId(7)));
+        assert!(library.get(SongId(4)).is_none());
+        assert!(library.get(SongId(u32::MAX)).is_none());
+        let ids: Vec<_> = library.entries().iter().map(|e| e.id.0).collect();
+        assert_eq!(ids, [2, 3, 7]);
+    }
+
+    #[test]
+    fn durations_round_to_the_nearest_millisecond() {
+        assert_eq!(duration_ms(Duration::from_micros(25_499_499)), 25_499);
+        assert_eq!(duration_ms(Duration::from_micros(25_499_500)), 25_500);
+        assert_eq!(duration_ms(Duration::from_secs(u64::MAX / 2)), u32::MAX);
     }
 }

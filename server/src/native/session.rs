@@ -1,14 +1,19 @@
-//! What one connection is streaming and when its next chunk is due: the pacing of RFC §7.3 as
-//! a plain struct. It never reads the clock; callers pass `now`, so tests drive it without
-//! sleeping.
+//! The writer's side of one connection as a plain state machine: which stream is current,
+//! what the reader's work turns into on the wire, and when the next audio is due (RFC §7).
+//! It never reads a clock or touches a socket: callers pass `now` and send what it returns, so
+//! tests drive it without sockets or sleeping.
 
 use std::ops::Range;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use jukebox_protocol::{EndOfStream, StreamId};
+use jukebox_protocol::{
+    EndOfStream, ErrorCode, ErrorReply, Goodbye, LibraryChanged, Message, Playing, RequestId, Scanning,
+    SongId, Stopped, StreamId,
+};
 
-use crate::song::LoadedSong;
+use crate::library::Library;
+use crate::library::song::LoadedSong;
 
 /// How far ahead of real time the server keeps a stream: the first `LEAD` of a song goes out at
 /// once (so playback starts immediately and rides out jitter), the rest as real time reaches
@@ -23,23 +28,106 @@ pub const LEAD: Duration = Duration::from_secs(2);
 /// stream then runs between `LEAD` and `LEAD + BATCH` ahead, inside `MAX_LEAD`.
 pub const BATCH: Duration = Duration::from_secs(2);
 
-/// The next thing the writer should do for this connection's stream.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Step {
-    /// Send this chunk now.
-    Send {
-        /// The stream it belongs to.
-        stream: StreamId,
-        /// Audio bytes of the stream sent before it.
-        offset: u64,
-        /// Where it starts in the song.
-        position_ms: u32,
-        /// Where its whole MP3 frames lie in the song's bytes ([`Session::song`]).
-        data: Range<usize>,
+/// The most audio one write carries: the initial burst. After a stall (a client that stopped
+/// reading for a while) more than this is due; it goes out in several writes with the reply
+/// queue checked between them, so a reply never waits behind more than one write (RFC §7.4
+/// rule 5).
+pub const MAX_WRITE_AUDIO: Duration =
+    Duration::from_millis(LEAD.as_millis() as u64 + BATCH.as_millis() as u64);
+
+/// What the reader asks of the writer, in the order the requests arrived.
+#[derive(Debug)]
+pub enum Work {
+    /// A reply decided by the reader alone (PONG, ERROR).
+    Reply(Message),
+    /// The pages of a LIST reply, from the library as it was when the LIST was read.
+    List {
+        /// The LIST's id.
+        id: RequestId,
+        /// The library to list.
+        library: Arc<Library>,
     },
-    /// The stream has been sent completely; nothing is current any more.
-    End(EndOfStream),
-    /// Nothing to send before this instant.
+    /// Switch to a new stream of a loaded song and reply PLAYING: done by the writer, so that
+    /// no audio of the old stream can follow the reply (RFC §7.4).
+    Play {
+        /// The PLAY's id.
+        id: RequestId,
+        /// The song.
+        song: SongId,
+        /// Its audio.
+        loaded: Arc<LoadedSong>,
+        /// For PLAYING.
+        duration_ms: u32,
+        /// For PLAYING.
+        title: String,
+        /// For PLAYING.
+        artist: String,
+    },
+    /// End the current stream and reply STOPPED.
+    Stop {
+        /// The STOP's id.
+        id: RequestId,
+    },
+    /// A RESCAN was handed to the scanner as scan `scan`: reply SCANNING, and make sure the
+    /// client hears when that scan is over.
+    Scanning {
+        /// The RESCAN's id.
+        id: RequestId,
+        /// The scan's number.
+        scan: u32,
+    },
+    /// Send GOODBYE and close.
+    Goodbye(Goodbye),
+}
+
+/// What to put on the wire for a piece of work or an event.
+#[derive(Debug)]
+pub enum Outgoing {
+    /// This frame.
+    Frame(Message),
+    /// The LIST_PAGEs of the whole library, page by page.
+    List {
+        /// The LIST's id.
+        id: RequestId,
+        /// The library to list.
+        library: Arc<Library>,
+    },
+    /// This GOODBYE, then close.
+    Close(Goodbye),
+    /// Nothing.
+    Nothing,
+}
+
+/// One chunk of a [`Batch`], ready for an AUDIO head.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChunkOut {
+    /// Audio bytes of the stream sent before it.
+    pub offset: u64,
+    /// Where it starts in the song.
+    pub position_ms: u32,
+    /// Where its whole MP3 frames lie in [`Batch::song`]'s bytes.
+    pub data: Range<usize>,
+}
+
+/// Audio to send in one write.
+#[derive(Debug)]
+pub struct Batch {
+    /// The stream it belongs to.
+    pub stream: StreamId,
+    /// The song whose bytes the chunks point into.
+    pub song: Arc<LoadedSong>,
+    /// The chunks, in order (possibly none, when only the end is left).
+    pub chunks: Vec<ChunkOut>,
+    /// Set when the stream is complete after these chunks: send END_OF_STREAM.
+    pub end: Option<EndOfStream>,
+}
+
+/// What the writer should do about audio at `now`.
+#[derive(Debug)]
+pub enum Next {
+    /// Write this, then ask again (after checking for replies to send).
+    Send(Batch),
+    /// Nothing is due before this instant.
     WaitUntil(Instant),
     /// Nothing is streaming.
     Idle,
@@ -59,18 +147,75 @@ struct ActiveStream {
 /// The streaming state of one connection.
 #[derive(Debug, Default)]
 pub struct Session {
+    /// The last stream id given; ids are never reused on a connection (RFC §7.1).
     last_stream: u32,
     current: Option<ActiveStream>,
+    /// The newest scan this client asked for and has not yet heard the end of.
+    awaited_scan: Option<u32>,
 }
 
 impl Session {
+    /// A session whose last stream id was `last`, for tests of what happens near the end of
+    /// the id space.
+    pub fn after_stream(last: u32) -> Session {
+        Session { last_stream: last, ..Session::default() }
+    }
+
+    /// What a piece of the reader's work puts on the wire, acting on it at `now`.
+    pub fn apply(&mut self, work: Work, now: Instant) -> Outgoing {
+        match work {
+            Work::Reply(message) => Outgoing::Frame(message),
+            Work::List { id, library } => Outgoing::List { id, library },
+            Work::Play { id, song, loaded, duration_ms, title, artist } => {
+                let total_bytes = loaded.total_bytes;
+                match self.play(loaded, now) {
+                    Some(stream) => Outgoing::Frame(Message::Playing(Playing {
+                        id,
+                        stream,
+                        song,
+                        duration_ms,
+                        total_bytes,
+                        title,
+                        artist,
+                    })),
+                    None => Outgoing::Frame(Message::Error(ErrorReply {
+                        id,
+                        code: ErrorCode::StreamIdsExhausted,
+                        message: "this connection has used every stream id; reconnect to play more".into(),
+                    })),
+                }
+            }
+            Work::Stop { id } => Outgoing::Frame(Message::Stopped(Stopped { id, stream: self.stop() })),
+            Work::Scanning { id, scan } => {
+                self.awaited_scan = Some(self.awaited_scan.map_or(scan, |a| a.max(scan)));
+                Outgoing::Frame(Message::Scanning(Scanning { id, scan }))
+            }
+            Work::Goodbye(goodbye) => Outgoing::Close(goodbye),
+        }
+    }
+
+    /// What a finished scan puts on the wire: LIBRARY_CHANGED when it changed the library,
+    /// or when it is the scan this client asked for (RFC §6.3.3).
+    pub fn scan_finished(&mut self, result: LibraryChanged) -> Outgoing {
+        let awaited = self.awaited_scan.is_some_and(|a| result.scan >= a);
+        if awaited {
+            self.awaited_scan = None;
+        }
+        if awaited || result.changed_anything() {
+            Outgoing::Frame(Message::LibraryChanged(result))
+        } else {
+            Outgoing::Nothing
+        }
+    }
+
     /// Starts a new stream of `song` at `now`, replacing any current one, and returns its id
-    /// (never 0, never reused on this connection: RFC §7.1).
-    pub fn play(&mut self, song: Arc<LoadedSong>, now: Instant) -> StreamId {
-        self.last_stream = self.last_stream.wrapping_add(1).max(1);
+    /// (never 0, never reused on this connection: RFC §7.1); `None` once all 2^32 - 1 ids
+    /// have been used, and the current stream goes on.
+    pub fn play(&mut self, song: Arc<LoadedSong>, now: Instant) -> Option<StreamId> {
+        self.last_stream = self.last_stream.checked_add(1)?;
         let id = StreamId(self.last_stream);
         self.current = Some(ActiveStream { id, song, next_chunk: 0, started: now, sent: 0, horizon: now });
-        id
+        Some(id)
     }
 
     /// Ends the current stream, returning its id if there was one.
@@ -78,43 +223,50 @@ impl Session {
         self.current.take().map(|s| s.id)
     }
 
-    /// The song being sent, whose bytes [`Step::Send`] points into.
-    pub fn song(&self) -> Option<Arc<LoadedSong>> {
-        self.current.as_ref().map(|s| Arc::clone(&s.song))
-    }
-
     /// The stream being sent, if any.
     pub fn current(&self) -> Option<StreamId> {
         self.current.as_ref().map(|s| s.id)
     }
 
-    /// What to do at `now`. A chunk is due once the clock is within [`LEAD`] of the chunk's
-    /// end; when one is due, the chunks due within the next [`BATCH`] go out with it. So the
-    /// stream never runs more than `LEAD + BATCH` ahead of real time.
-    pub fn poll(&mut self, now: Instant) -> Step {
-        if let Some(stream) = &self.current
-            && stream.next_chunk >= stream.song.chunks.len()
-        {
-            let end = EndOfStream { stream: stream.id, total_bytes: stream.sent };
+    /// The audio to write at `now`. A chunk is due once the clock is within [`LEAD`] of the
+    /// chunk's end; when one is due, the chunks due within the next [`BATCH`] go out with it,
+    /// so the stream never runs more than `LEAD + BATCH` ahead of real time. One batch holds
+    /// at most [`MAX_WRITE_AUDIO`] of audio.
+    pub fn next(&mut self, now: Instant) -> Next {
+        let Some(stream) = self.current.as_mut() else { return Next::Idle };
+        let mut chunks = Vec::new();
+        let mut carried = Duration::ZERO;
+        let song = Arc::clone(&stream.song);
+        while let Some(chunk) = song.chunks.get(stream.next_chunk) {
+            let due = stream.started + chunk.end.saturating_sub(LEAD);
+            if due <= now {
+                stream.horizon = stream.horizon.max(now + BATCH);
+            } else if due > stream.horizon {
+                if chunks.is_empty() {
+                    return Next::WaitUntil(due);
+                }
+                break;
+            }
+            let length = chunk.end.saturating_sub(chunk.start);
+            if !chunks.is_empty() && carried + length > MAX_WRITE_AUDIO {
+                break;
+            }
+            carried += length;
+            chunks.push(ChunkOut {
+                offset: stream.sent,
+                position_ms: u32::try_from(chunk.start.as_millis()).unwrap_or(u32::MAX),
+                data: chunk.bytes.clone(),
+            });
+            stream.sent += chunk.bytes.len() as u64;
+            stream.next_chunk += 1;
+        }
+        let id = stream.id;
+        let end = (stream.next_chunk >= song.chunks.len())
+            .then_some(EndOfStream { stream: id, total_bytes: stream.sent });
+        if end.is_some() {
             self.current = None;
-            return Step::End(end);
         }
-        let Some(stream) = self.current.as_mut() else {
-            return Step::Idle;
-        };
-        let chunk = &stream.song.chunks[stream.next_chunk];
-        let due = stream.started + chunk.end.saturating_sub(LEAD);
-        if due <= now {
-            stream.horizon = now + BATCH;
-        } else if due > stream.horizon {
-            return Step::WaitUntil(due);
-        }
-        let offset = stream.sent;
-        let range = chunk.bytes.clone();
-        let position_ms = u32::try_from(chunk.start.as_millis()).unwrap_or(u32::MAX);
-        stream.sent += range.len() as u64;
-        stream.next_chunk += 1;
-        Step::Send { stream: stream.id, offset, position_ms, data: range }
+        Next::Send(Batch { stream: id, song, chunks, end })
     }
 }
 
@@ -130,29 +282,38 @@ mod tests {
             bytes.extend_from_slice(&[0xFF, 0xFB, 0x90, 0x00]);
             bytes.resize(start + 417, 0);
         }
-        Arc::new(LoadedSong::from_bytes(bytes).unwrap())
+        Arc::new(LoadedSong::from_bytes(bytes, 0).unwrap())
     }
 
-    /// Sends everything due at `now`; returns how far into the song the sent audio reaches.
-    fn drain(session: &mut Session, now: Instant) -> (usize, Option<Instant>) {
-        let mut sent = 0;
+    /// Sends everything due at `now`, batch after batch; returns the bytes sent, the number
+    /// of batches, and when the next is due.
+    fn drain(session: &mut Session, now: Instant) -> (usize, usize, Option<Instant>) {
+        let (mut sent, mut batches) = (0, 0);
         loop {
-            match session.poll(now) {
-                Step::Send { data, .. } => sent += data.len(),
-                Step::WaitUntil(at) => return (sent, Some(at)),
-                Step::End(_) | Step::Idle => return (sent, None),
+            match session.next(now) {
+                Next::Send(batch) => {
+                    batches += 1;
+                    sent += batch.chunks.iter().map(|c| c.data.len()).sum::<usize>();
+                    if batch.end.is_some() {
+                        return (sent, batches, None);
+                    }
+                }
+                Next::WaitUntil(at) => return (sent, batches, Some(at)),
+                Next::Idle => return (sent, batches, None),
             }
         }
     }
 
+    const RATE: f64 = 16_000.0; // bytes per second of the test song
+
     #[test]
     fn a_burst_of_lead_plus_batch_then_one_batch_at_a_time() {
-        const RATE: f64 = 16_000.0; // bytes per second of the test song
         let ahead = (LEAD + BATCH).as_secs_f64();
         let t0 = Instant::now();
         let mut session = Session::default();
         session.play(song(), t0);
-        let (burst, next) = drain(&mut session, t0);
+        let (burst, batches, next) = drain(&mut session, t0);
+        assert_eq!(batches, 1, "the burst is one write");
         // LEAD + BATCH of audio at once, never more.
         let burst_secs = burst as f64 / RATE;
         assert!(burst_secs <= ahead && burst_secs > ahead - 0.3, "burst of {burst_secs:.2} s");
@@ -162,58 +323,109 @@ mod tests {
         // Nothing goes out before that: a wake-up for a reply sends no audio.
         assert_eq!(drain(&mut session, t0 + BATCH / 2).0, 0);
         // At the next wake-up, about one more BATCH of audio goes out.
-        let (batch, after) = drain(&mut session, next);
+        let (batch, _, after) = drain(&mut session, next);
         let batch_secs = batch as f64 / RATE;
         assert!((batch_secs - BATCH.as_secs_f64()).abs() < 0.3, "batch of {batch_secs:.2} s");
         assert!(after.expect("more to come") >= next + BATCH.mul_f64(0.9));
         // Never more than LEAD + BATCH ahead of real time, inside the protocol's MAX_LEAD.
         assert!(LEAD + BATCH < jukebox_protocol::frame::MAX_LEAD);
-        for secs in 3..12 {
-            let now = t0 + Duration::from_secs(secs);
-            drain(&mut session, now);
-            let sent_secs = session.current.as_ref().map_or(0.0, |s| s.sent as f64 / RATE);
-            assert!(sent_secs <= secs as f64 + ahead + 0.05, "{sent_secs:.2} s sent after {secs} s");
+    }
+
+    #[test]
+    fn after_a_stall_the_backlog_goes_out_in_bounded_writes() {
+        let t0 = Instant::now();
+        let mut session = Session::default();
+        session.play(song(), t0);
+        drain(&mut session, t0);
+        // The writer was blocked for 5 s: 5 s of audio are overdue, plus the next batch.
+        let mut writes = Vec::new();
+        while let Next::Send(batch) = session.next(t0 + Duration::from_secs(5)) {
+            writes.push(batch.chunks.iter().map(|c| c.data.len()).sum::<usize>() as f64 / RATE);
         }
+        assert!(writes.len() >= 2, "{writes:?}");
+        assert!(writes.iter().all(|&s| s <= MAX_WRITE_AUDIO.as_secs_f64() + 0.01), "{writes:?}");
     }
 
     #[test]
     fn offsets_are_contiguous_and_the_end_counts_every_byte() {
         let t0 = Instant::now();
         let mut session = Session::default();
-        let id = session.play(song(), t0);
+        let id = session.play(song(), t0).unwrap();
         let later = t0 + Duration::from_secs(60);
         let mut expected_offset = 0;
         loop {
-            match session.poll(later) {
-                Step::Send { stream, offset, data, .. } => {
-                    assert_eq!((stream, offset), (id, expected_offset));
-                    expected_offset += data.len() as u64;
-                }
-                Step::End(end) => {
-                    assert_eq!(end, EndOfStream { stream: id, total_bytes: 383 * 417 });
-                    break;
-                }
-                other => panic!("unexpected {other:?}"),
+            let Next::Send(batch) = session.next(later) else { panic!("the song is due whole") };
+            assert_eq!(batch.stream, id);
+            for chunk in &batch.chunks {
+                assert_eq!(chunk.offset, expected_offset);
+                expected_offset += chunk.data.len() as u64;
+            }
+            if let Some(end) = batch.end {
+                assert_eq!(end, EndOfStream { stream: id, total_bytes: 383 * 417 });
+                break;
             }
         }
-        assert_eq!(session.poll(later), Step::Idle);
+        assert!(matches!(session.next(later), Next::Idle));
     }
 
     #[test]
-    fn play_replaces_the_stream_with_a_new_id() {
+    fn play_replaces_the_stream_and_no_audio_of_the_old_one_follows() {
         let t0 = Instant::now();
         let mut session = Session::default();
-        let first = session.play(song(), t0);
-        let second = session.play(song(), t0);
+        let first = session.play(song(), t0).unwrap();
+        assert!(matches!(session.next(t0), Next::Send(b) if b.stream == first));
+        let second = session.play(song(), t0).unwrap();
         assert_ne!(first, second);
-        match session.poll(t0) {
-            Step::Send { stream, offset, position_ms, .. } => {
-                assert_eq!((stream, offset, position_ms), (second, 0, 0))
+        match session.next(t0) {
+            Next::Send(batch) => {
+                assert_eq!(batch.stream, second);
+                assert_eq!((batch.chunks[0].offset, batch.chunks[0].position_ms), (0, 0));
             }
             other => panic!("unexpected {other:?}"),
         }
         assert_eq!(session.stop(), Some(second));
         assert_eq!(session.stop(), None);
-        assert_eq!(session.poll(t0), Step::Idle);
+        assert!(matches!(session.next(t0), Next::Idle));
+    }
+
+    #[test]
+    fn stream_ids_are_never_reused_even_after_four_billion_plays() {
+        let t0 = Instant::now();
+        let mut session = Session::after_stream(u32::MAX - 1);
+        assert_eq!(session.play(song(), t0), Some(StreamId(u32::MAX)));
+        // The id space is used up: the PLAY fails and the current stream goes on.
+        let work = Work::Play {
+            id: RequestId(9),
+            song: SongId(1),
+            loaded: song(),
+            duration_ms: 1,
+            title: String::new(),
+            artist: String::new(),
+        };
+        match session.apply(work, t0) {
+            Outgoing::Frame(Message::Error(e)) => {
+                assert_eq!((e.id, e.code), (RequestId(9), ErrorCode::StreamIdsExhausted))
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        assert_eq!(session.current(), Some(StreamId(u32::MAX)));
+    }
+
+    #[test]
+    fn a_scan_is_announced_when_it_changed_something_or_was_asked_for() {
+        let mut session = Session::default();
+        let quiet = LibraryChanged { scan: 3, songs: 4, added: 0, removed: 0, updated: 0 };
+        assert!(matches!(session.scan_finished(quiet), Outgoing::Nothing));
+        let reply = session.apply(Work::Scanning { id: RequestId(2), scan: 4 }, Instant::now());
+        assert!(matches!(reply, Outgoing::Frame(Message::Scanning(Scanning { id: RequestId(2), scan: 4 }))));
+        let asked = LibraryChanged { scan: 4, ..quiet };
+        assert!(
+            matches!(session.scan_finished(asked), Outgoing::Frame(Message::LibraryChanged(m)) if m == asked)
+        );
+        assert!(matches!(session.scan_finished(LibraryChanged { scan: 5, ..quiet }), Outgoing::Nothing));
+        let busy = LibraryChanged { scan: 6, added: 1, ..quiet };
+        assert!(
+            matches!(session.scan_finished(busy), Outgoing::Frame(Message::LibraryChanged(m)) if m == busy)
+        );
     }
 }

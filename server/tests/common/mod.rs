@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use jukebox_protocol::{Hello, Message, Request, RequestId, SongId, Welcome, read_message};
-use jukebox_server::{Library, RunningServer, Server};
+use jukebox_server::{Catalog, RunningServer, Server};
 
 /// One 128 kbit/s, 44.1 kHz, stereo MPEG-1 Layer III frame header: 417-byte frames, 26.12 ms.
 pub const FRAME_HEADER: [u8; 4] = [0xFF, 0xFB, 0x90, 0x00];
@@ -43,8 +43,8 @@ pub fn serve(dir: &Path) -> RunningServer {
 
 /// A running server over `dir` that serves at most `max_clients` at once.
 pub fn serve_at_most(dir: &Path, max_clients: usize) -> RunningServer {
-    let library = Library::scan(dir).expect("scan");
-    Server::bind("127.0.0.1:0".parse().unwrap(), library).expect("bind").with_max_clients(max_clients).spawn()
+    let catalog = Catalog::scanned(dir).expect("scan");
+    Server::bind("127.0.0.1:0".parse().unwrap(), catalog).expect("bind").with_max_clients(max_clients).spawn()
 }
 
 /// A connected, handshaken test client.

@@ -1,0 +1,157 @@
+//! How the server answers each frame a client sends (RFC §5.4.2), decided in one place,
+//! without I/O: the reader thread calls [`dispatch`] and carries the decision out.
+
+use jukebox_protocol::frame::{Class, Kind, KindName};
+use jukebox_protocol::{ErrorCode, ErrorReply, Goodbye, Message, Request, RequestId, SongId};
+
+use crate::library::{Library, Song};
+
+/// What to do about one frame from a client.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Dispatch {
+    /// Send this reply (PONG, or an ERROR).
+    Reply(Message),
+    /// Answer with the whole library.
+    List {
+        /// The LIST's id.
+        id: RequestId,
+    },
+    /// Load this listed song and start streaming it.
+    Play {
+        /// The PLAY's id.
+        id: RequestId,
+        /// The song, as the library lists it now.
+        song: Box<Song>,
+    },
+    /// End the current stream.
+    Stop {
+        /// The STOP's id.
+        id: RequestId,
+    },
+    /// Ask for a scan of the music folder.
+    Rescan {
+        /// The RESCAN's id.
+        id: RequestId,
+    },
+    /// A connection-level kind from a newer version (0xC0-0xFE): skipped (RFC §5.2).
+    Ignore,
+    /// The client is closing.
+    Closing(Goodbye),
+}
+
+/// Decides what a frame of kind `kind_byte` with `payload` asks for, given the library as it
+/// is now.
+pub fn dispatch(kind_byte: u8, payload: &[u8], library: &Library) -> Dispatch {
+    if kind_byte == Kind::Goodbye.to_u8() {
+        // A malformed GOODBYE is still a GOODBYE (RFC §5.4.2).
+        return Dispatch::Closing(match Message::decode(kind_byte, payload) {
+            Ok(Message::Goodbye(goodbye)) => goodbye,
+            _ => Goodbye::malformed(),
+        });
+    }
+    match Class::of(kind_byte) {
+        Class::Request => {}
+        Class::Either => return Dispatch::Ignore,
+        Class::Unassigned | Class::Reply | Class::Push => {
+            return error(
+                RequestId::CONNECTION,
+                ErrorCode::UnexpectedMessage,
+                format!("a client may not send {}", KindName(kind_byte)),
+            );
+        }
+    }
+    let peeked = Request::peek_id(payload).unwrap_or(RequestId::CONNECTION);
+    match Message::decode(kind_byte, payload) {
+        Ok(Message::Request(request)) => answer(request, library),
+        Ok(_) => error(peeked, ErrorCode::UnknownRequest, format!("unknown request kind {kind_byte:#04x}")),
+        Err(e) => error(peeked, ErrorCode::MalformedRequest, e.to_string()),
+    }
+}
+
+fn answer(request: Request, library: &Library) -> Dispatch {
+    match request {
+        Request::Ping { id } => Dispatch::Reply(Message::Pong { id }),
+        Request::List { id } => Dispatch::List { id },
+        Request::Stop { id } => Dispatch::Stop { id },
+        Request::Rescan { id } => Dispatch::Rescan { id },
+        Request::Play { id, song } => match library.get(song) {
+            Some(found) => Dispatch::Play { id, song: Box::new(found.clone()) },
+            None => no_such_song(id, song),
+        },
+    }
+}
+
+fn no_such_song(id: RequestId, song: SongId) -> Dispatch {
+    error(id, ErrorCode::NoSuchSong, format!("no song with id {song}"))
+}
+
+/// An ERROR reply.
+pub fn error(id: RequestId, code: ErrorCode, message: String) -> Dispatch {
+    Dispatch::Reply(Message::Error(ErrorReply { id, code, message }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jukebox_protocol::GoodbyeReason;
+
+    fn payload(message: Message) -> (u8, Vec<u8>) {
+        let bytes = message.to_bytes().unwrap();
+        (bytes[4], bytes[6..].to_vec())
+    }
+
+    fn error_of(d: Dispatch) -> (RequestId, ErrorCode) {
+        match d {
+            Dispatch::Reply(Message::Error(e)) => (e.id, e.code),
+            other => panic!("expected an ERROR, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn known_requests_are_answered_by_kind() {
+        let library = Library::default();
+        let (kind, bytes) = payload(Message::Request(Request::Ping { id: RequestId(4) }));
+        assert_eq!(dispatch(kind, &bytes, &library), Dispatch::Reply(Message::Pong { id: RequestId(4) }));
+        let (kind, bytes) = payload(Message::Request(Request::List { id: RequestId(5) }));
+        assert_eq!(dispatch(kind, &bytes, &library), Dispatch::List { id: RequestId(5) });
+        let (kind, bytes) = payload(Message::Request(Request::Rescan { id: RequestId(6) }));
+        assert_eq!(dispatch(kind, &bytes, &library), Dispatch::Rescan { id: RequestId(6) });
+        let (kind, bytes) = payload(Message::Request(Request::Play { id: RequestId(7), song: SongId(42) }));
+        assert_eq!(error_of(dispatch(kind, &bytes, &library)), (RequestId(7), ErrorCode::NoSuchSong));
+    }
+
+    #[test]
+    fn malformed_unknown_and_unexpected_frames_get_the_rfc_errors() {
+        let library = Library::default();
+        // PLAY cut short keeps its request id.
+        assert_eq!(
+            error_of(dispatch(0x03, &[0, 0, 0, 9], &library)),
+            (RequestId(9), ErrorCode::MalformedRequest)
+        );
+        // Too short for even a request id.
+        assert_eq!(error_of(dispatch(0x02, &[], &library)), (RequestId(0), ErrorCode::MalformedRequest));
+        // A request kind from a newer version.
+        assert_eq!(
+            error_of(dispatch(0x3A, &[0, 0, 0, 10], &library)),
+            (RequestId(10), ErrorCode::UnknownRequest)
+        );
+        // Kinds only a server sends, and 0x00.
+        for kind in [0x00, 0x41, 0x7F, 0x80, 0xBF] {
+            assert_eq!(
+                error_of(dispatch(kind, &[0, 0, 0, 11], &library)),
+                (RequestId(0), ErrorCode::UnexpectedMessage)
+            );
+        }
+        // The connection-level range is skipped, for what a newer peer may send.
+        assert_eq!(dispatch(0xC0, b"whatever", &library), Dispatch::Ignore);
+    }
+
+    #[test]
+    fn a_malformed_goodbye_is_still_a_goodbye() {
+        let library = Library::default();
+        assert_eq!(dispatch(0xFF, &[0], &library), Dispatch::Closing(Goodbye::malformed()));
+        let (kind, bytes) =
+            payload(Message::Goodbye(Goodbye { reason: GoodbyeReason::Normal, text: "bye".into() }));
+        assert!(matches!(dispatch(kind, &bytes, &library), Dispatch::Closing(g) if g.text == "bye"));
+    }
+}

@@ -1,0 +1,85 @@
+//! The reader thread of a connection: reads frames, asks [`dispatch`] what each one means,
+//! does the I/O the answer needs (a song read by the loaders, a scan requested), and hands
+//! the work to the writer in request order. It blocks only in `read` (bounded by
+//! [`IDLE_TIMEOUT`]), in waiting for a song (bounded by the cache's `LOAD_TIMEOUT`), and in
+//! handing work to the writer (a bounded queue, so a client that never reads its replies is
+//! slowed down by TCP instead of being buffered for).
+
+use std::io;
+use std::net::{SocketAddr, TcpStream};
+
+use crossbeam_channel::Sender;
+use jukebox_protocol::frame::IDLE_TIMEOUT;
+use jukebox_protocol::{ErrorCode, ErrorReply, Goodbye, GoodbyeReason, Message, ReadError, read_frame};
+use tracing::{debug, warn};
+
+use crate::Shared;
+use crate::library::duration_ms;
+use crate::native::dispatch::{Dispatch, dispatch};
+use crate::native::ending::Ending;
+use crate::native::session::Work;
+
+/// A receive buffer larger than this is shrunk back after its frame: one 64 KiB frame must
+/// not cost a connection 64 KiB for the rest of its life.
+const SCRATCH_KEEP: usize = 4096;
+
+/// Reads until the connection ends; returns why.
+pub(crate) fn read_loop(
+    mut socket: &TcpStream,
+    peer: SocketAddr,
+    work: &Sender<Work>,
+    shared: &Shared,
+) -> Ending {
+    let mut scratch = Vec::new();
+    loop {
+        let header = match read_frame(&mut socket, &mut scratch) {
+            Ok(Some(header)) => header,
+            Ok(None) => return Ending::ClientClosed,
+            Err(ReadError::Frame(e)) => {
+                let text = format!("protocol error: {e}");
+                let _ = work.send(Work::Goodbye(Goodbye { reason: GoodbyeReason::ProtocolError, text }));
+                return Ending::ProtocolError(e);
+            }
+            Err(ReadError::Io(e))
+                if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) =>
+            {
+                let text = format!("the server heard nothing for {} s", IDLE_TIMEOUT.as_secs());
+                let _ = work.send(Work::Goodbye(Goodbye { reason: GoodbyeReason::IdleTimeout, text }));
+                return Ending::IdleTimeout;
+            }
+            Err(e) => return Ending::Vanished(e),
+        };
+        let library = shared.catalog.current();
+        let decided = dispatch(header.kind_byte, &scratch, &library);
+        if scratch.capacity() > SCRATCH_KEEP {
+            scratch = Vec::new();
+        }
+        debug!(%peer, ?decided, "request");
+        let item = match decided {
+            Dispatch::Reply(message) => Work::Reply(message),
+            Dispatch::List { id } => Work::List { id, library },
+            Dispatch::Stop { id } => Work::Stop { id },
+            Dispatch::Rescan { id } => Work::Scanning { id, scan: shared.catalog.request_scan() },
+            Dispatch::Play { id, song } => match shared.cache.load(&song) {
+                Ok(loaded) => Work::Play {
+                    id,
+                    song: song.id,
+                    loaded,
+                    duration_ms: duration_ms(song.duration),
+                    title: song.tags.title,
+                    artist: song.tags.artist,
+                },
+                Err(e) => {
+                    warn!(%peer, "cannot play song {}: {e}", song.id);
+                    let message = format!("song {} cannot be played now: {}", song.id, e.for_client());
+                    Work::Reply(Message::Error(ErrorReply { id, code: ErrorCode::SongUnavailable, message }))
+                }
+            },
+            Dispatch::Ignore => continue,
+            Dispatch::Closing(goodbye) => return Ending::ClientGoodbye(goodbye),
+        };
+        if work.send(item).is_err() {
+            return Ending::WriterGone;
+        }
+    }
+}
