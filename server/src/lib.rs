@@ -143,6 +143,15 @@ impl Server {
         self
     }
 
+    /// Keeps the songs in memory (streamed or kept for later) within `bytes` in total, instead
+    /// of [`library::song::SONG_MEMORY`].
+    pub fn with_song_memory(mut self, bytes: usize) -> Server {
+        if let Some(shared) = Arc::get_mut(&mut self.shared) {
+            shared.cache = SongCache::with_budget(shared.catalog.root().clone(), bytes);
+        }
+        self
+    }
+
     /// The address actually bound (useful after binding port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.stop.addr

@@ -45,6 +45,10 @@ struct Args {
     /// each is named once in the log).
     #[arg(long)]
     follow_outside_links: bool,
+    /// Memory for songs, in MiB: every song being streamed or kept for the next PLAY counts;
+    /// a PLAY that needs more is refused until listeners move on.
+    #[arg(long, value_name = "MIB", default_value_t = jukebox_server::library::song::SONG_MEMORY / (1024 * 1024))]
+    song_memory: usize,
     /// Where to keep the index that remembers song ids between runs [default: a file under
     /// $XDG_CACHE_HOME/jukebox, else ~/.cache/jukebox, named after MUSIC_DIR]. `none` keeps
     /// no index: ids then hold only while the server runs.
@@ -82,10 +86,13 @@ fn main() -> ExitCode {
         }
     };
     let server = match Server::bind(addr, catalog) {
-        Ok(server) => match args.max_clients {
-            Some(max) => server.with_max_clients(max),
-            None => server,
-        },
+        Ok(server) => {
+            let server = server.with_song_memory(args.song_memory.saturating_mul(1024 * 1024));
+            match args.max_clients {
+                Some(max) => server.with_max_clients(max),
+                None => server,
+            }
+        }
         Err(e) => {
             eprintln!("jukebox-server: cannot listen on {addr}: {}", e.kind());
             return ExitCode::FAILURE;

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use jukebox_server::{Library, RunningServer, Server};
+use jukebox_server::{Catalog, RunningServer, Server};
 
 /// The sample songs shipped in `music/`.
 pub fn music_dir() -> PathBuf {
@@ -14,8 +14,8 @@ pub fn music_dir() -> PathBuf {
 
 /// A server on a free port of 127.0.0.1 over `dir`.
 pub fn serve(dir: &Path) -> RunningServer {
-    let library = Library::scan(dir).expect("scan the music folder");
-    Server::bind("127.0.0.1:0".parse().unwrap(), library).expect("bind").spawn()
+    let catalog = Catalog::scanned(dir).expect("scan the music folder");
+    Server::bind("127.0.0.1:0".parse().unwrap(), catalog).expect("bind").spawn()
 }
 
 /// Writes a mono 64 kbit/s MP3 of a sine tone lasting `seconds`, titled by its file name.

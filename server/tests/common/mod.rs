@@ -100,3 +100,100 @@ impl Client {
         }
     }
 }
+
+impl Client {
+    /// Every song of a LIST reply, skipping audio and pushes that arrive meanwhile.
+    pub fn list(&mut self) -> Vec<jukebox_protocol::SongEntry> {
+        let id = self.request(|id| Request::List { id });
+        let mut songs = Vec::new();
+        loop {
+            match self.recv() {
+                Message::ListPage(page) if page.id == id => {
+                    songs.extend(page.songs);
+                    if page.last {
+                        return songs;
+                    }
+                }
+                Message::ListPage(page) => panic!("a page of another LIST: {page:?}"),
+                _ => {}
+            }
+        }
+    }
+}
+
+/// The real `jukebox-server` binary, started on a free port of 127.0.0.1; killed when dropped.
+pub struct Binary {
+    pub child: std::process::Child,
+    pub addr: SocketAddr,
+    /// What it logged up to the "listening on" line, and after, as read so far.
+    pub log: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl Binary {
+    /// Starts `jukebox-server DIR 0 --bind 127.0.0.1 ARGS...` and waits until it listens.
+    pub fn start(dir: &Path, args: &[&str]) -> Binary {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_jukebox-server"))
+            .arg(dir)
+            .args(["0", "--bind", "127.0.0.1"])
+            .args(args)
+            .env("RUST_LOG", "info")
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("start jukebox-server");
+        let stderr = child.stderr.take().expect("stderr");
+        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let sink = std::sync::Arc::clone(&log);
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(rest) = line.split("listening on ").nth(1) {
+                    let addr = rest.split_whitespace().next().unwrap_or_default().to_string();
+                    let _ = tx.send(addr);
+                }
+                let mut log = sink.lock().unwrap();
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+        let addr = rx.recv_timeout(Duration::from_secs(10)).expect("the server logs where it listens");
+        Binary { child, addr: addr.parse().expect("an address"), log }
+    }
+
+    /// Waits until the log holds `text`; returns the log.
+    pub fn wait_for_log(&self, text: &str) -> String {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let log = self.log.lock().unwrap().clone();
+            if log.contains(text) {
+                return log;
+            }
+            assert!(std::time::Instant::now() < deadline, "waited for {text:?}; the log holds:\n{log}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Stops it with SIGTERM, as Ctrl-C would, and waits for it to exit.
+    pub fn stop(mut self) {
+        let _ = std::process::Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Binary {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `frames` frames with header `header` (any MPEG audio header), bodies filled with `fill`.
+pub fn frames_with(header: [u8; 4], frames: usize, fill: u8) -> Vec<u8> {
+    let len = jukebox_protocol::mp3::AudioHeader::parse(&header).expect("a valid header").len;
+    let mut out = Vec::with_capacity(frames * len);
+    for _ in 0..frames {
+        out.extend_from_slice(&header);
+        out.resize(out.len() + len - 4, fill);
+    }
+    out
+}
