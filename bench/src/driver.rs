@@ -9,6 +9,7 @@ use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use jukebox_protocol::frame::KEEPALIVE_INTERVAL;
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 
@@ -50,6 +51,10 @@ pub struct Mix {
     pub stop_every: Option<Duration>,
     /// Each listener disconnects and reconnects this often.
     pub churn_every: Option<Duration>,
+    /// Each listener PINGs when it has sent nothing for 15 s, as RFC §8.1 asks of clients, so
+    /// that however the mix is set the server never closes it for idleness. Off by default so
+    /// that measurements of plain streaming stay as they were.
+    pub keepalive: bool,
 }
 
 /// One run.
@@ -115,6 +120,7 @@ enum TimerKind {
     Switch,
     Stop,
     Resume,
+    Keepalive,
 }
 
 impl From<TimerKind> for Timer {
@@ -124,6 +130,7 @@ impl From<TimerKind> for Timer {
             TimerKind::Switch => Timer::Switch,
             TimerKind::Stop => Timer::Stop,
             TimerKind::Resume => Timer::Resume,
+            TimerKind::Keepalive => Timer::Keepalive,
         }
     }
 }
@@ -255,6 +262,9 @@ impl Run<'_> {
                 self.schedule(index, generation, phase, due, now);
             }
         }
+        if mix.keepalive {
+            self.schedule(index, generation, KEEPALIVE_INTERVAL, Due::Native(TimerKind::Keepalive), now);
+        }
     }
 
     fn fire(&mut self, index: usize, generation: u64, due: Due, now: Instant) {
@@ -284,6 +294,11 @@ impl Run<'_> {
                         mix.stop_every
                     }
                     TimerKind::Resume => None,
+                    TimerKind::Keepalive => {
+                        let at = native.keepalive_due().max(now + Duration::from_millis(1));
+                        self.timers.push(Reverse((at, index, generation, due)));
+                        None
+                    }
                 };
                 if let Some(every) = again {
                     self.schedule(index, generation, every, due, now);

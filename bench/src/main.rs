@@ -157,6 +157,7 @@ fn real_main() -> Result<ExitCode, String> {
                 switch_every: seconds(switch_every)?,
                 stop_every: seconds(stop_every)?,
                 churn_every: seconds(common.churn_every)?,
+                keepalive: false,
             };
             (Target::Native { addr: resolve(&addr)?, song }, mix, common, 2)
         }
