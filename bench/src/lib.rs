@@ -13,6 +13,7 @@
 //! person listening.
 
 pub mod driver;
+pub mod hostile;
 pub mod icy;
 pub mod metrics;
 pub mod native;
