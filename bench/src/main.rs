@@ -78,10 +78,11 @@ enum Command {
     /// non-reader (PLAY every second, never reads: only the server's write timeout can end it),
     /// flooder (PLAY and LIST as fast as TCP takes them, reading and discarding the replies, for
     /// 30 s) and vanisher (half a frame, then it closes). A hostile connection that ends is
-    /// replaced by one of its kind about a second later. Everything runs on one thread.
+    /// replaced by one of its kind a quarter of a second later. Everything runs on one thread.
     ///
     /// Output: one line per sample, every --sample-every seconds and at the end. elapsed: since
-    /// every connection was started; listeners: handshake done; hostile: open or connecting;
+    /// every connection was started; listeners: handshake done; hostile: open or connecting
+    /// (the kinds the server closes at once spend most of their time waiting to reopen);
     /// threads, fds (open file descriptors, sockets included), RSS MiB: the server's; CPU %: the
     /// server's CPU since the previous line (100 = one core); then, so far: fail (listener
     /// connections that failed or were lost; they connect again), under (underruns of the
