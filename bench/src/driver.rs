@@ -316,7 +316,8 @@ pub fn soak(config: &SoakConfig, mut on_sample: impl FnMut(&Sample)) -> Result<S
             run.tally.entry(run.hostile[index - run.listeners]).or_default().open_at_end += 1;
         }
     }
-    let hostile_tally = std::mem::take(&mut run.tally);
+    let mut hostile_tally = std::mem::take(&mut run.tally);
+    hostile_tally.values_mut().for_each(KindTally::summarize);
     // Dropping the run closes every connection.
     let listener_report = run.report(end, end - start, Some(idle), Some(first), Some(last));
     let settle_started = Instant::now();

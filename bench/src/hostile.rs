@@ -503,7 +503,7 @@ pub struct EndingTally {
     pub count: u64,
     /// Whether this is what the server should do (see [`Ending::is_expected`]).
     pub expected: bool,
-    /// Time from connect to the end.
+    /// Time from connect to the end; filled in by [`KindTally::summarize`].
     pub after: Option<Summary>,
     #[serde(skip)]
     samples: Samples,
@@ -520,7 +520,14 @@ impl KindTally {
         });
         entry.count += 1;
         entry.samples.record(open_for);
-        entry.after = entry.samples.summary();
+    }
+
+    /// Computes the time summaries, once, when the soak is over: sorting on every ending would
+    /// cost more and more as the quick kinds pile up hundreds of thousands of them in an hour.
+    pub fn summarize(&mut self) {
+        for ending in self.endings.values_mut() {
+            ending.after = ending.samples.summary();
+        }
     }
 
     /// Connections that ended in a way the server should not have allowed.
@@ -660,7 +667,9 @@ mod tests {
         t.record(HostileKind::Silent, &Ending::Closed { goodbye: None }, Duration::from_secs(10));
         t.record(HostileKind::Silent, &Ending::Closed { goodbye: None }, Duration::from_secs(11));
         t.record(HostileKind::Silent, &Ending::Outlasted, Duration::from_secs(60));
+        t.summarize();
         assert_eq!(t.endings["closed by the server"].count, 2);
+        assert_eq!(t.endings["closed by the server"].after.map(|s| s.max_us), Some(11_000_000));
         assert_eq!(t.unexpected(), 1);
     }
 }
