@@ -273,6 +273,9 @@ pub fn soak(config: &SoakConfig, mut on_sample: impl FnMut(&Sample)) -> Result<S
     // When every connection had been started, and the first and last samples of the process.
     let mut loaded: Option<(Instant, ProcessSample, ProcessSample)> = None;
     let mut next_sample: Option<Instant> = None;
+    // Set when the server can no longer be read: it exited, most likely. The soak ends there,
+    // with a report of what happened until then.
+    let mut server_lost: Option<String> = None;
     loop {
         let now = Instant::now();
         ramp.open_due(&mut run, now);
@@ -283,7 +286,13 @@ pub fn soak(config: &SoakConfig, mut on_sample: impl FnMut(&Sample)) -> Result<S
         if let (Some((start, first, _)), Some(at)) = (loaded, next_sample)
             && now >= at
         {
-            let (process, server) = read(pid)?;
+            let (process, server) = match read(pid) {
+                Ok(read) => read,
+                Err(e) => {
+                    server_lost = Some(format!("at {:.0} s: {e}", (now - start).as_secs_f64()));
+                    break;
+                }
+            };
             let wall = now - last_cpu.0;
             let cpu = process.cpu.saturating_sub(last_cpu.1);
             last_cpu = (now, process.cpu);
@@ -323,7 +332,16 @@ pub fn soak(config: &SoakConfig, mut on_sample: impl FnMut(&Sample)) -> Result<S
     let settle_started = Instant::now();
     let mut within_since: Option<Instant> = None;
     let after = loop {
-        let (_, after) = read(pid)?;
+        if server_lost.is_some() {
+            break None;
+        }
+        let after = match read(pid) {
+            Ok((_, after)) => after,
+            Err(e) => {
+                server_lost = Some(format!("after the soak: {e}"));
+                continue;
+            }
+        };
         let now = Instant::now();
         let back = after.threads <= before.threads && after.fds <= before.fds;
         let within = after.threads <= before.threads + config.tolerance.threads
@@ -331,7 +349,7 @@ pub fn soak(config: &SoakConfig, mut on_sample: impl FnMut(&Sample)) -> Result<S
         within_since = if within { within_since.or(Some(now)) } else { None };
         let steady = within_since.is_some_and(|since| now - since >= SETTLE_STEADY);
         if back || steady || now - settle_started >= SETTLE_TIMEOUT {
-            break after;
+            break Some(after);
         }
         std::thread::sleep(Duration::from_millis(100));
     };
@@ -349,6 +367,7 @@ pub fn soak(config: &SoakConfig, mut on_sample: impl FnMut(&Sample)) -> Result<S
         before,
         after,
         settle_secs: settle_started.elapsed().as_secs_f64(),
+        server_lost,
         tolerance: config.tolerance,
         samples,
         listener_report,

@@ -134,10 +134,13 @@ pub struct SoakReport {
     pub server_pid: u32,
     /// The server before the first connection.
     pub before: ServerState,
-    /// The server once every connection had closed and it had settled.
-    pub after: ServerState,
+    /// The server once every connection had closed and it had settled; `None` if it was lost.
+    pub after: Option<ServerState>,
     /// How long the server took to settle (at most [`SETTLE_TIMEOUT`]).
     pub settle_secs: f64,
+    /// When and why the server's `/proc` entry could no longer be read (it exited, most likely);
+    /// the soak stopped there.
+    pub server_lost: Option<String>,
     /// What `after` may exceed `before` by.
     pub tolerance: Tolerance,
     /// The periodic samples under load; the first is taken when every connection has been
@@ -174,18 +177,22 @@ impl SoakReport {
         if l.underruns > 0 {
             problems.push(format!("{} underrun(s) in {} listener(s)", l.underruns, l.listeners_behind));
         }
+        if let Some(lost) = &self.server_lost {
+            problems.push(format!("the server could no longer be read from /proc {lost}"));
+        }
+        let Some(after) = self.after else { return problems };
         let grew = |after: u64, before: u64| after.saturating_sub(before);
-        if grew(self.after.threads, self.before.threads) > self.tolerance.threads {
+        if grew(after.threads, self.before.threads) > self.tolerance.threads {
             problems.push(format!(
                 "the server kept {} more threads than before (tolerance {})",
-                grew(self.after.threads, self.before.threads),
+                grew(after.threads, self.before.threads),
                 self.tolerance.threads
             ));
         }
-        if grew(self.after.fds, self.before.fds) > self.tolerance.fds {
+        if grew(after.fds, self.before.fds) > self.tolerance.fds {
             problems.push(format!(
                 "the server kept {} more open files than before (tolerance {})",
-                grew(self.after.fds, self.before.fds),
+                grew(after.fds, self.before.fds),
                 self.tolerance.fds
             ));
         }
@@ -223,14 +230,19 @@ impl SoakReport {
             row(&mut out, "loaded, first", &first.server, &format!("   (at {:.0} s)", first.elapsed_secs));
             row(&mut out, "loaded, last", &last.server, &format!("   (at {:.0} s)", last.elapsed_secs));
         }
-        row(&mut out, "after", &self.after, &format!("   (settled in {:.1} s)", self.settle_secs));
-        change(
-            &mut out,
-            "after - before",
-            &self.before,
-            &self.after,
-            &format!("   (tolerance: threads +{}, fds +{})", self.tolerance.threads, self.tolerance.fds),
-        );
+        match &self.after {
+            Some(after) => {
+                row(&mut out, "after", after, &format!("   (settled in {:.1} s)", self.settle_secs));
+                let tolerance = format!(
+                    "   (tolerance: threads +{}, fds +{})",
+                    self.tolerance.threads, self.tolerance.fds
+                );
+                change(&mut out, "after - before", &self.before, after, &tolerance);
+            }
+            None => {
+                let _ = writeln!(out, "  {:<16} the server is gone", "after");
+            }
+        }
         if let Some((first, last)) = loaded {
             change(&mut out, "last - first", &first.server, &last.server, "");
         }
