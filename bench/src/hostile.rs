@@ -27,7 +27,7 @@ pub const SLOWLORIS_GAP: Duration = Duration::from_secs(3);
 /// server's socket send buffer grows to 4 MiB, more than a whole song, so a single stream
 /// fits in the buffers and the server would only ever close the connection for idleness (and
 /// a non-reader cannot see that). A PLAY a second restarts the stream's 4 s burst, fills the
-/// buffers in about a minute and keeps the connection from being idle, so the write timeout
+/// buffers in a minute or two and keeps the connection from being idle, so the write timeout
 /// (RFC §7.3) is what must end it. Each PLAY is also the probe that finds out the server has
 /// let go: it is answered by a reset.
 pub const NON_READER_REPLAY: Duration = Duration::from_secs(1);
