@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use jukebox_bench::report::{Report, compare, plot_sweep};
-use jukebox_bench::{Mix, RunConfig, Target, probe, run};
+use jukebox_bench::soak::{Sample, SoakConfig, Tolerance};
+use jukebox_bench::{Mix, RunConfig, Target, driver, probe, run};
 
 /// Load generator and latency probe for jukebox-server, and for HTTP/ICY streams such as
 /// Icecast, from one process and one thread (an event loop), however many listeners.
@@ -65,6 +66,98 @@ enum Command {
         json: PathBuf,
         /// The SVG to write.
         svg: PathBuf,
+    },
+    /// Soak a jukebox server: real listeners next to hostile connections for an hour, checking
+    /// that the server's threads, open files and memory stay flat.
+    ///
+    /// For --duration seconds (counted once every connection has been started), -n listeners
+    /// list, play, switch, stop and reconnect, each mix on its own random phase, and PING after
+    /// 15 s of silence. Next to them, --hostile connections misuse the server, dealt out in turn
+    /// over seven kinds: slowloris (its HELLO one byte every 3 s), silent (sends nothing),
+    /// garbage (random bytes, not a HELLO), oversized (a frame header announcing 4 GiB),
+    /// non-reader (PLAY every second, never reads: only the server's write timeout can end it),
+    /// flooder (PLAY and LIST as fast as TCP takes them, reading and discarding the replies, for
+    /// 30 s) and vanisher (half a frame, then it closes). A hostile connection that ends is
+    /// replaced by one of its kind a quarter of a second later. Everything runs on one thread.
+    ///
+    /// Output: one line per sample, every --sample-every seconds and at the end. elapsed: since
+    /// every connection was started; listeners: handshake done; hostile: open or connecting
+    /// (the kinds the server closes at once spend most of their time waiting to reopen);
+    /// threads, fds (open file descriptors, sockets included), RSS MiB: the server's; CPU %: the
+    /// server's CPU since the previous line (100 = one core); then, so far: fail (listener
+    /// connections that failed or were lost; they connect again), under (underruns of the
+    /// listeners' virtual players), stale (bytes of a stream's audio received after the reply
+    /// that replaced or stopped it). Under load, threads and fds move with the connections
+    /// (jukebox-server: two threads and one file per client); a steady climb is a leak.
+    ///
+    /// Then a summary: the server's threads, fds and RSS before the first connection, at the
+    /// first and last samples, and after every connection has closed and the server has settled
+    /// (it is given up to 35 s, more than its 30 s write timeout); the listeners' failures and
+    /// latencies; and per hostile kind how many were opened, how they ended (closed or reset by
+    /// the server, after a GOODBYE and its reason if one came; closed by us as planned; still
+    /// open at the end) and how long they had been open. The server closing hostile
+    /// connections is what it should do; an ending it should not allow (answering garbage, a
+    /// WELCOME to a HELLO that took 21 s, never closing one) is marked, without changing the
+    /// exit status.
+    ///
+    /// The exit status is 1 when a listener failed or was lost, got an ERROR, underran or
+    /// received stale audio, or when, after the soak, the server holds more threads than before
+    /// it by more than --thread-tolerance, or more open files by more than --fd-tolerance. The
+    /// tolerances allow for a helper thread or a file that a server starts or opens once, on
+    /// first use, and keeps; a leak per connection exceeds them within minutes. Run the soak
+    /// against a server that serves nobody else: other clients would count as leaks.
+    Soak {
+        /// Server address, e.g. 127.0.0.1:12345.
+        addr: String,
+        /// The server's process id: its threads, open files, memory and CPU are read from /proc.
+        #[arg(long, value_name = "PID")]
+        server_pid: u32,
+        /// Real listeners.
+        #[arg(short = 'n', long, default_value_t = 1000)]
+        listeners: u64,
+        /// Hostile connections kept open next to them.
+        #[arg(long, default_value_t = 100, value_name = "N")]
+        hostile: u64,
+        /// Seconds of soak once every connection has been started.
+        #[arg(short, long, default_value_t = 3600.0, value_name = "SECS")]
+        duration: f64,
+        /// Seconds between two samples of the server.
+        #[arg(long, default_value_t = 60.0, value_name = "SECS")]
+        sample_every: f64,
+        /// Each listener sends LIST this often (seconds; 0: never).
+        #[arg(long, default_value_t = 10.0, value_name = "SECS")]
+        list_every: f64,
+        /// Each listener PLAYs another song this often (seconds; 0: never).
+        #[arg(long, default_value_t = 30.0, value_name = "SECS")]
+        switch_every: f64,
+        /// Each listener STOPs this often and PLAYs again half a second later (seconds; 0: never).
+        #[arg(long, default_value_t = 45.0, value_name = "SECS")]
+        stop_every: f64,
+        /// Each listener disconnects and connects again this often (seconds; 0: never).
+        #[arg(long, default_value_t = 120.0, value_name = "SECS")]
+        churn_every: f64,
+        /// Song id the listeners, the non-readers and the flooders play (default: listeners pick
+        /// at random from LIST, hostile connections play song 1).
+        #[arg(long)]
+        song: Option<u32>,
+        /// New connections per second while starting.
+        #[arg(long, default_value_t = 1000)]
+        ramp: u64,
+        /// Audio a virtual player buffers before it starts playing, in milliseconds.
+        #[arg(long, default_value_t = 200, value_name = "MS")]
+        prebuffer_ms: u64,
+        /// Extra server threads allowed after the soak, against before it.
+        #[arg(long, default_value_t = 2, value_name = "N")]
+        thread_tolerance: u64,
+        /// Extra server open files allowed after the soak, against before it.
+        #[arg(long, default_value_t = 4, value_name = "N")]
+        fd_tolerance: u64,
+        /// Save the report (samples, summary, hostile tallies) as JSON.
+        #[arg(long, value_name = "PATH")]
+        json: Option<PathBuf>,
+        /// Seed for the random choices, so runs can be repeated.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
     },
     /// Print two saved JSON reports side by side with their ratios (second over first).
     Compare {
@@ -124,6 +217,52 @@ fn resolve(addr: &str) -> Result<SocketAddr, String> {
         .ok_or_else(|| format!("{addr} has no address"))
 }
 
+/// Runs a soak, printing samples as they come and the summary at the end.
+fn soak(addr: &str, config: &SoakConfig, json: Option<&std::path::Path>) -> Result<ExitCode, String> {
+    let connections = config.run.listeners + config.hostile;
+    let fd_limit = probe::raise_fd_limit();
+    let mut problems = probe::limit_problems(connections, fd_limit, 2);
+    let pid = config.run.server_pid.unwrap_or_default();
+    if let Some(server_fds) = probe::fd_limit_of(pid)
+        && server_fds < connections + 64
+    {
+        problems.push(format!(
+            "the server (pid {pid}) may open {server_fds} files but needs about {}: start it with a higher ulimit -n",
+            connections + 64
+        ));
+    }
+    for problem in &problems {
+        eprintln!("jukebox-bench: warning: {problem}");
+    }
+    let mix = config.run.mix;
+    let every = |name: &str, d: Option<Duration>| d.map(|d| format!("{name} every {} s", d.as_secs_f64()));
+    let plan: Vec<String> = [
+        every("LIST", mix.list_every),
+        every("switch", mix.switch_every),
+        every("stop", mix.stop_every),
+        every("reconnect", mix.churn_every),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    println!(
+        "soak of {addr} (server pid {pid}) for {} s: {} listeners ({}) and {} hostile connections",
+        config.run.duration.as_secs_f64(),
+        config.run.listeners,
+        if plan.is_empty() { "listening only".to_string() } else { plan.join(", ") },
+        config.hostile
+    );
+    println!("{}", Sample::header());
+    let report = driver::soak(config, |sample| println!("{}", sample.row()))?;
+    println!();
+    print!("{}", report.summary());
+    if let Some(path) = json {
+        let json = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
+        std::fs::write(path, json).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
+    Ok(if report.problems().is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
 fn main() -> ExitCode {
     match real_main() {
         Ok(code) => code,
@@ -143,6 +282,48 @@ fn real_main() -> Result<ExitCode, String> {
         read(p)?.pop().ok_or_else(|| format!("{} holds no report", p.display()))
     };
     let (target, mix, common, threads_default) = match Cli::parse().command {
+        Command::Soak {
+            addr,
+            server_pid,
+            listeners,
+            hostile,
+            duration,
+            sample_every,
+            list_every,
+            switch_every,
+            stop_every,
+            churn_every,
+            song,
+            ramp,
+            prebuffer_ms,
+            thread_tolerance,
+            fd_tolerance,
+            json,
+            seed,
+        } => {
+            let every = |secs: f64| seconds(Some(secs)).map(|d| d.filter(|d| !d.is_zero()));
+            let mix = Mix {
+                list_every: every(list_every)?,
+                switch_every: every(switch_every)?,
+                stop_every: every(stop_every)?,
+                churn_every: every(churn_every)?,
+                keepalive: true,
+            };
+            let run = RunConfig {
+                target: Target::Native { addr: resolve(&addr)?, song },
+                listeners,
+                duration: seconds(Some(duration))?.unwrap_or_default(),
+                ramp_per_sec: ramp,
+                prebuffer: Duration::from_millis(prebuffer_ms),
+                mix,
+                server_pid: Some(server_pid),
+                seed,
+            };
+            let sample_every = every(sample_every)?.ok_or("--sample-every must be more than 0")?;
+            let tolerance = Tolerance { threads: thread_tolerance, fds: fd_tolerance };
+            let config = SoakConfig { run, hostile, sample_every, tolerance };
+            return soak(&addr, &config, json.as_deref());
+        }
         Command::Compare { first, second } => {
             print!("{}", compare(&last(&first)?, &last(&second)?));
             return Ok(ExitCode::SUCCESS);
@@ -157,6 +338,7 @@ fn real_main() -> Result<ExitCode, String> {
                 switch_every: seconds(switch_every)?,
                 stop_every: seconds(stop_every)?,
                 churn_every: seconds(common.churn_every)?,
+                keepalive: false,
             };
             (Target::Native { addr: resolve(&addr)?, song }, mix, common, 2)
         }

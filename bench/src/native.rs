@@ -3,6 +3,7 @@
 
 use std::time::{Duration, Instant};
 
+use jukebox_protocol::frame::KEEPALIVE_INTERVAL;
 use jukebox_protocol::mp3::{AUDIO_HEADER_LEN, AudioHeader, StreamClock};
 use jukebox_protocol::{Hello, Message, Request, RequestId, SongId, StreamId, Welcome};
 
@@ -20,6 +21,8 @@ pub enum Timer {
     Stop,
     /// PLAY after a STOP.
     Resume,
+    /// PING if nothing has been sent for KEEPALIVE_INTERVAL (RFC §8.1).
+    Keepalive,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,6 +38,8 @@ pub struct Native {
     phase: Phase,
     started: Instant,
     next_id: u32,
+    /// When the last request was sent, for the keepalive.
+    last_request: Instant,
     songs: Vec<SongId>,
     fixed_song: Option<u32>,
     prebuffer: Duration,
@@ -59,6 +64,7 @@ impl Native {
             phase: Phase::AwaitWelcome,
             started: now,
             next_id: 1,
+            last_request: now,
             songs: Vec::new(),
             fixed_song,
             prebuffer,
@@ -73,9 +79,15 @@ impl Native {
         (native, Hello::current().encode().to_vec())
     }
 
-    fn request(&mut self, make: impl FnOnce(RequestId) -> Request, out: &mut Vec<u8>) -> RequestId {
+    fn request(
+        &mut self,
+        now: Instant,
+        make: impl FnOnce(RequestId) -> Request,
+        out: &mut Vec<u8>,
+    ) -> RequestId {
         let id = RequestId(self.next_id);
         self.next_id += 1;
+        self.last_request = now;
         // Requests are a few bytes: they always fit a frame.
         let _ = Message::Request(make(id)).encode(out);
         id
@@ -91,7 +103,7 @@ impl Native {
 
     fn play(&mut self, now: Instant, rng: &mut fastrand::Rng, out: &mut Vec<u8>) -> Result<(), String> {
         let song = self.pick_song(rng).ok_or("the server lists no songs")?;
-        self.request(|id| Request::Play { id, song }, out);
+        self.request(now, |id| Request::Play { id, song }, out);
         self.play_sent = Some(now);
         Ok(())
     }
@@ -116,7 +128,7 @@ impl Native {
             }
             metrics.handshake.record(now - self.started);
             metrics.connected += 1;
-            let id = self.request(|id| Request::List { id }, out);
+            let id = self.request(now, |id| Request::List { id }, out);
             self.list = Some((id, now, false));
             self.phase = Phase::AwaitSongs;
             return Ok(8);
@@ -225,6 +237,12 @@ impl Native {
         self.phase != Phase::AwaitWelcome
     }
 
+    /// When a PING is due if nothing else is sent before: KEEPALIVE_INTERVAL after the last
+    /// request (RFC §8.1).
+    pub fn keepalive_due(&self) -> Instant {
+        self.last_request + KEEPALIVE_INTERVAL
+    }
+
     /// Underruns so far, including one in progress.
     pub fn underruns(&self, now: Instant) -> u32 {
         self.past_underruns + self.playout.as_ref().map_or(0, |p| p.underruns(now))
@@ -245,7 +263,7 @@ impl Native {
         }
         match timer {
             Timer::List if self.list.is_none() && self.current.is_some() => {
-                let id = self.request(|id| Request::List { id }, out);
+                let id = self.request(now, |id| Request::List { id }, out);
                 self.list = Some((id, now, true));
             }
             Timer::Switch if self.current.is_some() => {
@@ -254,9 +272,12 @@ impl Native {
             }
             Timer::Stop if self.current.is_some() => {
                 metrics.switches += 1;
-                self.request(|id| Request::Stop { id }, out);
+                self.request(now, |id| Request::Stop { id }, out);
             }
             Timer::Resume if self.current.is_none() => self.play(now, rng, out)?,
+            Timer::Keepalive if now >= self.keepalive_due() => {
+                self.request(now, |id| Request::Ping { id }, out);
+            }
             _ => {}
         }
         Ok(())
@@ -274,4 +295,49 @@ fn frames_duration(data: &[u8]) -> Duration {
         pos += header.len;
     }
     clock.now()
+}
+
+#[cfg(test)]
+mod tests {
+    use jukebox_protocol::{ListPage, SongEntry};
+
+    use super::*;
+
+    /// A listener that has handshaken, learned one song and sent its PLAY at `t0`.
+    fn running(t0: Instant) -> Native {
+        let (mut native, _hello) = Native::start(t0, None, Duration::from_millis(200));
+        let (mut metrics, mut rng, mut out) = (Metrics::default(), fastrand::Rng::with_seed(1), Vec::new());
+        let welcome = jukebox_protocol::Welcome { version: 1, server_max_version: 1 }.encode();
+        assert_eq!(native.on_bytes(&welcome, t0, &mut metrics, &mut rng, &mut out), Ok(8));
+        let song = SongEntry {
+            id: SongId(1),
+            duration_ms: 1000,
+            size: 1,
+            title: String::new(),
+            artist: String::new(),
+            album: String::new(),
+        };
+        let page = Message::ListPage(ListPage { id: RequestId(1), last: true, songs: vec![song] });
+        let page = page.to_bytes().expect("encodes");
+        assert_eq!(native.on_bytes(&page, t0, &mut metrics, &mut rng, &mut out), Ok(page.len()));
+        native
+    }
+
+    #[test]
+    fn keepalive_pings_only_after_fifteen_silent_seconds() {
+        let t0 = Instant::now();
+        let mut native = running(t0);
+        let (mut metrics, mut rng, mut out) = (Metrics::default(), fastrand::Rng::with_seed(1), Vec::new());
+        assert_eq!(native.keepalive_due(), t0 + KEEPALIVE_INTERVAL);
+        let early = t0 + KEEPALIVE_INTERVAL / 2;
+        native.on_timer(Timer::Keepalive, early, &mut metrics, &mut rng, &mut out).expect("no error");
+        assert!(out.is_empty(), "a request went out recently: no PING yet");
+        let due = native.keepalive_due();
+        native.on_timer(Timer::Keepalive, due, &mut metrics, &mut rng, &mut out).expect("no error");
+        assert!(matches!(
+            Message::decode_from_slice(&out),
+            Ok(Some((Message::Request(Request::Ping { .. }), _)))
+        ));
+        assert_eq!(native.keepalive_due(), due + KEEPALIVE_INTERVAL);
+    }
 }

@@ -1,5 +1,6 @@
-//! What the machine and the server under test are using: CPU time and memory of a process read
-//! from `/proc`, and the limits that cap how many connections a run can hold.
+//! What the machine and the server under test are using: CPU time, memory, threads and open
+//! files of a process read from `/proc`, and the limits that cap how many connections a run can
+//! hold.
 
 use std::fs;
 use std::time::Duration;
@@ -7,7 +8,7 @@ use std::time::Duration;
 /// Clock ticks per second of `/proc/PID/stat` times (`USER_HZ`, 100 on every Linux ABI).
 const USER_HZ: u64 = 100;
 
-/// CPU time and resident memory of a process at one moment.
+/// CPU time, resident memory, threads and open files of a process at one moment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ProcessSample {
     /// User plus system CPU time since the process started.
@@ -16,9 +17,12 @@ pub struct ProcessSample {
     pub rss: u64,
     /// Threads.
     pub threads: u64,
+    /// Open file descriptors (sockets included), if `/proc/PID/fd` may be read: only the
+    /// process's own user (or root) may.
+    pub fds: Option<u64>,
 }
 
-/// Reads CPU time, RSS and thread count of `pid`.
+/// Reads CPU time, RSS, thread count and open files of `pid`.
 pub fn sample(pid: u32) -> Result<ProcessSample, String> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat"))
         .map_err(|e| format!("cannot read /proc/{pid}/stat: {e}"))?;
@@ -36,7 +40,19 @@ pub fn sample(pid: u32) -> Result<ProcessSample, String> {
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
         .ok_or("no VmRSS in /proc status")?;
-    Ok(ProcessSample { cpu: Duration::from_millis(cpu_ticks * 1000 / USER_HZ), rss: rss_kib * 1024, threads })
+    Ok(ProcessSample {
+        cpu: Duration::from_millis(cpu_ticks * 1000 / USER_HZ),
+        rss: rss_kib * 1024,
+        threads,
+        fds: open_files(pid).ok(),
+    })
+}
+
+/// Counts the entries of `/proc/PID/fd`: one per open file descriptor.
+pub fn open_files(pid: u32) -> Result<u64, String> {
+    let dir =
+        fs::read_dir(format!("/proc/{pid}/fd")).map_err(|e| format!("cannot read /proc/{pid}/fd: {e}"))?;
+    Ok(dir.count() as u64)
 }
 
 fn read_number(path: &str) -> Option<u64> {
@@ -108,6 +124,8 @@ mod tests {
     fn samples_this_process() {
         let s = sample(std::process::id()).expect("own /proc entry");
         assert!(s.rss > 0 && s.threads >= 1);
+        // At least the directory being listed.
+        assert!(s.fds.is_some_and(|fds| fds >= 1), "{s:?}");
         assert!(fd_limit_of(std::process::id()).is_some());
     }
 

@@ -25,6 +25,7 @@ fn fifty_listeners_switching_listing_stopping_and_churning() {
             switch_every: Some(Duration::from_millis(700)),
             stop_every: Some(Duration::from_millis(1500)),
             churn_every: Some(Duration::from_secs(2)),
+            keepalive: false,
         },
         server_pid: Some(std::process::id()),
         seed: 7,
