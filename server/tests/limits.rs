@@ -96,3 +96,38 @@ fn pipelined_plays_of_large_songs_do_not_make_the_server_hold_them_all() {
         .expect("VmHWM in /proc/PID/status");
     assert!(peak_kib < 48 * 1024, "the server peaked at {} MiB for 8 MiB of songs", peak_kib / 1024);
 }
+
+#[test]
+fn a_client_that_floods_plays_is_slowed_down_not_fed_bursts() {
+    let server = serve(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../music"));
+    let mut client = Client::connect(server.addr);
+    let mut sender = client.socket.try_clone().unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flooding = std::sync::Arc::clone(&stop);
+    // A PLAY every millisecond, each of which would start a stream with a 4 s burst.
+    let flood = std::thread::spawn(move || {
+        let mut n = 0u32;
+        while !flooding.load(std::sync::atomic::Ordering::SeqCst) {
+            n += 1;
+            let play = Message::Request(Request::Play {
+                id: jukebox_protocol::RequestId(n),
+                song: jukebox_protocol::SongId(n % 4 + 1),
+            });
+            if sender.write_all(&play.to_bytes().unwrap()).is_err() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    });
+    let started = Instant::now();
+    let mut audio = 0;
+    while started.elapsed() < Duration::from_millis(1500) {
+        if let Message::Audio(chunk) = client.recv() {
+            audio += chunk.data.len();
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let _ = flood.join();
+    // 8 PLAYs at once, then 2 a second: about 11 bursts of 64 kB in 1.5 s.
+    assert!(audio < 3_000_000, "{audio} bytes of audio in 1.5 s");
+}

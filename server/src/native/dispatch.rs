@@ -85,8 +85,40 @@ fn no_such_song(id: RequestId, song: SongId) -> Dispatch {
     error(id, ErrorCode::NoSuchSong, format!("no song with id {song}"))
 }
 
+/// PLAYs a connection may send at once before it is slowed down.
+pub const PLAY_BURST: u32 = 8;
+
+/// PLAYs per second a connection may send in the long run.
+pub const PLAYS_PER_SECOND: u32 = 2;
+
+/// How fast a connection may start streams (RFC §12 lets a server limit it). Each PLAY starts
+/// a stream with a burst of seconds of audio, so a client that floods PLAYs while reading
+/// would otherwise make the server send audio as fast as the network goes: [`PLAY_BURST`]
+/// PLAYs at once, then [`PLAYS_PER_SECOND`]; a faster PLAY waits (and the requests behind it
+/// with it, in order) until it is its turn. A person switching songs never notices.
+#[derive(Debug, Clone, Default)]
+pub struct PlayBudget {
+    /// When the next PLAY would be due if PLAYs came at exactly the long-run rate (the
+    /// "theoretical arrival time" of the generic cell rate algorithm).
+    due: Option<std::time::Instant>,
+}
+
+impl PlayBudget {
+    const INTERVAL: std::time::Duration = std::time::Duration::from_millis(1000 / PLAYS_PER_SECOND as u64);
+
+    /// Takes a PLAY's turn at `now`: returns how long it must wait first (zero when within
+    /// the budget).
+    pub fn admit(&mut self, now: std::time::Instant) -> std::time::Duration {
+        let due = self.due.map_or(now, |due| due.max(now));
+        // A PLAY may run up to PLAY_BURST - 1 intervals ahead of the long-run rate.
+        let tolerance = Self::INTERVAL * (PLAY_BURST - 1);
+        self.due = Some(due + Self::INTERVAL);
+        due.saturating_duration_since(now).saturating_sub(tolerance)
+    }
+}
+
 /// An ERROR reply.
-pub fn error(id: RequestId, code: ErrorCode, message: String) -> Dispatch {
+fn error(id: RequestId, code: ErrorCode, message: String) -> Dispatch {
     Dispatch::Reply(Message::Error(ErrorReply { id, code, message }))
 }
 
@@ -144,6 +176,24 @@ mod tests {
         }
         // The connection-level range is skipped, for what a newer peer may send.
         assert_eq!(dispatch(0xC0, b"whatever", &library), Dispatch::Ignore);
+    }
+
+    #[test]
+    fn plays_beyond_the_burst_wait_their_turn() {
+        let t0 = std::time::Instant::now();
+        let mut budget = PlayBudget::default();
+        for _ in 0..PLAY_BURST {
+            assert_eq!(budget.admit(t0), std::time::Duration::ZERO);
+        }
+        let interval = std::time::Duration::from_millis(500);
+        assert_eq!(budget.admit(t0), interval);
+        assert_eq!(budget.admit(t0), interval * 2);
+        // After a quiet while the burst is available again.
+        let later = t0 + interval * (PLAY_BURST + 4);
+        for _ in 0..PLAY_BURST {
+            assert_eq!(budget.admit(later), std::time::Duration::ZERO);
+        }
+        assert!(budget.admit(later) > std::time::Duration::ZERO);
     }
 
     #[test]

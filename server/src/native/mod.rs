@@ -92,7 +92,21 @@ fn serve(socket: TcpStream, peer: SocketAddr, shared: &Arc<Shared>) {
     let secs = started.elapsed().as_secs_f32();
     match written {
         Ok(()) => info!(%peer, "connection ended after {secs:.1} s: {ending}"),
-        Err(e) => info!(%peer, "connection ended after {secs:.1} s: {ending}; sending failed: {e}"),
+        Err(e) => info!(%peer, "connection ended after {secs:.1} s: {ending}; {}", why_sending_failed(&e)),
+    }
+}
+
+/// A failed write in words: a write that timed out means the client stopped reading.
+fn why_sending_failed(e: &io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => format!(
+            "the client read nothing for {} s, so the server stopped sending",
+            WRITE_TIMEOUT.as_secs()
+        ),
+        io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset => {
+            "the client went away while being sent to".into()
+        }
+        kind => format!("sending failed: {kind}"),
     }
 }
 

@@ -3,7 +3,8 @@
 //! the work to the writer in request order. It blocks only in `read` (bounded by
 //! [`IDLE_TIMEOUT`]), in waiting for a song (bounded by the cache's `LOAD_TIMEOUT`), and in
 //! handing work to the writer (a bounded queue, so a client that never reads its replies is
-//! slowed down by TCP instead of being buffered for).
+//! slowed down by TCP instead of being buffered for); and, for a client that floods PLAYs,
+//! in waiting its turn ([`PlayBudget`]: at most half a second per PLAY).
 
 use std::io;
 use std::net::{SocketAddr, TcpStream};
@@ -15,7 +16,7 @@ use tracing::{debug, warn};
 
 use crate::Shared;
 use crate::library::duration_ms;
-use crate::native::dispatch::{Dispatch, dispatch};
+use crate::native::dispatch::{Dispatch, PlayBudget, dispatch};
 use crate::native::ending::Ending;
 use crate::native::session::Work;
 
@@ -31,6 +32,7 @@ pub(crate) fn read_loop(
     shared: &Shared,
 ) -> Ending {
     let mut scratch = Vec::new();
+    let mut plays = PlayBudget::default();
     loop {
         let header = match read_frame(&mut socket, &mut scratch) {
             Ok(Some(header)) => header,
@@ -60,21 +62,33 @@ pub(crate) fn read_loop(
             Dispatch::List { id } => Work::List { id, library },
             Dispatch::Stop { id } => Work::Stop { id },
             Dispatch::Rescan { id } => Work::Scanning { id, scan: shared.catalog.request_scan() },
-            Dispatch::Play { id, song } => match shared.cache.load(&song) {
-                Ok(loaded) => Work::Play {
-                    id,
-                    song: song.id,
-                    loaded,
-                    duration_ms: duration_ms(song.duration),
-                    title: song.tags.title,
-                    artist: song.tags.artist,
-                },
-                Err(e) => {
-                    warn!(%peer, "cannot play song {}: {e}", song.id);
-                    let message = format!("song {} cannot be played now: {}", song.id, e.for_client());
-                    Work::Reply(Message::Error(ErrorReply { id, code: ErrorCode::SongUnavailable, message }))
+            Dispatch::Play { id, song } => {
+                // A client that floods PLAYs waits its turn here; so do its later requests,
+                // in order, and TCP slows it down.
+                let wait = plays.admit(std::time::Instant::now());
+                if !wait.is_zero() {
+                    std::thread::sleep(wait);
                 }
-            },
+                match shared.cache.load(&song) {
+                    Ok(loaded) => Work::Play {
+                        id,
+                        song: song.id,
+                        loaded,
+                        duration_ms: duration_ms(song.duration),
+                        title: song.tags.title,
+                        artist: song.tags.artist,
+                    },
+                    Err(e) => {
+                        warn!(%peer, "cannot play song {}: {e}", song.id);
+                        let message = format!("song {} cannot be played now: {}", song.id, e.for_client());
+                        Work::Reply(Message::Error(ErrorReply {
+                            id,
+                            code: ErrorCode::SongUnavailable,
+                            message,
+                        }))
+                    }
+                }
+            }
             Dispatch::Ignore => continue,
             Dispatch::Closing(goodbye) => return Ending::ClientGoodbye(goodbye),
         };
