@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/deps.sh build
-cargo build --release --quiet --bin jukebox-server --bin jukebox-client
+echo "Building jukebox (the first build takes a minute or two) ..." >&2
+cargo build --release --bin jukebox-server --bin jukebox-client
 
 port="${JUKEBOX_PORT:-12345}"
 log=target/jukebox-server.log
