@@ -123,7 +123,8 @@ fn shutdown_says_goodbye_to_every_client() {
     let mut clients: Vec<Client> = (0..3).map(|_| Client::connect(server.addr)).collect();
     clients[0].play(1);
     assert!(matches!(clients[0].recv(), Message::Playing(_)));
-    std::thread::sleep(Duration::from_millis(100));
+    // Mid-stream: the first audio has arrived.
+    assert!(matches!(clients[0].recv(), Message::Audio(_)));
     server.shutdown();
     for client in &mut clients {
         let (_, last) = client.recv_skipping_audio();
@@ -168,9 +169,20 @@ fn a_full_server_says_so_and_serves_again_when_a_client_leaves() {
     // The two served clients are unaffected; when one leaves there is room again.
     let id = second.request(|id| Request::Ping { id });
     assert_eq!(second.recv(), Message::Pong { id });
+    // The server notices the departure when its threads end: until then a newcomer is told
+    // the server is full; then it is served.
     drop(first);
-    std::thread::sleep(Duration::from_millis(200));
-    let mut fourth = Client::connect(server.addr);
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let mut fourth = loop {
+        let mut client = Client::connect(server.addr);
+        let id = client.request(|id| Request::Ping { id });
+        match client.recv() {
+            Message::Pong { id: answered } if answered == id => break client,
+            Message::Goodbye(g) if g.reason == GoodbyeReason::ServerBusy => {}
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(std::time::Instant::now() < deadline, "no room after a client left");
+    };
     let id = fourth.request(|id| Request::Ping { id });
     assert_eq!(fourth.recv(), Message::Pong { id });
 }

@@ -96,7 +96,8 @@ fn list_answers_while_a_song_streams() {
     let mut client = Client::connect(server.addr);
     client.play(2);
     let Message::Playing(_) = client.recv() else { panic!("expected PLAYING") };
-    std::thread::sleep(Duration::from_millis(300));
+    // Mid-stream: audio is arriving.
+    assert!(matches!(client.recv(), Message::Audio(_)));
     let asked = Instant::now();
     let id = client.request(|id| Request::List { id });
     let (_, reply) = client.recv_skipping_audio();
@@ -150,8 +151,7 @@ fn stop_ends_the_stream_and_stop_when_idle_is_not_an_error() {
     client.request(|id| Request::Stop { id });
     let (_, reply) = client.recv_skipping_audio();
     assert!(matches!(reply, Message::Stopped(s) if s.stream == Some(playing.stream)));
-    // Silence: the next thing on the wire is the PONG, no audio in between.
-    std::thread::sleep(Duration::from_millis(700));
+    // Silence: the next thing on the wire is the PONG, no audio in between (RFC 7.4 rule 4).
     let ping = client.request(|id| Request::Ping { id });
     assert_eq!(client.recv(), Message::Pong { id: ping });
 }
