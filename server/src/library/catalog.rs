@@ -89,7 +89,15 @@ impl Catalog {
     pub fn open(dir: &Path, options: CatalogOptions) -> Result<Arc<Catalog>, ScanError> {
         let root = Root::new(dir).map_err(|_| ScanError::NotAFolder { path: dir.to_path_buf() })?;
         let index_file = match options.index {
-            IndexLocation::Default => default_location(&root.real),
+            IndexLocation::Default => {
+                let location = default_location(&root.real);
+                if location.is_none() {
+                    warn!(
+                        "neither XDG_CACHE_HOME nor HOME is set: song ids will not be remembered between runs (see --db)"
+                    );
+                }
+                location
+            }
             IndexLocation::At(path) => Some(path),
             IndexLocation::Nowhere => None,
         };

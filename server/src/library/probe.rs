@@ -39,6 +39,9 @@ pub struct Probe {
 /// Why a file is not listed.
 #[derive(Debug, thiserror::Error)]
 pub enum ProbeError {
+    /// It could not be opened safely (see `open.rs`).
+    #[error(transparent)]
+    Open(#[from] crate::library::open::OpenError),
     /// Reading failed.
     #[error("cannot read it: {}", crate::library::scan::words(.0))]
     Io(#[from] io::Error),
