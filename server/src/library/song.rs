@@ -652,7 +652,9 @@ impl SongCache {
         })?;
         let mut loaded =
             LoadedSong::new(audio, table).ok_or(LoadError::NotMpegAudio { path: song.path.clone() })?;
-        // The reservation becomes the song's own count: what it holds, no more.
+        // The reservation becomes the song's own count: what it holds, no more. Everything it
+        // holds was reserved before it was allocated.
+        debug_assert!(loaded.memory() <= charge.bytes, "{} > {}", loaded.memory(), charge.bytes);
         charge.settle(loaded.memory());
         loaded.charge = Some(charge);
         Ok(Arc::new(loaded))
@@ -761,6 +763,9 @@ mod tests {
         let playing_d = cache.load(&d).unwrap();
         assert!(matches!(playing_d.audio(), Audio::Memory(_)));
         assert!(cache.memory() <= 100_000, "{}", cache.memory());
+        // What is counted is exactly what the songs alive hold.
+        let held: usize = [&playing_b, &playing_c, &playing_d].iter().map(|s| s.memory()).sum();
+        assert_eq!(cache.memory(), held);
         drop((playing_b, playing_c, playing_d));
     }
 
