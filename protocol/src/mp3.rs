@@ -6,11 +6,26 @@
 //! tag, reading a Xing header serve the server's library, not the wire). Free-format streams
 //! (bitrate index 0) are not supported and are treated as not being MPEG audio.
 //!
+//! Which bytes are frames is decided in one place, [`FrameWalk`], a state machine that is shown
+//! the data a window at a time: [`frames`] shows it a slice held in memory, [`frames_read`]
+//! windows read from a file of any size, so both find exactly the same frames.
+//!
 //! The names say "audio frame" throughout, as RFC.md does, because "frame" alone is a
 //! protocol frame ([`crate::frame`]).
 
+use std::io::{self, Read};
+
 /// Size of an MPEG audio frame header.
 pub const AUDIO_HEADER_LEN: usize = 4;
+
+/// The longest MPEG audio frame a valid header describes: MPEG-2.5 Layer II at 160 kbit/s and
+/// 8 kHz, padded (144 * 160000 / 8000 + 1 bytes).
+pub const MAX_AUDIO_FRAME_LEN: usize = 2881;
+
+/// The most bytes per second of playing time that any valid header describes: MPEG-1 Layer I
+/// at 448 kbit/s and 48 kHz, padded, 452-byte frames of 8 ms. So `d` of audio never takes
+/// more than `d` times this many bytes, whatever the file says.
+pub const MAX_AUDIO_BYTES_PER_SECOND: u64 = 56_500;
 
 /// MPEG version of a frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,11 +178,20 @@ impl StreamClock {
     }
 }
 
-/// One frame found in a file.
+/// One frame found in a slice ([`frames`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FrameSpan {
     /// Byte offset of the frame in the data walked.
     pub offset: usize,
+    /// The frame's header.
+    pub header: AudioHeader,
+}
+
+/// One frame found by a [`FrameWalk`], in data that may be larger than memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameAt {
+    /// Byte offset of the frame in the data walked.
+    pub offset: u64,
     /// The frame's header.
     pub header: AudioHeader,
 }
@@ -183,7 +207,8 @@ pub struct FrameSpan {
 /// - a frame that the data cuts short is not a frame, so trailing ID3v1 or APE tags and a
 ///   truncated last frame are never yielded.
 ///
-/// Tags at the start (ID3v2) are the caller's to skip: [`frames_from`].
+/// Tags at the start (ID3v2) are the caller's to skip: [`frames_from`]. The rule itself is
+/// [`FrameWalk`]'s; this and [`frames_read`] only show it the data.
 pub fn frames(data: &[u8]) -> Frames<'_> {
     frames_from(data, 0)
 }
@@ -191,44 +216,204 @@ pub fn frames(data: &[u8]) -> Frames<'_> {
 /// [`frames`] starting at byte `start` of `data` (after an ID3v2 tag), with offsets still
 /// counted from the start of `data`.
 pub fn frames_from(data: &[u8], start: usize) -> Frames<'_> {
-    Frames { data, pos: start.min(data.len()), previous_end: None }
+    Frames { data, walk: FrameWalk::new(start.min(data.len()) as u64) }
 }
 
 /// Iterator returned by [`frames`].
 #[derive(Debug, Clone)]
 pub struct Frames<'a> {
     data: &'a [u8],
-    pos: usize,
-    /// Where the last frame yielded ended: a header there needs no confirmation.
-    previous_end: Option<usize>,
-}
-
-impl Frames<'_> {
-    fn frame_at(&self, pos: usize) -> Option<AudioHeader> {
-        let header = AudioHeader::parse(self.data.get(pos..)?)?;
-        let end = pos + header.len;
-        if end > self.data.len() {
-            return None;
-        }
-        let confirmed = self.previous_end == Some(pos)
-            || end == self.data.len()
-            || AudioHeader::parse(&self.data[end..]).is_some_and(|next| header.agrees_with(&next));
-        confirmed.then_some(header)
-    }
+    walk: FrameWalk,
 }
 
 impl Iterator for Frames<'_> {
     type Item = FrameSpan;
 
     fn next(&mut self) -> Option<FrameSpan> {
-        while self.pos + AUDIO_HEADER_LEN <= self.data.len() {
-            if let Some(header) = self.frame_at(self.pos) {
-                let span = FrameSpan { offset: self.pos, header };
-                self.pos += header.len;
-                self.previous_end = Some(self.pos);
-                return Some(span);
+        let whole = Window { bytes: self.data, start: 0, reaches_end: true };
+        match self.walk.step(whole) {
+            // Offsets are within `data`, so they fit a usize.
+            Step::Frame(frame) => Some(FrameSpan { offset: frame.offset as usize, header: frame.header }),
+            // A window that reaches the end never leaves the walk wanting more.
+            Step::End | Step::NeedMore => None,
+        }
+    }
+}
+
+/// A stretch of the data being walked, shown to a [`FrameWalk`].
+#[derive(Debug, Clone, Copy)]
+pub struct Window<'a> {
+    /// The bytes.
+    pub bytes: &'a [u8],
+    /// Offset in the data of `bytes[0]`.
+    pub start: u64,
+    /// Whether `bytes` run to the end of the data: only then can the walk tell that a frame
+    /// ends exactly at the end, or that one is cut short.
+    pub reaches_end: bool,
+}
+
+/// What a [`FrameWalk`] found in a window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// The next frame.
+    Frame(FrameAt),
+    /// The rule needs bytes past the window's end to decide (the rest of a frame, or the
+    /// header after it): show a window that starts at or before [`FrameWalk::position`] and
+    /// reaches further. It never needs more than [`MIN_WINDOW`] bytes from that position.
+    NeedMore,
+    /// No frame follows.
+    End,
+}
+
+/// A window that holds this many bytes from the walk's position always lets the walk decide:
+/// the longest frame and the header after it.
+pub const MIN_WINDOW: usize = MAX_AUDIO_FRAME_LEN + AUDIO_HEADER_LEN;
+
+/// The walk of RFC §7.2 (see [`frames`]) as a state machine over offsets, without the data:
+/// the caller shows it the data one [`Window`] at a time, so a file of any size is walked in
+/// the memory of one window, and each decision is the one the walk over the whole data makes.
+/// [`frames`] shows it a whole slice; [`frames_read`] windows read from a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FrameWalk {
+    /// Where the walk stands: the next byte to look at.
+    pos: u64,
+    /// Where the last frame found ended: a header there needs no confirmation.
+    previous_end: Option<u64>,
+}
+
+impl FrameWalk {
+    /// A walk that starts at offset `start` of the data (after its ID3v2 tags).
+    pub fn new(start: u64) -> FrameWalk {
+        FrameWalk { pos: start, previous_end: None }
+    }
+
+    /// Where the walk stands: a window must start at or before this offset.
+    pub fn position(&self) -> u64 {
+        self.pos
+    }
+
+    /// The next frame in `window`, or what the walk needs to find it.
+    pub fn step(&mut self, window: Window<'_>) -> Step {
+        loop {
+            let Some(ahead) = self.pos.checked_sub(window.start) else { return Step::NeedMore };
+            let rest = usize::try_from(ahead).ok().and_then(|a| window.bytes.get(a..)).unwrap_or(&[]);
+            if rest.len() < AUDIO_HEADER_LEN {
+                return if window.reaches_end { Step::End } else { Step::NeedMore };
             }
+            if let Some(header) = AudioHeader::parse(rest) {
+                match self.starts_frame(rest, &header, window.reaches_end) {
+                    Some(true) => {
+                        let frame = FrameAt { offset: self.pos, header };
+                        self.pos += header.len as u64;
+                        self.previous_end = Some(self.pos);
+                        return Step::Frame(frame);
+                    }
+                    Some(false) => {}
+                    None => return Step::NeedMore,
+                }
+            }
+            // Junk.
             self.pos += 1;
+        }
+    }
+
+    /// Whether the valid `header` at the start of `rest` (the window from the walk's
+    /// position on) starts a frame; `None` when that depends on bytes past the window.
+    fn starts_frame(&self, rest: &[u8], header: &AudioHeader, reaches_end: bool) -> Option<bool> {
+        let len = header.len;
+        if len > rest.len() {
+            // Cut short by the end of the data, or not yet shown.
+            return reaches_end.then_some(false);
+        }
+        if self.previous_end == Some(self.pos) {
+            return Some(true);
+        }
+        if len == rest.len() {
+            // Ends exactly at the end of the data, or the header after it is not yet shown.
+            return reaches_end.then_some(true);
+        }
+        match AudioHeader::parse(&rest[len..]) {
+            Some(next) => Some(header.agrees_with(&next)),
+            None if reaches_end || rest.len() - len >= AUDIO_HEADER_LEN => Some(false),
+            None => None,
+        }
+    }
+}
+
+/// The frames of the data that `reader` yields, walked by the rule of [`frames`] through a
+/// buffer of `window` bytes (at least [`MIN_WINDOW`]): memory stays bounded whatever the size
+/// of the data. The first byte read is at offset `start` of the data (the caller has skipped
+/// the ID3v2 tags), and offsets are counted from the start of the data.
+pub fn frames_read<R: Read>(reader: R, start: u64, window: usize) -> FrameReader<R> {
+    FrameReader {
+        reader,
+        walk: FrameWalk::new(start),
+        buf: vec![0; window.max(MIN_WINDOW)].into_boxed_slice(),
+        buf_start: start,
+        filled: 0,
+        at_end: false,
+        failed: false,
+    }
+}
+
+/// Iterator returned by [`frames_read`]; a read error is its last item.
+#[derive(Debug)]
+pub struct FrameReader<R> {
+    reader: R,
+    walk: FrameWalk,
+    buf: Box<[u8]>,
+    /// Offset in the data of `buf[0]`.
+    buf_start: u64,
+    /// Bytes of `buf` that hold data.
+    filled: usize,
+    /// The reader has nothing more: `buf[..filled]` runs to the end of the data.
+    at_end: bool,
+    failed: bool,
+}
+
+impl<R: Read> FrameReader<R> {
+    /// Keeps the bytes from the walk's position on and reads more after them. The walk asks
+    /// for more only when what it needs runs past the buffer, and it never needs more than
+    /// [`MIN_WINDOW`] bytes, so what is kept is short and leaves room to read into.
+    fn refill(&mut self) -> io::Result<()> {
+        let keep_from = usize::try_from(self.walk.position().saturating_sub(self.buf_start))
+            .unwrap_or(usize::MAX)
+            .min(self.filled);
+        self.buf.copy_within(keep_from..self.filled, 0);
+        self.filled -= keep_from;
+        self.buf_start += keep_from as u64;
+        if self.filled == self.buf.len() {
+            return Err(io::Error::other("an MPEG audio frame walk needs more than its window"));
+        }
+        loop {
+            match self.reader.read(&mut self.buf[self.filled..]) {
+                Ok(0) => self.at_end = true,
+                Ok(n) => self.filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+            return Ok(());
+        }
+    }
+}
+
+impl<R: Read> Iterator for FrameReader<R> {
+    type Item = io::Result<FrameAt>;
+
+    fn next(&mut self) -> Option<io::Result<FrameAt>> {
+        while !self.failed {
+            let window =
+                Window { bytes: &self.buf[..self.filled], start: self.buf_start, reaches_end: self.at_end };
+            match self.walk.step(window) {
+                Step::Frame(frame) => return Some(Ok(frame)),
+                Step::End => return None,
+                Step::NeedMore => {
+                    if let Err(e) = self.refill() {
+                        self.failed = true;
+                        return Some(Err(e));
+                    }
+                }
+            }
         }
         None
     }
@@ -237,6 +422,7 @@ impl Iterator for Frames<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     /// A MPEG-1 Layer III header: 128 kbit/s, 44.1 kHz, stereo, no padding (417 bytes).
     const HEADER_128K: [u8; 4] = [0xFF, 0xFB, 0x90, 0x00];
@@ -359,5 +545,126 @@ mod tests {
         data.extend(frame(HEADER_128K));
         let offsets: Vec<_> = frames(&data).map(|f| f.offset).collect();
         assert_eq!(offsets, [second, second + 417]);
+    }
+
+    /// Every header the parser accepts: the 3 bytes after 0xFF that matter (the channel mode
+    /// and the other bits of the last byte do not change a frame's length or duration).
+    fn every_valid_header() -> impl Iterator<Item = AudioHeader> {
+        (0xE0..=0xFFu8).flat_map(|b1| {
+            (0..=0xFFu8)
+                .flat_map(move |b2| (0..=3u8).filter_map(move |b3| AudioHeader::parse(&[0xFF, b1, b2, b3])))
+        })
+    }
+
+    #[test]
+    fn the_bounds_on_frame_length_and_byte_rate_are_the_largest_any_header_allows() {
+        let longest = every_valid_header().map(|h| h.len).max().unwrap();
+        assert_eq!(longest, MAX_AUDIO_FRAME_LEN);
+        // Bytes per second, rounded up: len * rate / samples.
+        let fastest = every_valid_header()
+            .map(|h| (h.len as u64 * u64::from(h.sample_rate)).div_ceil(u64::from(h.samples)))
+            .max()
+            .unwrap();
+        assert_eq!(fastest, MAX_AUDIO_BYTES_PER_SECOND);
+    }
+
+    /// Data made of frames of several kinds (the longest a header allows among them), junk,
+    /// false syncs and frames cut short, so that windows end everywhere a decision is made.
+    fn walkable_data() -> impl Strategy<Value = Vec<u8>> {
+        const HEADERS: [[u8; 4]; 6] = [
+            HEADER_128K,
+            [0xFF, 0xFB, 0x94, 0x00], // MPEG-1 Layer III, 48 kHz
+            [0xFF, 0xF3, 0x80, 0x00], // MPEG-2 Layer III, 22.05 kHz
+            [0xFF, 0xE5, 0xEA, 0x00], // MPEG-2.5 Layer II, 160 kbit/s, 8 kHz, padded: the longest
+            [0xFF, 0xFF, 0xE6, 0x00], // MPEG-1 Layer I, 448 kbit/s, 48 kHz, padded
+            [0xFF, 0xF3, 0x10, 0xC0], // MPEG-2 Layer III, 8 kbit/s: 26 bytes
+        ];
+        let part = prop_oneof![
+            4 => (0..HEADERS.len(), 1..4usize).prop_map(|(h, n)| frame(HEADERS[h]).repeat(n)),
+            1 => proptest::collection::vec(any::<u8>(), 0..40),
+            1 => (0..HEADERS.len()).prop_map(|h| HEADERS[h].to_vec()),
+            1 => (0..HEADERS.len(), any::<prop::sample::Index>())
+                .prop_map(|(h, cut)| { let f = frame(HEADERS[h]); f[..cut.index(f.len())].to_vec() }),
+        ];
+        proptest::collection::vec(part, 0..24).prop_map(|parts| parts.concat())
+    }
+
+    /// The walk shown windows of `grow` bytes more each time it needs more, starting at
+    /// `start`, as a caller that keeps only what the walk still needs would show them.
+    fn walk_in_windows(data: &[u8], start: usize, grow: usize) -> Vec<FrameSpan> {
+        let start = start.min(data.len());
+        let mut walk = FrameWalk::new(start as u64);
+        let mut end = start;
+        let mut found = Vec::new();
+        loop {
+            let from = walk.position() as usize;
+            let window =
+                Window { bytes: &data[from..end], start: from as u64, reaches_end: end == data.len() };
+            match walk.step(window) {
+                Step::Frame(f) => found.push(FrameSpan { offset: f.offset as usize, header: f.header }),
+                Step::NeedMore => {
+                    assert!(end < data.len(), "a window that reaches the end decides");
+                    end = (end + grow).min(data.len());
+                }
+                Step::End => return found,
+            }
+        }
+    }
+
+    /// A reader that hands out at most `most` bytes per read, as a pipe or a slow disk may.
+    struct Trickle<'a> {
+        data: &'a [u8],
+        most: usize,
+    }
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = buf.len().min(self.most).min(self.data.len());
+            buf[..n].copy_from_slice(&self.data[..n]);
+            self.data = &self.data[n..];
+            Ok(n)
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn a_walk_in_windows_finds_exactly_the_frames_of_the_walk_in_memory(
+            data in walkable_data(),
+            start in 0..64usize,
+            grow in prop_oneof![1..8usize, 1..5000usize],
+        ) {
+            let in_memory: Vec<_> = frames_from(&data, start).collect();
+            prop_assert_eq!(walk_in_windows(&data, start, grow), in_memory);
+        }
+
+        #[test]
+        fn a_walk_read_from_a_file_finds_exactly_the_frames_of_the_walk_in_memory(
+            data in walkable_data(),
+            start in 0..64usize,
+            window in MIN_WINDOW..3 * MIN_WINDOW,
+            most in prop_oneof![1..8usize, 1..10_000usize],
+        ) {
+            let start = start.min(data.len());
+            let in_memory: Vec<_> = frames_from(&data, start)
+                .map(|f| FrameAt { offset: f.offset as u64, header: f.header })
+                .collect();
+            let read: Vec<_> = frames_read(Trickle { data: &data[start..], most }, start as u64, window)
+                .collect::<io::Result<_>>()
+                .unwrap();
+            prop_assert_eq!(read, in_memory);
+        }
+    }
+
+    #[test]
+    fn a_read_error_ends_the_walk_with_that_error() {
+        struct Broken;
+        impl Read for Broken {
+            fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+                Err(io::Error::other("disk on fire"))
+            }
+        }
+        let mut walk = frames_read(Broken, 0, 0);
+        assert!(matches!(walk.next(), Some(Err(e)) if e.to_string() == "disk on fire"));
+        assert!(walk.next().is_none());
     }
 }

@@ -6,7 +6,8 @@
 //! A scan must be fast (a library of 10,000 songs should not read 50 GB), so a song's
 //! duration comes from the frame count that a Xing/Info or VBRI header declares, checked
 //! against the file's size; else, for a constant-bitrate file, from its size; else from a walk
-//! of every frame header.
+//! of every frame header, read [`HEAD_BYTES`] at a time, so that no file, however large, makes
+//! a scan hold more.
 
 use std::io::{self, Read, Seek, SeekFrom};
 use std::time::Duration;
@@ -80,12 +81,17 @@ pub fn probe<F: Read + Seek>(file: &mut F, size: u64) -> Result<Probe, ProbeErro
             });
         }
     }
-    // No header to trust: walk every frame.
+    // No header to trust: walk every frame, a window at a time, so that a file of any size
+    // costs a scan HEAD_BYTES of memory.
     file.seek(SeekFrom::Start(audio_start))?;
-    let mut data = Vec::new();
-    file.take(audio_bytes).read_to_end(&mut data)?;
+    let mut frames = mp3::frames_read(file.take(audio_bytes), 0, HEAD_BYTES);
+    if header_frame {
+        frames.next().transpose()?;
+    }
     let mut clock = StreamClock::default();
-    mp3::frames(&data).skip(usize::from(header_frame)).for_each(|f| clock.advance(&f.header));
+    for frame in frames {
+        clock.advance(&frame?.header);
+    }
     let duration = clock.now();
     if duration.is_zero() {
         return Err(ProbeError::NotMpegAudio);
@@ -252,6 +258,26 @@ mod tests {
         liar.extend(frames(10));
         assert_eq!(id3v2_len(&mut Cursor::new(&liar), liar.len() as u64).unwrap(), 0);
         assert!(probe(&mut Cursor::new(&liar), liar.len() as u64).is_ok());
+    }
+
+    #[test]
+    fn a_large_file_without_a_header_to_trust_is_walked_frame_by_frame() {
+        // 3 MB of variable bitrate (128 and 160 kbit/s frames in turn), no Xing header, and a
+        // trailing ID3v1 tag: the walk, many windows long, counts every frame.
+        let header_160k = [0xFF, 0xFB, 0xA0, 0x00];
+        let len_160k = AudioHeader::parse(&header_160k).unwrap().len;
+        let mut data = Vec::new();
+        for _ in 0..3_400 {
+            data.extend(frames(1));
+            let start = data.len();
+            data.extend_from_slice(&header_160k);
+            data.resize(start + len_160k, 0x66);
+        }
+        data.extend_from_slice(b"TAG");
+        data.resize(data.len() + 125, b' ');
+        assert!(data.len() as u64 > WALK_BELOW && data.len() > 40 * HEAD_BYTES);
+        let probe = probe(&mut Cursor::new(&data), data.len() as u64).unwrap();
+        assert_eq!(probe.duration, mp3::samples_to_duration(6_800 * 1152, 44_100));
     }
 
     #[test]

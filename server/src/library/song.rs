@@ -1,22 +1,42 @@
-//! A song loaded for streaming: its bytes, cut into chunks of whole frames, shared by every
+//! A song ready to stream: its audio cut into chunks of whole frames, shared by every
 //! connection that plays it; and the cache that loads songs, off the connections' threads,
 //! within a memory budget and a time bound.
 //!
 //! Loading happens on PLAY, not at scan time, so a file that vanished or changed since the scan
 //! costs that one request an ERROR (RFC §6.2.5) and nothing else. While any connection streams
-//! a song, later PLAYs of it share the same memory, and recently played songs stay loaded
-//! while the budget allows.
+//! a song, later PLAYs of it share it, and recently played songs stay loaded while the budget
+//! allows.
+//!
+//! Where a song's bytes are ([`Audio`]):
+//! - a file of at most [`IN_MEMORY_MAX`] bytes is read whole into memory when the budget has
+//!   room for it, and its chunks are slices of it: no disk I/O while it streams;
+//! - a larger file, or any file when the budget cannot hold its bytes, stays on disk: the
+//!   loader walks its frames once, reading it in windows of [`WALK_WINDOW`], and keeps only
+//!   the open file and the chunk table, which gives PLAYING its total and every chunk its
+//!   exact position. A connection's writer reads each batch's bytes when it sends them
+//!   ([`OnDisk::read_chunks`]).
 //!
 //! Bounds, whatever clients send:
-//! - memory: every song in memory, streamed or kept, counts against [`SONG_MEMORY`] in total;
-//!   a PLAY that would exceed it (after dropping songs kept only for later) is refused;
+//! - memory: the bytes of every song in memory and the chunk table of every song, in memory or
+//!   on disk, streamed or kept for later, count against [`SONG_MEMORY`] in total; a table
+//!   takes 24 bytes per chunk of about 200 ms (7.7 MB for a 1 GiB file at 128 kbit/s, in
+//!   which 321,000 chunks of 209 ms take 18.6 hours to play). A PLAY that would exceed the
+//!   budget (after dropping songs kept only for later) is refused; a table is counted as it
+//!   grows, so a file whose table would not fit is refused before the table is built. Each
+//!   loader thread also holds one [`WALK_WINDOW`] while it walks a file.
+//! - open files: at most [`MAX_SONG_FILES`] songs on disk at once.
 //! - time: files are read by [`LOADERS`] loader threads, never by a connection's thread, and a
 //!   PLAY waits at most [`LOAD_TIMEOUT`] for its song; a disk that hangs costs the PLAYs of
-//!   songs on it an ERROR, never a connection's other requests or another connection.
+//!   songs on it an ERROR, never a connection's other requests or another connection. (Once a
+//!   song on disk streams, its bytes are read by the writers of its listeners: see
+//!   `native::writer`.)
 
 use std::collections::{HashMap, VecDeque};
-use std::io::{Read, Seek, SeekFrom};
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
 use std::ops::Range;
+use std::os::unix::fs::FileExt;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak};
 use std::thread;
@@ -24,7 +44,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use jukebox_protocol::SongId;
-use jukebox_protocol::mp3;
+use jukebox_protocol::mp3::{self, AudioHeader, FrameAt, StreamClock};
 use tracing::warn;
 
 use crate::library::Song;
@@ -38,94 +58,279 @@ pub const CHUNK_DURATION: Duration = Duration::from_millis(200);
 /// A chunk never holds more frame bytes than this, whatever the bitrate.
 pub const CHUNK_MAX_BYTES: usize = 16 * 1024;
 
+/// Files up to this size are held in memory while they stream (when the budget has room), so
+/// that the many listeners of a typical song share its bytes and no disk is read while they
+/// listen. Larger files stream from disk: 32 MiB is over half an hour at 128 kbit/s, longer
+/// than nearly every song, and 16 of them fit the default [`SONG_MEMORY`].
+pub const IN_MEMORY_MAX: usize = 32 * 1024 * 1024;
+
+/// Files larger than this are refused: a sanity bound on the walk at PLAY time (see
+/// [`LOAD_TIMEOUT`]) and on the chunk table (24 bytes for every 200 ms of audio: 7.7 MB per GiB
+/// at 128 kbit/s).
+pub const MAX_SONG_BYTES: u64 = 16 * 1024 * 1024 * 1024;
+
+/// All songs together, streamed or kept for later, hold at most this much memory: the bytes
+/// of songs in memory and the chunk tables of all songs.
+pub const SONG_MEMORY: usize = 512 * 1024 * 1024;
+
+/// Songs on disk keep their file open while they stream or are kept for later; at most this
+/// many at once, so that they stay within the spare file descriptors the server keeps beside
+/// one per client (`capacity::FD_MARGIN`).
+pub const MAX_SONG_FILES: usize = 32;
+
+/// A loader reads a file it walks in reads of this size, and holds one such buffer while it
+/// walks.
+pub const WALK_WINDOW: usize = 256 * 1024;
+
 /// One AUDIO payload's worth of a song: whole frames, contiguous in the file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Chunk {
-    /// Where the frames lie in [`LoadedSong::bytes`].
-    pub bytes: Range<usize>,
+    /// Where the frames lie in the file.
+    pub bytes: Range<u64>,
     /// When the first frame starts to sound.
     pub start: Duration,
     /// When the last frame stops sounding: pacing compares this with the clock (RFC §7.3).
     pub end: Duration,
 }
 
-/// A song in memory, ready to stream.
-#[derive(Debug)]
-pub struct LoadedSong {
-    /// The whole file.
-    pub bytes: Vec<u8>,
-    /// The song's audio, in order.
-    pub chunks: Vec<Chunk>,
-    /// Sum of the chunks' lengths: what PLAYING and END_OF_STREAM announce.
-    pub total_bytes: u64,
-    /// The budget this song's memory is counted against, given back when it is dropped.
-    budget: Option<Arc<AtomicUsize>>,
+/// A chunk as the table keeps it, in 24 bytes. It starts to sound when the chunk before it
+/// ends (the clock counts frames only, so junk between chunks takes no time), so only its end
+/// is kept, in nanoseconds of the exact sample clock ([`StreamClock`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Entry {
+    offset: u64,
+    end_ns: u64,
+    len: u32,
 }
 
-impl Drop for LoadedSong {
-    fn drop(&mut self) {
-        if let Some(budget) = &self.budget {
-            budget.fetch_sub(self.memory(), Ordering::SeqCst);
-        }
+impl Entry {
+    fn end(&self) -> Duration {
+        Duration::from_nanos(self.end_ns)
     }
+
+    fn bytes_end(&self) -> u64 {
+        self.offset + u64::from(self.len)
+    }
+}
+
+/// Where a song's bytes are while it streams.
+#[derive(Debug)]
+pub enum Audio {
+    /// The whole file, read when the song was loaded; chunk `bytes` index it.
+    Memory(Vec<u8>),
+    /// The file, open; its bytes are read when they are sent.
+    Disk(OnDisk),
+}
+
+/// A song's file, kept open while the song is loaded.
+#[derive(Debug)]
+pub struct OnDisk {
+    file: File,
+    /// For logs.
+    path: PathBuf,
+}
+
+/// Why the bytes of a song on disk could not be sent: the file changed under the server.
+#[derive(Debug, thiserror::Error)]
+pub enum ChunkReadError {
+    /// Reading failed.
+    #[error("cannot read {}: {}", show(.path), words(.source))]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// The file is now shorter than the chunks found when it was loaded.
+    #[error("{} was cut short while it streamed", show(.path))]
+    Truncated {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The bytes where a chunk was found are no longer whole MPEG audio frames.
+    #[error("{} changed while it streamed: no whole frames at byte {offset} any more", show(.path))]
+    Changed {
+        /// The file.
+        path: PathBuf,
+        /// Where the chunk starts.
+        offset: u64,
+    },
+}
+
+impl OnDisk {
+    /// Reads the bytes of `chunks` (chunks of this song, in order) into `buf`, one after
+    /// another, with one read per run of contiguous chunks (junk between chunks is not read),
+    /// and checks that each still holds whole frames: a file truncated or rewritten since it
+    /// was loaded is never sent as if it were the audio announced.
+    pub fn read_chunks(&self, chunks: &[Range<u64>], buf: &mut Vec<u8>) -> Result<(), ChunkReadError> {
+        let total: u64 = chunks.iter().map(|c| c.end - c.start).sum();
+        buf.clear();
+        buf.resize(usize::try_from(total).unwrap_or(usize::MAX), 0);
+        let mut filled = 0;
+        let mut rest = chunks;
+        while let Some(first) = rest.first() {
+            let run = 1 + rest.windows(2).take_while(|w| w[0].end == w[1].start).count();
+            let bytes = first.start..rest[run - 1].end;
+            let len = (bytes.end - bytes.start) as usize;
+            self.file.read_exact_at(&mut buf[filled..filled + len], bytes.start).map_err(|source| {
+                match source.kind() {
+                    io::ErrorKind::UnexpectedEof => ChunkReadError::Truncated { path: self.path.clone() },
+                    _ => ChunkReadError::Io { path: self.path.clone(), source },
+                }
+            })?;
+            filled += len;
+            rest = &rest[run..];
+        }
+        let mut at = 0;
+        for chunk in chunks {
+            let len = (chunk.end - chunk.start) as usize;
+            if !holds_whole_frames(&buf[at..at + len]) {
+                return Err(ChunkReadError::Changed { path: self.path.clone(), offset: chunk.start });
+            }
+            at += len;
+        }
+        Ok(())
+    }
+}
+
+/// Whether `data` is MPEG audio frames laid end to end, from its first byte to its last. This
+/// finds no frames (the walk did that, once, at load time): it only checks that the bytes read
+/// now are still what the walk found, for rule 1 of RFC §7.2 holds inside a chunk.
+fn holds_whole_frames(mut data: &[u8]) -> bool {
+    while !data.is_empty() {
+        let Some(rest) = AudioHeader::parse(data).and_then(|header| data.get(header.len..)) else {
+            return false;
+        };
+        data = rest;
+    }
+    true
+}
+
+/// A song ready to stream: its chunk table and where its bytes are.
+#[derive(Debug)]
+pub struct LoadedSong {
+    audio: Audio,
+    chunks: Box<[Entry]>,
+    total_bytes: u64,
+    /// What this song holds of the cache's limits, given back when it is dropped.
+    charge: Option<Charge>,
 }
 
 impl LoadedSong {
-    /// Cuts a file's frames, from `audio_start` on, into chunks. `None` if the data holds no
-    /// MPEG audio.
+    /// Cuts a file's frames, from `audio_start` on, into chunks, and keeps the file in memory.
+    /// `None` if the data holds no MPEG audio.
     pub fn from_bytes(bytes: Vec<u8>, audio_start: usize) -> Option<LoadedSong> {
-        let mut chunks: Vec<Chunk> = Vec::new();
-        let mut clock = mp3::StreamClock::default();
-        for frame in mp3::frames_from(&bytes, audio_start) {
-            let range = frame.offset..frame.offset + frame.header.len;
-            let start = clock.now();
-            clock.advance(&frame.header);
-            let end = clock.now();
-            let extends = chunks.last().is_some_and(|c| {
-                c.bytes.end == range.start
-                    && c.end - c.start < CHUNK_DURATION
-                    && range.end - c.bytes.start <= CHUNK_MAX_BYTES
-            });
-            match chunks.last_mut() {
-                Some(chunk) if extends => {
-                    chunk.bytes.end = range.end;
-                    chunk.end = end;
-                }
-                _ => chunks.push(Chunk { bytes: range, start, end }),
-            }
-        }
+        let frames = mp3::frames_from(&bytes, audio_start)
+            .map(|f| Ok(FrameAt { offset: f.offset as u64, header: f.header }));
+        let chunks = chunk_table(frames, |_| true).ok()?;
+        LoadedSong::new(Audio::Memory(bytes), chunks)
+    }
+
+    fn new(audio: Audio, chunks: Box<[Entry]>) -> Option<LoadedSong> {
         if chunks.is_empty() {
             return None;
         }
-        let total_bytes = chunks.iter().map(|c| c.bytes.len() as u64).sum();
-        Some(LoadedSong { bytes, chunks, total_bytes, budget: None })
+        let total_bytes = chunks.iter().map(|c| u64::from(c.len)).sum();
+        Some(LoadedSong { audio, chunks, total_bytes, charge: None })
     }
 
-    /// Memory this song holds.
+    /// Sum of the chunks' lengths: what PLAYING and END_OF_STREAM announce.
+    pub fn total_bytes(&self) -> u64 {
+        self.total_bytes
+    }
+
+    /// How many chunks the song has.
+    pub fn chunk_count(&self) -> usize {
+        self.chunks.len()
+    }
+
+    /// Chunk `index`, in order of the song.
+    pub fn chunk(&self, index: usize) -> Option<Chunk> {
+        let entry = self.chunks.get(index)?;
+        let start = index.checked_sub(1).map_or(Duration::ZERO, |before| self.chunks[before].end());
+        Some(Chunk { bytes: entry.offset..entry.bytes_end(), start, end: entry.end() })
+    }
+
+    /// Where the song's bytes are.
+    pub fn audio(&self) -> &Audio {
+        &self.audio
+    }
+
+    /// Memory this song holds: its bytes if they are in memory, and its chunk table.
     pub fn memory(&self) -> usize {
-        self.bytes.capacity() + self.chunks.capacity() * std::mem::size_of::<Chunk>()
-    }
-
-    /// The frames of one chunk.
-    pub fn data(&self, chunk: &Chunk) -> &[u8] {
-        &self.bytes[chunk.bytes.clone()]
+        let bytes = match &self.audio {
+            Audio::Memory(bytes) => bytes.capacity(),
+            Audio::Disk(_) => 0,
+        };
+        bytes + std::mem::size_of_val::<[Entry]>(&self.chunks)
     }
 }
 
-/// Files larger than this are not loaded: a song is held in memory while it streams.
-pub const MAX_SONG_BYTES: u64 = 256 * 1024 * 1024;
+/// The chunk table's first allocation, in entries; it then doubles, each growth counted in the
+/// budget before it is made.
+const TABLE_STEP: usize = 16;
 
-/// All songs in memory together, streamed or kept for later, hold at most this much.
-pub const SONG_MEMORY: usize = 512 * 1024 * 1024;
+/// Cuts `frames` into chunks by the reference server's rule (RFC §7.2): frames are added to a
+/// chunk while it holds less than [`CHUNK_DURATION`] and the frame still fits within
+/// [`CHUNK_MAX_BYTES`]; junk between two frames ends a chunk. Before the table grows,
+/// `room(bytes)` is asked for the memory; when it says no, the table is not built.
+fn chunk_table(
+    frames: impl Iterator<Item = io::Result<FrameAt>>,
+    mut room: impl FnMut(usize) -> bool,
+) -> Result<Box<[Entry]>, TableError> {
+    let mut entries: Vec<Entry> = Vec::new();
+    let mut clock = StreamClock::default();
+    // When the last chunk starts to sound.
+    let mut last_start = Duration::ZERO;
+    for frame in frames {
+        let frame = frame.map_err(TableError::Read)?;
+        let start = clock.now();
+        clock.advance(&frame.header);
+        let end_ns = u64::try_from(clock.now().as_nanos()).unwrap_or(u64::MAX);
+        let len = frame.header.len as u64;
+        match entries.last_mut() {
+            Some(chunk)
+                if chunk.bytes_end() == frame.offset
+                    && chunk.end() - last_start < CHUNK_DURATION
+                    && frame.offset + len - chunk.offset <= CHUNK_MAX_BYTES as u64 =>
+            {
+                chunk.len += len as u32;
+                chunk.end_ns = end_ns;
+            }
+            _ => {
+                if entries.len() == entries.capacity() {
+                    let more = entries.capacity().max(TABLE_STEP);
+                    if !room(more * std::mem::size_of::<Entry>()) {
+                        return Err(TableError::OverBudget);
+                    }
+                    entries.reserve_exact(more);
+                }
+                entries.push(Entry { offset: frame.offset, end_ns, len: len as u32 });
+                last_start = start;
+            }
+        }
+    }
+    Ok(entries.into_boxed_slice())
+}
 
-/// Threads that read song files, so that no connection thread ever waits on a disk.
+/// Why a chunk table was not built.
+#[derive(Debug)]
+enum TableError {
+    Read(io::Error),
+    OverBudget,
+}
+
+/// Threads that read song files, so that no connection thread ever waits on a disk to load one.
 pub const LOADERS: usize = 4;
 
 /// Loads waiting for a loader thread; more are refused at once.
 const LOAD_QUEUE: usize = 64;
 
 /// The longest a PLAY waits for its song to be read: a slow or hung disk (a network mount)
-/// costs that PLAY an ERROR after this, nothing more.
+/// costs that PLAY an ERROR after this, nothing more. A song on disk is walked whole before
+/// its PLAY is answered: 1 GiB took 0.1 to 0.3 s from the page cache and 1.5 s from a virtual
+/// disk (release build, 2 cores). A walk that takes longer goes on after its PLAY is refused,
+/// so the next PLAY of the song finds it loaded.
 pub const LOAD_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Why a listed song could not be loaded for PLAY.
@@ -138,23 +343,24 @@ pub enum LoadError {
     #[error("cannot read {}: {}", show(.path), words(.source))]
     Read {
         /// The file.
-        path: std::path::PathBuf,
+        path: PathBuf,
         /// Why.
-        source: std::io::Error,
+        source: io::Error,
     },
     /// The file is larger than [`MAX_SONG_BYTES`].
-    #[error("{} is larger than {MAX_SONG_BYTES} bytes", show(.path))]
+    #[error("{} is larger than {} GiB, the most the server streams", show(.path), MAX_SONG_BYTES >> 30)]
     TooLarge {
         /// The file.
-        path: std::path::PathBuf,
+        path: PathBuf,
     },
     /// The file no longer holds MPEG audio.
     #[error("{} no longer holds MPEG audio", show(.path))]
     NotMpegAudio {
         /// The file.
-        path: std::path::PathBuf,
+        path: PathBuf,
     },
-    /// Loading it would take the songs in memory past [`SONG_MEMORY`].
+    /// Loading it would take the songs in memory past [`SONG_MEMORY`], or the songs on disk
+    /// past [`MAX_SONG_FILES`].
     #[error("too many different songs are playing to load another now")]
     OverBudget,
     /// Every loader is busy with slow reads.
@@ -180,14 +386,48 @@ impl LoadError {
     }
 }
 
-/// Reads a whole file of `size` bytes (it may have grown since) and cuts it into chunks.
-fn read_whole(file: &mut std::fs::File, size: usize, song: &Song) -> Result<LoadedSong, LoadError> {
-    let read_error = |source| LoadError::Read { path: song.path.clone(), source };
+/// Reads a whole file of `size` bytes (it may have grown since; the rest is left out).
+fn read_whole(file: &mut File, size: usize) -> io::Result<Vec<u8>> {
     let mut bytes = Vec::with_capacity(size);
-    file.seek(SeekFrom::Start(0)).map_err(read_error)?;
-    file.take(size as u64).read_to_end(&mut bytes).map_err(read_error)?;
-    let audio_start = usize::try_from(song.audio_start).unwrap_or(usize::MAX).min(bytes.len());
-    LoadedSong::from_bytes(bytes, audio_start).ok_or(LoadError::NotMpegAudio { path: song.path.clone() })
+    file.seek(SeekFrom::Start(0))?;
+    file.take(size as u64).read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+/// What every loaded song together holds of the cache's limits.
+#[derive(Debug, Default)]
+struct Held {
+    /// Bytes of memory: songs' bytes and chunk tables.
+    bytes: AtomicUsize,
+    /// Open song files.
+    files: AtomicUsize,
+}
+
+/// What one song (or one load in progress) holds of the cache's limits; given back when it is
+/// dropped, so that no path through a load can leak a reservation.
+#[derive(Debug)]
+struct Charge {
+    held: Arc<Held>,
+    bytes: usize,
+    file: bool,
+}
+
+impl Charge {
+    /// Gives back what is held beyond `bytes`.
+    fn settle(&mut self, bytes: usize) {
+        let surplus = self.bytes.saturating_sub(bytes);
+        self.held.bytes.fetch_sub(surplus, Ordering::SeqCst);
+        self.bytes -= surplus;
+    }
+}
+
+impl Drop for Charge {
+    fn drop(&mut self) {
+        self.held.bytes.fetch_sub(self.bytes, Ordering::SeqCst);
+        if self.file {
+            self.held.files.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
 }
 
 /// The result of one load, shared by every PLAY waiting for it.
@@ -203,15 +443,16 @@ struct Job {
     pending: Arc<Pending>,
 }
 
-/// Songs in memory: every song some connection is streaming (weakly, freed with its last
-/// listener), and the most recently played ones (strongly, while the budget allows).
+/// Loaded songs: every song some connection is streaming (weakly, freed with its last
+/// listener), and the most recently played ones (strongly, while the limits allow).
 #[derive(Debug)]
 pub struct SongCache {
     root: Root,
     entries: Mutex<Entries>,
-    /// Bytes held by every loaded song alive, wherever it is held.
-    in_memory: Arc<AtomicUsize>,
+    /// What every loaded song alive holds, wherever it is held.
+    held: Arc<Held>,
     budget: usize,
+    in_memory_max: usize,
     jobs: Sender<Job>,
 }
 
@@ -224,7 +465,7 @@ impl std::fmt::Debug for Job {
 #[derive(Debug, Default)]
 struct Entries {
     streaming: HashMap<SongId, Weak<LoadedSong>>,
-    /// Loads in flight, so that many PLAYs of a song that is not in memory read it once.
+    /// Loads in flight, so that many PLAYs of a song that is not loaded read it once.
     loading: HashMap<SongId, Arc<Pending>>,
     /// Most recent first.
     recent: VecDeque<(SongId, Arc<LoadedSong>)>,
@@ -249,14 +490,21 @@ impl SongCache {
         SongCache::with_budget(root, SONG_MEMORY)
     }
 
-    /// A cache with another memory budget (tests).
+    /// A cache with another memory budget.
     pub fn with_budget(root: Root, budget: usize) -> Arc<SongCache> {
+        SongCache::with_limits(root, budget, IN_MEMORY_MAX)
+    }
+
+    /// A cache with another memory budget, that holds in memory the files of at most
+    /// `in_memory_max` bytes instead of [`IN_MEMORY_MAX`] (tests).
+    pub fn with_limits(root: Root, budget: usize, in_memory_max: usize) -> Arc<SongCache> {
         let (jobs, queue) = crossbeam_channel::bounded(LOAD_QUEUE);
         let cache = Arc::new(SongCache {
             root,
             entries: Mutex::new(Entries::default()),
-            in_memory: Arc::new(AtomicUsize::new(0)),
+            held: Arc::new(Held::default()),
             budget,
+            in_memory_max,
             jobs,
         });
         for n in 0..LOADERS {
@@ -275,13 +523,18 @@ impl SongCache {
         cache
     }
 
-    /// Bytes of song data in memory now.
+    /// Bytes of memory that loaded songs hold now: songs' bytes and chunk tables.
     pub fn memory(&self) -> usize {
-        self.in_memory.load(Ordering::SeqCst)
+        self.held.bytes.load(Ordering::SeqCst)
     }
 
-    /// The loaded song: from memory when it is streaming or was played recently, else read by
-    /// a loader thread, waiting at most [`LOAD_TIMEOUT`].
+    /// Song files open now.
+    pub fn open_files(&self) -> usize {
+        self.held.files.load(Ordering::SeqCst)
+    }
+
+    /// The loaded song: shared when it is streaming or was played recently, else loaded by a
+    /// loader thread, waiting at most [`LOAD_TIMEOUT`].
     pub fn load(&self, song: &Song) -> Result<Arc<LoadedSong>, Arc<LoadError>> {
         let pending = {
             let mut entries = lock(&self.entries);
@@ -319,7 +572,7 @@ impl SongCache {
         }
     }
 
-    /// On a loader thread: reads the song and wakes whoever waits for it.
+    /// On a loader thread: loads the song and wakes whoever waits for it.
     fn run(&self, job: Job) {
         let result = self.read(&job.song).map_err(Arc::new);
         let mut entries = lock(&self.entries);
@@ -334,40 +587,76 @@ impl SongCache {
         job.pending.done.notify_all();
     }
 
-    /// Reserves `bytes` of the budget, dropping songs kept only for later, oldest first, until
-    /// they fit. False when they do not fit even then.
-    fn reserve(&self, bytes: usize) -> bool {
+    /// A charge of nothing yet, to grow with [`SongCache::reserve`].
+    fn charge(&self) -> Charge {
+        Charge { held: Arc::clone(&self.held), bytes: 0, file: false }
+    }
+
+    /// Adds `bytes` (and an open file, if `file`) to `charge`, dropping songs kept only for
+    /// later, oldest first, until they fit. False when they do not fit even then.
+    fn reserve(&self, charge: &mut Charge, bytes: usize, file: bool) -> bool {
         let mut entries = lock(&self.entries);
         loop {
-            if self.memory() + bytes <= self.budget {
-                self.in_memory.fetch_add(bytes, Ordering::SeqCst);
+            let fits_memory = self.memory() + bytes <= self.budget;
+            let fits_files = !file || self.open_files() < MAX_SONG_FILES;
+            if fits_memory && fits_files {
+                self.held.bytes.fetch_add(bytes, Ordering::SeqCst);
+                charge.bytes += bytes;
+                if file {
+                    self.held.files.fetch_add(1, Ordering::SeqCst);
+                    charge.file = true;
+                }
                 return true;
             }
-            // The oldest song that nothing but the cache holds; dropping it gives its memory
-            // back at once.
-            let Some(index) = entries.recent.iter().rposition(|(_, song)| Arc::strong_count(song) == 1)
-            else {
+            // The oldest song that nothing but the cache holds (and that holds what is
+            // missing); dropping it gives back what it holds at once.
+            let Some(index) = entries.recent.iter().rposition(|(_, song)| {
+                Arc::strong_count(song) == 1 && (fits_files || matches!(song.audio, Audio::Disk(_)))
+            }) else {
                 return false;
             };
             entries.recent.remove(index);
         }
     }
 
+    /// Loads a song: in memory when it is small enough and the budget has room for its bytes,
+    /// else on disk; either way its chunk table is counted as it grows.
     fn read(&self, song: &Song) -> Result<Arc<LoadedSong>, LoadError> {
         let (mut file, size) = open_listed(&self.root, &song.path, &song.real)?;
         if size > MAX_SONG_BYTES {
             return Err(LoadError::TooLarge { path: song.path.clone() });
         }
-        let size = usize::try_from(size).map_err(|_| LoadError::TooLarge { path: song.path.clone() })?;
-        if !self.reserve(size) {
-            return Err(LoadError::OverBudget);
-        }
-        let loaded = read_whole(&mut file, size, song);
-        // The reservation becomes the song's own count, or is given back.
-        self.in_memory.fetch_sub(size, Ordering::SeqCst);
-        let mut loaded = loaded?;
-        self.in_memory.fetch_add(loaded.memory(), Ordering::SeqCst);
-        loaded.budget = Some(Arc::clone(&self.in_memory));
+        let read_error = |source| LoadError::Read { path: song.path.clone(), source };
+        let audio_start = song.audio_start.min(size);
+        let mut charge = self.charge();
+        let in_memory = usize::try_from(size)
+            .is_ok_and(|bytes| bytes <= self.in_memory_max && self.reserve(&mut charge, bytes, false));
+        let (audio, table) = if in_memory {
+            let bytes = read_whole(&mut file, size as usize).map_err(read_error)?;
+            let frames = mp3::frames_from(&bytes, audio_start as usize)
+                .map(|f| Ok(FrameAt { offset: f.offset as u64, header: f.header }));
+            let table = chunk_table(frames, |more| self.reserve(&mut charge, more, false));
+            (Audio::Memory(bytes), table)
+        } else {
+            if !self.reserve(&mut charge, 0, true) {
+                return Err(LoadError::OverBudget);
+            }
+            file.seek(SeekFrom::Start(audio_start)).map_err(read_error)?;
+            let frames = mp3::frames_read(&file, audio_start, WALK_WINDOW);
+            let table = chunk_table(frames, |more| self.reserve(&mut charge, more, false));
+            (Audio::Disk(OnDisk { file, path: song.path.clone() }), table)
+        };
+        let table = table.map_err(|e| match e {
+            TableError::Read(source) => read_error(source),
+            TableError::OverBudget => LoadError::OverBudget,
+        })?;
+        let mut loaded =
+            LoadedSong::new(audio, table).ok_or(LoadError::NotMpegAudio { path: song.path.clone() })?;
+        // The reservation becomes the song's own count: what it holds, no more. Everything it
+        // holds was reserved before it was allocated.
+        debug_assert!(loaded.memory() <= charge.bytes, "{} > {}", loaded.memory(), charge.bytes);
+        charge.settle(loaded.memory());
+        loaded.charge = Some(charge);
         Ok(Arc::new(loaded))
     }
 }
@@ -379,27 +668,41 @@ mod tests {
     /// MPEG-1 Layer III, 128 kbit/s, 44.1 kHz: 417-byte frames of 26.12 ms.
     fn frames(n: usize) -> Vec<u8> {
         let mut out = Vec::new();
-        for _ in 0..n {
+        for i in 0..n {
             let start = out.len();
             out.extend_from_slice(&[0xFF, 0xFB, 0x90, 0x00]);
-            out.resize(start + 417, 0x55);
+            out.resize(start + 417, i as u8);
         }
         out
+    }
+
+    fn chunks(song: &LoadedSong) -> Vec<Chunk> {
+        (0..song.chunk_count()).map(|i| song.chunk(i).unwrap()).collect()
+    }
+
+    fn over_budget(loaded: Result<Arc<LoadedSong>, Arc<LoadError>>) -> bool {
+        matches!(loaded.as_ref().map_err(|e| &**e), Err(LoadError::OverBudget))
+    }
+
+    fn len(chunk: &Chunk) -> usize {
+        (chunk.bytes.end - chunk.bytes.start) as usize
     }
 
     #[test]
     fn chunks_hold_whole_frames_of_about_200_ms() {
         let song = LoadedSong::from_bytes(frames(100), 0).unwrap();
-        assert_eq!(song.total_bytes, 100 * 417);
-        for chunk in &song.chunks {
-            assert_eq!(chunk.bytes.len() % 417, 0);
-            assert!(chunk.bytes.len() <= CHUNK_MAX_BYTES);
+        assert_eq!(song.total_bytes(), 100 * 417);
+        let chunks = chunks(&song);
+        for chunk in &chunks {
+            assert_eq!(len(chunk) % 417, 0);
+            assert!(len(chunk) <= CHUNK_MAX_BYTES);
         }
         // 8 frames = 209 ms is the first length at or past 200 ms.
-        assert_eq!(song.chunks[0].bytes.len(), 8 * 417);
-        let covered: usize = song.chunks.iter().map(|c| c.bytes.len()).sum();
+        assert_eq!(len(&chunks[0]), 8 * 417);
+        assert_eq!(chunks[0].end, mp3::samples_to_duration(8 * 1152, 44_100));
+        let covered: usize = chunks.iter().map(len).sum();
         assert_eq!(covered, 100 * 417);
-        assert!(song.chunks.windows(2).all(|w| w[0].end == w[1].start && w[0].bytes.end == w[1].bytes.start));
+        assert!(chunks.windows(2).all(|w| w[0].end == w[1].start && w[0].bytes.end == w[1].bytes.start));
     }
 
     #[test]
@@ -408,16 +711,24 @@ mod tests {
         data.extend_from_slice(b"junk");
         data.extend(frames(3));
         let song = LoadedSong::from_bytes(data, 0).unwrap();
-        assert_eq!(song.chunks.len(), 2);
-        assert_eq!(song.total_bytes, 6 * 417);
-        assert_eq!(song.chunks[1].bytes.start, 3 * 417 + 4);
+        let chunks = chunks(&song);
+        assert_eq!(chunks.len(), 2);
+        assert_eq!(song.total_bytes(), 6 * 417);
+        assert_eq!(chunks[1].bytes.start, 3 * 417 + 4);
+        // Junk takes no time: the second chunk starts when the first ends.
+        assert_eq!(chunks[1].start, chunks[0].end);
     }
 
-    fn song_file(root: &Root, name: &str, n: usize) -> Song {
+    #[test]
+    fn a_chunk_takes_24_bytes_of_table() {
+        assert_eq!(std::mem::size_of::<Entry>(), 24);
+    }
+
+    fn song_file(root: &Root, name: &str, data: &[u8]) -> Song {
         let path = root.given.join(name);
-        std::fs::write(&path, frames(n)).unwrap();
+        std::fs::write(&path, data).unwrap();
         Song {
-            id: SongId(n as u32),
+            id: SongId(data.len() as u32),
             rel: name.into(),
             real: root.real.join(name),
             path,
@@ -429,26 +740,138 @@ mod tests {
     }
 
     #[test]
-    fn songs_in_memory_stay_within_the_budget_in_total() {
+    fn songs_stay_within_the_budget_in_total() {
         let dir = tempfile::tempdir().unwrap();
         let root = Root::new(dir.path()).unwrap();
         // Room for about two songs of 100 frames (41.7 kB each) and their chunk tables.
         let cache = SongCache::with_budget(root.clone(), 100_000);
-        let (a, b, c) =
-            (song_file(&root, "a.mp3", 100), song_file(&root, "b.mp3", 101), song_file(&root, "c.mp3", 102));
+        let a = song_file(&root, "a.mp3", &frames(100));
+        let b = song_file(&root, "b.mp3", &frames(101));
+        let c = song_file(&root, "c.mp3", &frames(102));
+        let d = song_file(&root, "d.mp3", &frames(103));
         let playing_a = cache.load(&a).unwrap();
         let playing_b = cache.load(&b).unwrap();
+        assert!(matches!(playing_a.audio(), Audio::Memory(_)));
         assert!(Arc::ptr_eq(&playing_a, &cache.load(&a).unwrap()), "a second PLAY shares the song");
-        // Both are streamed: a third song does not fit, and nothing was over-allocated.
-        assert!(
-            matches!(cache.load(&c).map_err(|e| e.for_client()), Err(m) if m == LoadError::OverBudget.for_client())
-        );
+        // Both are streamed: a third song's bytes do not fit, so it streams from disk, and
+        // nothing was over-allocated.
+        let playing_c = cache.load(&c).unwrap();
+        assert!(matches!(playing_c.audio(), Audio::Disk(_)));
         assert!(cache.memory() <= 100_000, "{}", cache.memory());
         // When a listener lets go, its song is only kept for later, and makes room.
         drop(playing_a);
-        let playing_c = cache.load(&c).unwrap();
+        let playing_d = cache.load(&d).unwrap();
+        assert!(matches!(playing_d.audio(), Audio::Memory(_)));
         assert!(cache.memory() <= 100_000, "{}", cache.memory());
-        drop((playing_b, playing_c));
+        // What is counted is exactly what the songs alive hold.
+        let held: usize = [&playing_b, &playing_c, &playing_d].iter().map(|s| s.memory()).sum();
+        assert_eq!(cache.memory(), held);
+        drop((playing_b, playing_c, playing_d));
+    }
+
+    #[test]
+    fn a_large_song_stays_on_disk_with_the_same_chunks_as_in_memory() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Root::new(dir.path()).unwrap();
+        let mut data = b"ID3\x03\x00\x00\x00\x00\x00\x02ab".to_vec();
+        data.extend(frames(700));
+        data.extend_from_slice(b"junk");
+        data.extend(frames(300));
+        data.extend_from_slice(&frames(1)[..100]);
+        let mut song = song_file(&root, "big.mp3", &data);
+        song.audio_start = 12;
+        let in_memory = LoadedSong::from_bytes(data.clone(), 12).unwrap();
+        // Files over 100 kB stay on disk.
+        let cache = SongCache::with_limits(root, 1 << 20, 100_000);
+        let on_disk = cache.load(&song).unwrap();
+        assert!(matches!(on_disk.audio(), Audio::Disk(_)));
+        assert_eq!(chunks(&on_disk), chunks(&in_memory));
+        assert_eq!(on_disk.total_bytes(), 1000 * 417);
+        // Its table is all it holds in memory, and all that is counted, with its file.
+        assert_eq!(cache.memory(), on_disk.chunk_count() * 24);
+        assert_eq!(cache.open_files(), 1);
+        let Audio::Disk(file) = on_disk.audio() else { unreachable!() };
+        let wanted: Vec<_> = chunks(&on_disk)[85..90].iter().map(|c| c.bytes.clone()).collect();
+        let mut buf = Vec::new();
+        file.read_chunks(&wanted, &mut buf).unwrap();
+        let expected: Vec<u8> =
+            wanted.iter().flat_map(|r| &data[r.start as usize..r.end as usize]).copied().collect();
+        assert!(buf == expected, "the chunks around the junk, without it");
+        drop(on_disk);
+        cache.entries.lock().unwrap().recent.clear();
+        // The loader thread lets go of its copy of the result just after handing it over.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while (cache.memory(), cache.open_files()) != (0, 0) && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(1));
+        }
+        assert_eq!((cache.memory(), cache.open_files()), (0, 0), "all given back");
+    }
+
+    #[test]
+    fn a_song_the_budget_cannot_hold_in_memory_streams_from_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Root::new(dir.path()).unwrap();
+        let song = song_file(&root, "a.mp3", &frames(200));
+        // 83 kB of file, a budget of 30 kB: room for the table only.
+        let cache = SongCache::with_budget(root, 30_000);
+        let loaded = cache.load(&song).unwrap();
+        assert!(matches!(loaded.audio(), Audio::Disk(_)));
+        assert_eq!(loaded.total_bytes(), 200 * 417);
+        assert!(cache.memory() <= 30_000);
+    }
+
+    #[test]
+    fn songs_on_disk_keep_at_most_max_song_files_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Root::new(dir.path()).unwrap();
+        let cache = SongCache::with_limits(root.clone(), 1 << 30, 0);
+        let songs: Vec<_> =
+            (0..=MAX_SONG_FILES).map(|n| song_file(&root, &format!("{n}.mp3"), &frames(10 + n))).collect();
+        let playing: Vec<_> = songs[..MAX_SONG_FILES].iter().map(|s| cache.load(s).unwrap()).collect();
+        assert_eq!(cache.open_files(), MAX_SONG_FILES);
+        assert!(over_budget(cache.load(&songs[MAX_SONG_FILES])));
+        // A song nobody plays any more is closed to make room.
+        drop(playing);
+        assert!(cache.load(&songs[MAX_SONG_FILES]).is_ok());
+        assert_eq!(cache.open_files(), MAX_SONG_FILES);
+    }
+
+    #[test]
+    fn a_file_truncated_or_rewritten_after_loading_is_not_sent() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Root::new(dir.path()).unwrap();
+        let song = song_file(&root, "a.mp3", &frames(100));
+        let cache = SongCache::with_limits(root, 1 << 20, 0);
+        let loaded = cache.load(&song).unwrap();
+        let Audio::Disk(file) = loaded.audio() else { panic!("on disk") };
+        let all: Vec<_> = chunks(&loaded).iter().map(|c| c.bytes.clone()).collect();
+        let mut buf = Vec::new();
+        // Rewritten in place: the same length, no frames where they were.
+        std::fs::write(&song.path, vec![0x55; 100 * 417]).unwrap();
+        let changed = file.read_chunks(&all[..2], &mut buf);
+        assert!(matches!(changed, Err(ChunkReadError::Changed { offset: 0, .. })), "{changed:?}");
+        // Cut short.
+        std::fs::write(&song.path, frames(50)).unwrap();
+        assert!(file.read_chunks(&all[..2], &mut buf).is_ok(), "what is still there is sent");
+        let cut = file.read_chunks(&all[5..8], &mut buf);
+        assert!(matches!(cut, Err(ChunkReadError::Truncated { .. })), "{cut:?}");
+    }
+
+    #[test]
+    fn a_file_whose_table_would_not_fit_is_refused_within_the_budget() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Root::new(dir.path()).unwrap();
+        // 2000 chunks of two frames each (junk between them): a table of 48 kB, in a budget
+        // of 20 kB.
+        let mut data = Vec::new();
+        for _ in 0..2000 {
+            data.extend(frames(2));
+            data.push(0);
+        }
+        let song = song_file(&root, "a.mp3", &data);
+        let cache = SongCache::with_limits(root, 20_000, 0);
+        assert!(over_budget(cache.load(&song)));
+        assert_eq!((cache.memory(), cache.open_files()), (0, 0), "nothing left held");
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::ops::Range;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use jukebox_protocol::mp3;
 use jukebox_protocol::{
     EndOfStream, ErrorCode, ErrorReply, Goodbye, LibraryChanged, Message, Playing, RequestId, Scanning,
     SongId, Stopped, StreamId,
@@ -34,6 +35,15 @@ pub const BATCH: Duration = Duration::from_secs(2);
 /// rule 5).
 pub const MAX_WRITE_AUDIO: Duration =
     Duration::from_millis(LEAD.as_millis() as u64 + BATCH.as_millis() as u64);
+
+/// The most audio bytes one write carries: [`MAX_WRITE_AUDIO`] at the highest byte rate a frame
+/// header allows (`mp3::MAX_AUDIO_BYTES_PER_SECOND`, 56,500 bytes per second: MPEG-1 Layer I
+/// at 448 kbit/s), 226,000 bytes. A batch ends at this many bytes as well as at
+/// `MAX_WRITE_AUDIO`, so the bound holds by construction; no real song reaches it first (a
+/// 320 kbit/s MP3 takes 160,000 bytes for 4 s). The writer's buffer for a song on disk holds
+/// one batch, so this is what a connection holds for it.
+pub const MAX_WRITE_BYTES: usize =
+    (MAX_WRITE_AUDIO.as_millis() as u64 * mp3::MAX_AUDIO_BYTES_PER_SECOND / 1000) as usize;
 
 /// What the reader asks of the writer, in the order the requests arrived.
 #[derive(Debug)]
@@ -105,8 +115,15 @@ pub struct ChunkOut {
     pub offset: u64,
     /// Where it starts in the song.
     pub position_ms: u32,
-    /// Where its whole MP3 frames lie in [`Batch::song`]'s bytes.
-    pub data: Range<usize>,
+    /// Where its whole MP3 frames lie in [`Batch::song`]'s file.
+    pub bytes: Range<u64>,
+}
+
+impl ChunkOut {
+    /// Its data length.
+    pub fn data_len(&self) -> usize {
+        (self.bytes.end - self.bytes.start) as usize
+    }
 }
 
 /// Audio to send in one write.
@@ -114,7 +131,7 @@ pub struct ChunkOut {
 pub struct Batch {
     /// The stream it belongs to.
     pub stream: StreamId,
-    /// The song whose bytes the chunks point into.
+    /// The song whose file the chunks point into.
     pub song: Arc<LoadedSong>,
     /// The chunks, in order (possibly none, when only the end is left).
     pub chunks: Vec<ChunkOut>,
@@ -133,6 +150,25 @@ pub enum Next {
     Idle,
 }
 
+/// The current stream of a connection.
+#[derive(Debug)]
+enum Current {
+    /// Its audio goes out as real time reaches it.
+    Sending(ActiveStream),
+    /// Its song's file changed under the server, so it sends no more audio; it stays current
+    /// until the client's STOP or PLAY ends it (see [`Session::halt`]).
+    Halted(StreamId),
+}
+
+impl Current {
+    fn id(&self) -> StreamId {
+        match self {
+            Current::Sending(stream) => stream.id,
+            Current::Halted(id) => *id,
+        }
+    }
+}
+
 #[derive(Debug)]
 struct ActiveStream {
     id: StreamId,
@@ -149,7 +185,7 @@ struct ActiveStream {
 pub struct Session {
     /// The last stream id given; ids are never reused on a connection (RFC §7.1).
     last_stream: u32,
-    current: Option<ActiveStream>,
+    current: Option<Current>,
     /// The newest scan this client asked for and has not yet heard the end of.
     awaited_scan: Option<u32>,
 }
@@ -167,7 +203,7 @@ impl Session {
             Work::Reply(message) => Outgoing::Frame(message),
             Work::List { id, library } => Outgoing::List { id, library },
             Work::Play { id, song, loaded, duration_ms, title, artist } => {
-                let total_bytes = loaded.total_bytes;
+                let total_bytes = loaded.total_bytes();
                 match self.play(loaded, now) {
                     Some(stream) => Outgoing::Frame(Message::Playing(Playing {
                         id,
@@ -214,18 +250,36 @@ impl Session {
     pub fn play(&mut self, song: Arc<LoadedSong>, now: Instant) -> Option<StreamId> {
         self.last_stream = self.last_stream.checked_add(1)?;
         let id = StreamId(self.last_stream);
-        self.current = Some(ActiveStream { id, song, next_chunk: 0, started: now, sent: 0, horizon: now });
+        let stream = ActiveStream { id, song, next_chunk: 0, started: now, sent: 0, horizon: now };
+        self.current = Some(Current::Sending(stream));
         Some(id)
     }
 
     /// Ends the current stream, returning its id if there was one.
     pub fn stop(&mut self) -> Option<StreamId> {
-        self.current.take().map(|s| s.id)
+        self.current.take().map(|s| s.id())
     }
 
-    /// The stream being sent, if any.
+    /// The current stream, if any.
     pub fn current(&self) -> Option<StreamId> {
-        self.current.as_ref().map(|s| s.id)
+        self.current.as_ref().map(Current::id)
+    }
+
+    /// Stops sending the audio of `stream`, whose last batch could not be read (its song's
+    /// file was truncated or changed under the server); call it right after the [`Next::Send`]
+    /// of that batch, instead of sending it.
+    ///
+    /// RFC.md has no message that ends a stream early: END_OF_STREAM must carry PLAYING's
+    /// total, which can no longer be reached, and STOPPED and ERROR answer requests. So the
+    /// stream stays current, silent, as if the server had stalled (RFC §7.3 allows a server to
+    /// fall behind), and ends as any stream does: the client's STOP is answered with its id,
+    /// its PLAY replaces it. The connection and its other requests go on.
+    pub fn halt(&mut self, stream: StreamId) {
+        // The batch may have ended the stream (it held the last chunk): the END_OF_STREAM it
+        // carried is not sent, so the stream is current again. A newer stream is left alone.
+        if self.current.as_ref().is_none_or(|current| current.id() == stream) {
+            self.current = Some(Current::Halted(stream));
+        }
     }
 
     /// The audio to write at `now`. A chunk is due once the clock is within [`LEAD`] of the
@@ -233,11 +287,12 @@ impl Session {
     /// so the stream never runs more than `LEAD + BATCH` ahead of real time. One batch holds
     /// at most [`MAX_WRITE_AUDIO`] of audio.
     pub fn next(&mut self, now: Instant) -> Next {
-        let Some(stream) = self.current.as_mut() else { return Next::Idle };
+        let Some(Current::Sending(stream)) = self.current.as_mut() else { return Next::Idle };
         let mut chunks = Vec::new();
         let mut carried = Duration::ZERO;
+        let mut bytes = 0;
         let song = Arc::clone(&stream.song);
-        while let Some(chunk) = song.chunks.get(stream.next_chunk) {
+        while let Some(chunk) = song.chunk(stream.next_chunk) {
             let due = stream.started + chunk.end.saturating_sub(LEAD);
             if due <= now {
                 stream.horizon = stream.horizon.max(now + BATCH);
@@ -248,20 +303,22 @@ impl Session {
                 break;
             }
             let length = chunk.end.saturating_sub(chunk.start);
-            if !chunks.is_empty() && carried + length > MAX_WRITE_AUDIO {
+            let len = (chunk.bytes.end - chunk.bytes.start) as usize;
+            if !chunks.is_empty() && (carried + length > MAX_WRITE_AUDIO || bytes + len > MAX_WRITE_BYTES) {
                 break;
             }
             carried += length;
+            bytes += len;
             chunks.push(ChunkOut {
                 offset: stream.sent,
                 position_ms: u32::try_from(chunk.start.as_millis()).unwrap_or(u32::MAX),
-                data: chunk.bytes.clone(),
+                bytes: chunk.bytes,
             });
-            stream.sent += chunk.bytes.len() as u64;
+            stream.sent += len as u64;
             stream.next_chunk += 1;
         }
         let id = stream.id;
-        let end = (stream.next_chunk >= song.chunks.len())
+        let end = (stream.next_chunk >= song.chunk_count())
             .then_some(EndOfStream { stream: id, total_bytes: stream.sent });
         if end.is_some() {
             self.current = None;
@@ -293,7 +350,7 @@ mod tests {
             match session.next(now) {
                 Next::Send(batch) => {
                     batches += 1;
-                    sent += batch.chunks.iter().map(|c| c.data.len()).sum::<usize>();
+                    sent += batch.chunks.iter().map(ChunkOut::data_len).sum::<usize>();
                     if batch.end.is_some() {
                         return (sent, batches, None);
                     }
@@ -340,7 +397,7 @@ mod tests {
         // The writer was blocked for 5 s: 5 s of audio are overdue, plus the next batch.
         let mut writes = Vec::new();
         while let Next::Send(batch) = session.next(t0 + Duration::from_secs(5)) {
-            writes.push(batch.chunks.iter().map(|c| c.data.len()).sum::<usize>() as f64 / RATE);
+            writes.push(batch.chunks.iter().map(ChunkOut::data_len).sum::<usize>() as f64 / RATE);
         }
         assert!(writes.len() >= 2, "{writes:?}");
         assert!(writes.iter().all(|&s| s <= MAX_WRITE_AUDIO.as_secs_f64() + 0.01), "{writes:?}");
@@ -358,7 +415,7 @@ mod tests {
             assert_eq!(batch.stream, id);
             for chunk in &batch.chunks {
                 assert_eq!(chunk.offset, expected_offset);
-                expected_offset += chunk.data.len() as u64;
+                expected_offset += chunk.data_len() as u64;
             }
             if let Some(end) = batch.end {
                 assert_eq!(end, EndOfStream { stream: id, total_bytes: 383 * 417 });
@@ -366,6 +423,55 @@ mod tests {
             }
         }
         assert!(matches!(session.next(later), Next::Idle));
+    }
+
+    #[test]
+    fn at_the_highest_bitrate_a_header_allows_a_write_is_4_s_and_max_write_bytes() {
+        // MPEG-1 Layer I, 448 kbit/s, 48 kHz, padded: 452-byte frames of 8 ms, for 16 s.
+        let mut bytes = Vec::new();
+        for _ in 0..2000 {
+            let start = bytes.len();
+            bytes.extend_from_slice(&[0xFF, 0xFF, 0xE6, 0x00]);
+            bytes.resize(start + 452, 0);
+        }
+        let t0 = Instant::now();
+        let mut session = Session::default();
+        session.play(Arc::new(LoadedSong::from_bytes(bytes, 0).unwrap()), t0);
+        let Next::Send(burst) = session.next(t0) else { panic!("a burst") };
+        assert_eq!(burst.chunks.iter().map(ChunkOut::data_len).sum::<usize>(), MAX_WRITE_BYTES);
+        // After a stall, every write stays within the bound.
+        let later = t0 + Duration::from_secs(20);
+        while let Next::Send(batch) = session.next(later) {
+            assert!(batch.chunks.iter().map(ChunkOut::data_len).sum::<usize>() <= MAX_WRITE_BYTES);
+        }
+    }
+
+    #[test]
+    fn a_halted_stream_sends_nothing_more_and_ends_with_stop() {
+        let t0 = Instant::now();
+        let mut session = Session::default();
+        let id = session.play(song(), t0).unwrap();
+        let Next::Send(batch) = session.next(t0) else { panic!("a burst") };
+        session.halt(batch.stream);
+        assert!(matches!(session.next(t0 + Duration::from_secs(60)), Next::Idle));
+        assert_eq!(session.current(), Some(id));
+        assert_eq!(session.stop(), Some(id));
+        // A batch that would have ended the stream: the stream is current again, so that
+        // STOP does not claim it ended with an END_OF_STREAM the client never got.
+        let id = session.play(song(), t0).unwrap();
+        let last = loop {
+            let Next::Send(batch) = session.next(t0 + Duration::from_secs(60)) else { panic!("due") };
+            if batch.end.is_some() {
+                break batch;
+            }
+        };
+        assert_eq!(session.current(), None);
+        session.halt(last.stream);
+        assert_eq!(session.current(), Some(id));
+        // A PLAY replaces it as any stream.
+        let next = session.play(song(), t0).unwrap();
+        session.halt(id);
+        assert!(matches!(session.next(t0), Next::Send(b) if b.stream == next), "a newer stream goes on");
     }
 
     #[test]

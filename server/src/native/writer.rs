@@ -1,9 +1,15 @@
 //! The writer thread of a connection: the only code that writes to its socket after the
 //! handshake. It carries out what the [`Session`] decides: replies first, then at most one
 //! write of audio, then replies again, so a reply waits behind at most one write of audio
-//! (RFC §7.4 rule 5). It blocks only in `write` (bounded by [`WRITE_TIMEOUT`]) and in
+//! (RFC §7.4 rule 5). It blocks only in `write` (bounded by [`WRITE_TIMEOUT`]), in
 //! `select!` over the reader's work, the shutdown signal, the library's scan results and the
-//! next chunk's deadline.
+//! next chunk's deadline, and in reading one batch of a song that streams from disk
+//! (`Writer::write_batch`).
+//!
+//! What a connection holds for audio: an `Arc` of its song, shared with every listener and
+//! counted once in the song cache's budget; and, while it writes a batch of a song on disk,
+//! that batch's bytes, at most `session::MAX_WRITE_BYTES` (226,000 bytes), dropped after the
+//! write.
 
 use std::io::{self, IoSlice, Write};
 use std::net::{Shutdown, TcpStream};
@@ -13,8 +19,10 @@ use crossbeam_channel::{Receiver, TryRecvError, select};
 use jukebox_protocol::{
     AUDIO_HEAD_LEN, Goodbye, GoodbyeReason, LibraryChanged, ListPage, Message, RequestId, audio_frame_head,
 };
+use tracing::warn;
 
 use crate::library::Library;
+use crate::library::song::Audio;
 use crate::native::session::{Batch, Next, Outgoing, Session, Work};
 
 /// A write that makes no progress for this long means the client stopped reading; the
@@ -45,7 +53,7 @@ pub struct Signals {
 /// only the sending half, so the peer reads it and closes in turn (RFC §8.2), which also ends
 /// the reader thread; otherwise both halves, to wake a reader still blocked in `read`.
 pub fn write_loop(socket: &TcpStream, work: &Receiver<Work>, signals: &Signals) -> io::Result<()> {
-    let mut writer = Writer { socket, session: Session::default(), buf: Vec::new() };
+    let mut writer = Writer { socket, session: Session::default(), buf: Vec::new(), audio: Vec::new() };
     let result = writer.run(work, signals);
     let how = if matches!(result, Ok(WriterEnd::SaidGoodbye)) { Shutdown::Write } else { Shutdown::Both };
     let _ = socket.shutdown(how);
@@ -57,6 +65,8 @@ struct Writer<'a> {
     session: Session,
     /// Encoded replies; one frame at most, so it stays small.
     buf: Vec<u8>,
+    /// The data of one batch of a song on disk, while it is written; empty otherwise.
+    audio: Vec<u8>,
 }
 
 impl Writer<'_> {
@@ -151,14 +161,49 @@ impl Writer<'_> {
         Ok(())
     }
 
-    /// Writes a batch of chunks (and END_OF_STREAM) with one vectored write, without copying
-    /// audio: each chunk goes out as its 22-byte head and a slice of the song that every
-    /// listener of it shares.
+    /// Writes a batch of chunks (and END_OF_STREAM) with one vectored write: each chunk goes
+    /// out as its 22-byte head and its data. The data of a song in memory is a slice of the
+    /// bytes every listener shares, never copied; that of a song on disk is read first into
+    /// [`Writer::audio`], which the batch bounds to `MAX_WRITE_BYTES` and which is dropped
+    /// after the write, so a connection holds it only while it writes.
+    ///
+    /// When that read fails (the file was truncated or changed under the server), nothing of
+    /// the batch is sent, the stream is halted ([`Session::halt`]: it sends no more audio and
+    /// ends with the client's STOP or PLAY), and the connection goes on.
+    ///
+    /// A song on disk is read here, on the writer's thread: from the page cache or a local
+    /// disk this takes well under a millisecond per batch, but a hung disk (a network mount)
+    /// would hold this connection's writer, and so its replies, for as long as it hangs.
     fn write_batch(&mut self, batch: &Batch) -> io::Result<()> {
+        let data: Vec<&[u8]> = match batch.song.audio() {
+            Audio::Memory(bytes) => {
+                batch.chunks.iter().map(|c| &bytes[c.bytes.start as usize..c.bytes.end as usize]).collect()
+            }
+            Audio::Disk(file) => {
+                let ranges: Vec<_> = batch.chunks.iter().map(|c| c.bytes.clone()).collect();
+                if let Err(e) = file.read_chunks(&ranges, &mut self.audio) {
+                    let peer = self.socket.peer_addr().map(|a| a.to_string()).unwrap_or_default();
+                    warn!(%peer, "stream {}: {e}; it sends no more audio", batch.stream.0);
+                    self.audio = Vec::new();
+                    self.session.halt(batch.stream);
+                    return Ok(());
+                }
+                let mut rest = self.audio.as_slice();
+                batch
+                    .chunks
+                    .iter()
+                    .map(|c| {
+                        let (data, after) = rest.split_at(c.data_len());
+                        rest = after;
+                        data
+                    })
+                    .collect()
+            }
+        };
         let mut heads: Vec<[u8; AUDIO_HEAD_LEN]> = Vec::with_capacity(batch.chunks.len());
         for chunk in &batch.chunks {
             heads.push(
-                audio_frame_head(batch.stream, chunk.offset, chunk.position_ms, chunk.data.len())
+                audio_frame_head(batch.stream, chunk.offset, chunk.position_ms, chunk.data_len())
                     .map_err(io::Error::other)?,
             );
         }
@@ -167,14 +212,17 @@ impl Writer<'_> {
             Message::EndOfStream(end).encode(&mut tail).map_err(io::Error::other)?;
         }
         let mut slices: Vec<IoSlice<'_>> = Vec::with_capacity(heads.len() * 2 + 1);
-        for (head, chunk) in heads.iter().zip(&batch.chunks) {
+        for (head, data) in heads.iter().zip(data) {
             slices.push(IoSlice::new(head));
-            slices.push(IoSlice::new(&batch.song.bytes[chunk.data.clone()]));
+            slices.push(IoSlice::new(data));
         }
         if !tail.is_empty() {
             slices.push(IoSlice::new(&tail));
         }
-        write_all_vectored(self.socket, &mut slices)
+        let result = write_all_vectored(self.socket, &mut slices);
+        drop(slices);
+        self.audio = Vec::new();
+        result
     }
 }
 
