@@ -102,6 +102,8 @@ pub enum Outgoing {
         /// The library to list.
         library: Arc<Library>,
     },
+    /// These frames, in order.
+    Frames(Vec<Message>),
     /// This GOODBYE, then close.
     Close(Goodbye),
     /// Nothing.
@@ -188,6 +190,9 @@ pub struct Session {
     current: Option<Current>,
     /// The newest scan this client asked for and has not yet heard the end of.
     awaited_scan: Option<u32>,
+    /// The newest scan result this connection has been told of (or not, when it changed
+    /// nothing): a RESCAN whose scan is already over is answered with it at once.
+    latest_scan: Option<LibraryChanged>,
 }
 
 impl Session {
@@ -223,8 +228,17 @@ impl Session {
             }
             Work::Stop { id } => Outgoing::Frame(Message::Stopped(Stopped { id, stream: self.stop() })),
             Work::Scanning { id, scan } => {
-                self.awaited_scan = Some(self.awaited_scan.map_or(scan, |a| a.max(scan)));
-                Outgoing::Frame(Message::Scanning(Scanning { id, scan }))
+                let scanning = Message::Scanning(Scanning { id, scan });
+                // The scanner may finish before the reader has handed this reply over: then
+                // its result follows the reply at once, so that SCANNING(n) is always
+                // followed by a LIBRARY_CHANGED of scan n or later (RFC §6.1.5).
+                match self.latest_scan.filter(|latest| latest.scan >= scan) {
+                    Some(latest) => Outgoing::Frames(vec![scanning, Message::LibraryChanged(latest)]),
+                    None => {
+                        self.awaited_scan = Some(self.awaited_scan.map_or(scan, |a| a.max(scan)));
+                        Outgoing::Frame(scanning)
+                    }
+                }
             }
             Work::Goodbye(goodbye) => Outgoing::Close(goodbye),
         }
@@ -233,6 +247,9 @@ impl Session {
     /// What a finished scan puts on the wire: LIBRARY_CHANGED when it changed the library,
     /// or when it is the scan this client asked for (RFC §6.3.3).
     pub fn scan_finished(&mut self, result: LibraryChanged) -> Outgoing {
+        if self.latest_scan.is_none_or(|latest| result.scan > latest.scan) {
+            self.latest_scan = Some(result);
+        }
         let awaited = self.awaited_scan.is_some_and(|a| result.scan >= a);
         if awaited {
             self.awaited_scan = None;
@@ -529,6 +546,15 @@ mod tests {
             matches!(session.scan_finished(asked), Outgoing::Frame(Message::LibraryChanged(m)) if m == asked)
         );
         assert!(matches!(session.scan_finished(LibraryChanged { scan: 5, ..quiet }), Outgoing::Nothing));
+        // A scan that ended before its SCANNING reply was handed over follows the reply.
+        let reply = session.apply(Work::Scanning { id: RequestId(3), scan: 5 }, Instant::now());
+        assert!(matches!(
+            reply,
+            Outgoing::Frames(frames) if frames == [
+                Message::Scanning(Scanning { id: RequestId(3), scan: 5 }),
+                Message::LibraryChanged(LibraryChanged { scan: 5, ..quiet }),
+            ]
+        ));
         let busy = LibraryChanged { scan: 6, added: 1, ..quiet };
         assert!(
             matches!(session.scan_finished(busy), Outgoing::Frame(Message::LibraryChanged(m)) if m == busy)

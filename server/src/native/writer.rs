@@ -71,6 +71,7 @@ struct Writer<'a> {
 
 impl Writer<'_> {
     fn run(&mut self, work: &Receiver<Work>, signals: &Signals) -> io::Result<WriterEnd> {
+        let mut scans = signals.scans.clone();
         loop {
             // Replies first: everything the reader has decided so far.
             match work.try_recv() {
@@ -103,12 +104,14 @@ impl Writer<'_> {
                         return Ok(end);
                     }
                 }
-                recv(signals.scans) -> result => {
-                    if let Ok(result) = result {
+                recv(scans) -> result => match result {
+                    Ok(result) => {
                         let outgoing = self.session.scan_finished(result);
                         self.send(outgoing)?;
                     }
-                }
+                    // The catalog is gone: no more scans, and no busy loop on a closed channel.
+                    Err(_) => scans = crossbeam_channel::never(),
+                },
                 recv(signals.shutdown) -> _ => {
                     let goodbye = Goodbye {
                         reason: GoodbyeReason::ShuttingDown,
@@ -126,6 +129,11 @@ impl Writer<'_> {
         match outgoing {
             Outgoing::Nothing => {}
             Outgoing::Frame(message) => self.frame(&message)?,
+            Outgoing::Frames(messages) => {
+                for message in &messages {
+                    self.frame(message)?;
+                }
+            }
             Outgoing::List { id, library } => self.list(id, &library)?,
             Outgoing::Close(goodbye) => {
                 self.frame(&Message::Goodbye(goodbye))?;
