@@ -81,6 +81,32 @@ pub(crate) struct Shared {
     /// Never sent on; disconnected when the server shuts down.
     shutdown: Receiver<()>,
     live_connections: AtomicUsize,
+    /// Counts for the log's summary line.
+    tally: Tally,
+}
+
+/// What happened to connections since the server started, for a summary in the log once a
+/// minute instead of a line per connection: at thousands of clients a line each is noise,
+/// and formatting a log line on a connection's thread costs that thread a page of stack
+/// (measured: 4 KiB per connection).
+#[derive(Debug, Default)]
+pub(crate) struct Tally {
+    /// Clients whose handshake completed and who were served.
+    joined: AtomicUsize,
+    /// Served clients whose connection ended.
+    left: AtomicUsize,
+    /// Of those, connections the server ended because the client broke the protocol, fell
+    /// silent, or stopped reading.
+    troubled: AtomicUsize,
+    /// Clients told the server is full, or refused for their protocol version.
+    turned_away: AtomicUsize,
+}
+
+impl Tally {
+    /// The counts now: joined, left, troubled, turned away.
+    fn snapshot(&self) -> [usize; 4] {
+        [&self.joined, &self.left, &self.troubled, &self.turned_away].map(|n| n.load(Ordering::Relaxed))
+    }
 }
 
 /// A bound server, ready to [`run`](Server::run).
@@ -125,8 +151,13 @@ impl Server {
         let waker = Arc::new(mio::Waker::new(poll.registry(), WAKER)?);
         let (shutdown_tx, shutdown_rx) = crossbeam_channel::bounded(0);
         let cache = SongCache::new(catalog.root().clone());
-        let shared =
-            Arc::new(Shared { catalog, cache, shutdown: shutdown_rx, live_connections: AtomicUsize::new(0) });
+        let shared = Arc::new(Shared {
+            catalog,
+            cache,
+            shutdown: shutdown_rx,
+            live_connections: AtomicUsize::new(0),
+            tally: Tally::default(),
+        });
         let stop = ShutdownHandle {
             addr: local,
             stopping: Arc::new(AtomicBool::new(false)),

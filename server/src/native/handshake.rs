@@ -37,6 +37,9 @@ const TURN_AWAY_GRACE: Duration = Duration::from_secs(1);
 /// Bytes read and dropped from a connection being turned away, at most.
 const DRAIN_LIMIT: usize = 64 * 1024;
 
+/// How often the log gets a line of what happened to connections, when anything did.
+const SUMMARY_EVERY: Duration = Duration::from_secs(60);
+
 /// After `accept` fails (out of file descriptors, typically), wait this long before trying
 /// again, instead of spinning.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
@@ -91,6 +94,9 @@ pub(crate) struct Acceptor {
     open: usize,
     next_generation: u64,
     accept_paused_until: Option<Instant>,
+    /// When the next summary is due, and the counts at the last one.
+    next_summary: Instant,
+    last_tally: [usize; 4],
 }
 
 impl Acceptor {
@@ -115,6 +121,8 @@ impl Acceptor {
             open: 0,
             next_generation: 0,
             accept_paused_until: None,
+            next_summary: Instant::now() + SUMMARY_EVERY,
+            last_tally: [0; 4],
         })
     }
 
@@ -124,6 +132,9 @@ impl Acceptor {
         loop {
             let now = Instant::now();
             self.expire(now);
+            if now >= self.next_summary {
+                self.summarize(now);
+            }
             if self.accept_paused_until.is_some_and(|t| t <= now) {
                 self.accept_paused_until = None;
                 self.accept_all();
@@ -152,6 +163,23 @@ impl Acceptor {
                 return;
             }
         }
+    }
+
+    /// Logs what happened to connections since the last summary, if anything did.
+    fn summarize(&mut self, now: Instant) {
+        self.next_summary = now + SUMMARY_EVERY;
+        let tally = self.shared.tally.snapshot();
+        if tally == self.last_tally {
+            return;
+        }
+        let [joined, left, troubled, turned_away] = std::array::from_fn(|i| tally[i] - self.last_tally[i]);
+        self.last_tally = tally;
+        let live = self.shared.live_connections.load(Ordering::SeqCst);
+        info!(
+            "{live} clients connected; in the last {} s {joined} joined and {left} left ({troubled} \
+             closed for a protocol error, silence or not reading), {turned_away} turned away",
+            SUMMARY_EVERY.as_secs()
+        );
     }
 
     fn accept_all(&mut self) {
@@ -258,10 +286,11 @@ impl Acceptor {
         if welcome.version == 0 || full {
             let peer = pending.peer;
             if welcome.version == 0 {
-                info!(%peer, "refused: client speaks versions {}..={}, server only {PROTOCOL_VERSION}", hello.min_version, hello.max_version);
+                debug!(%peer, "refused: client speaks versions {}..={}, server only {PROTOCOL_VERSION}", hello.min_version, hello.max_version);
             } else {
-                info!(%peer, "turned away: {} clients already connected", self.max_clients);
+                debug!(%peer, "turned away: {} clients already connected", self.max_clients);
             }
+            self.shared.tally.turned_away.fetch_add(1, Ordering::Relaxed);
             let _ = pending.socket.shutdown(Shutdown::Write);
             pending.stage = Stage::Draining { drained: 0 };
             let generation = pending.generation;

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::bounded;
 use jukebox_protocol::frame::IDLE_TIMEOUT;
-use tracing::{info, warn};
+use tracing::{debug, warn};
 
 use crate::Shared;
 use crate::native::ending::drain_until;
@@ -83,7 +83,8 @@ fn serve(socket: TcpStream, peer: SocketAddr, shared: &Arc<Shared>) {
             return;
         }
     };
-    info!(%peer, "client connected");
+    debug!(%peer, "client connected");
+    shared.tally.joined.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let ending = reader::read_loop(&socket, peer, &work_tx, shared);
     drop(work_tx);
     let written = writer.join().unwrap_or_else(|_| Err(io::Error::other("writer thread panicked")));
@@ -92,9 +93,13 @@ fn serve(socket: TcpStream, peer: SocketAddr, shared: &Arc<Shared>) {
     }
     let _ = socket.shutdown(Shutdown::Both);
     let secs = started.elapsed().as_secs_f32();
+    shared.tally.left.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    if ending.server_said_goodbye() || written.is_err() {
+        shared.tally.troubled.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
     match written {
-        Ok(()) => info!(%peer, "connection ended after {secs:.1} s: {ending}"),
-        Err(e) => info!(%peer, "connection ended after {secs:.1} s: {ending}; {}", why_sending_failed(&e)),
+        Ok(()) => debug!(%peer, "connection ended after {secs:.1} s: {ending}"),
+        Err(e) => debug!(%peer, "connection ended after {secs:.1} s: {ending}; {}", why_sending_failed(&e)),
     }
 }
 
