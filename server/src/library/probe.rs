@@ -68,8 +68,9 @@ pub fn probe<F: Read + Seek>(file: &mut F, size: u64) -> Result<Probe, ProbeErro
     let mut header_frame = false;
     if let Some(first) = &first {
         header_frame = has_encoder_header(first, &head);
-        if let Some(count) = declared_frame_count(first, &head)
+        if let Some(Declared { frames: count, bytes }) = declared(first, &head)
             && plausible(&first.header, count, audio_bytes)
+            && bytes.is_none_or(|bytes| bytes_agree(bytes, audio_bytes))
         {
             return Ok(Probe { audio_start, duration: duration_of(u64::from(count), &first.header) });
         }
@@ -129,10 +130,21 @@ pub fn id3v2_tag_len(tag: &[u8; 10]) -> Option<u64> {
     Some(10 + size + footer)
 }
 
-/// The frame count that a Xing/Info (LAME) or VBRI (Fraunhofer) header in the first frame
-/// declares, which gives a song's duration without reading the whole file.
-pub fn declared_frame_count(first: &FrameSpan, data: &[u8]) -> Option<u32> {
+/// What a Xing/Info (LAME) or VBRI (Fraunhofer) header in the first frame declares, which
+/// gives a song's duration without reading the whole file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Declared {
+    /// Frames after the header's own.
+    pub frames: u32,
+    /// Bytes of the audio, when the header says.
+    pub bytes: Option<u32>,
+}
+
+/// The frame count (and byte count, when present) that the first frame's encoder header
+/// declares.
+pub fn declared(first: &FrameSpan, data: &[u8]) -> Option<Declared> {
     let frame = data.get(first.offset..first.offset + first.header.len)?;
+    let be32 = |b: &[u8]| u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
     let side_info = match (first.header.version, first.header.channels) {
         (Version::Mpeg1, 1) => 17,
         (Version::Mpeg1, _) => 32,
@@ -140,15 +152,19 @@ pub fn declared_frame_count(first: &FrameSpan, data: &[u8]) -> Option<u32> {
         (_, _) => 17,
     };
     let xing = AUDIO_HEADER_LEN + side_info;
-    if let Some(tag) = frame.get(xing..xing + 12)
+    if let Some(tag) = frame.get(xing..xing + 16)
         && (&tag[..4] == b"Xing" || &tag[..4] == b"Info")
     {
-        let flags = u32::from_be_bytes([tag[4], tag[5], tag[6], tag[7]]);
-        return (flags & 1 != 0).then(|| u32::from_be_bytes([tag[8], tag[9], tag[10], tag[11]]));
+        let flags = be32(&tag[4..8]);
+        if flags & 1 == 0 {
+            return None;
+        }
+        let bytes = (flags & 2 != 0).then(|| be32(&tag[12..16]));
+        return Some(Declared { frames: be32(&tag[8..12]), bytes });
     }
     let vbri = AUDIO_HEADER_LEN + 32;
     let tag = frame.get(vbri..vbri + 18)?;
-    (&tag[..4] == b"VBRI").then(|| u32::from_be_bytes([tag[14], tag[15], tag[16], tag[17]]))
+    (&tag[..4] == b"VBRI").then(|| Declared { frames: be32(&tag[14..18]), bytes: Some(be32(&tag[10..14])) })
 }
 
 /// Whether the first frame carries a Xing, Info or VBRI header: a frame of silence that
@@ -165,6 +181,12 @@ pub fn plausible(first: &AudioHeader, count: u32, audio_bytes: u64) -> bool {
     let (min, max) = frame_len_range(first);
     let count = u64::from(count);
     count > 0 && count * min <= audio_bytes && audio_bytes <= count * max + TAIL_SLACK
+}
+
+/// Whether the byte count an encoder header declares is the audio's size, within 5% and
+/// [`TAIL_SLACK`]: a file cut short keeps its header, which then promises twice its length.
+pub fn bytes_agree(declared: u32, audio_bytes: u64) -> bool {
+    u64::from(declared).abs_diff(audio_bytes) <= audio_bytes / 20 + TAIL_SLACK
 }
 
 /// The shortest and longest frame a stream of `header`'s version, layer and sample rate can
@@ -236,6 +258,17 @@ mod tests {
         // Its six frames of music (the header's frame is silence): 156.7 ms.
         assert_eq!(probe.duration, mp3::samples_to_duration(6 * 1152, 44_100));
         assert!(!plausible(&AudioHeader::parse(&HEADER).unwrap(), 957, 3000));
+    }
+
+    #[test]
+    fn a_file_cut_short_under_its_header_is_walked() {
+        // The header says 6,000 frames in 2,502,000 bytes; the file keeps only 3,000.
+        let mut data = xing(6_000);
+        data[40..44].copy_from_slice(&3u32.to_be_bytes());
+        data[48..52].copy_from_slice(&2_502_000u32.to_be_bytes());
+        data.extend(frames(2_999));
+        let probe = probe(&mut Cursor::new(&data), data.len() as u64).unwrap();
+        assert_eq!(probe.duration, mp3::samples_to_duration(2_999 * 1152, 44_100));
     }
 
     #[test]
