@@ -40,7 +40,8 @@ fn threads_in_use() -> Option<u64> {
 
 /// File descriptors kept for everything but clients: unfinished handshakes, song files being
 /// read, the index, the listener, standard streams.
-const FD_MARGIN: u64 = crate::native::handshake::MAX_PENDING as u64 + 64;
+const FD_MARGIN: u64 =
+    crate::native::handshake::MAX_PENDING as u64 + crate::library::song::MAX_SONG_FILES as u64 + 64;
 
 /// The most connections the kernel's limits allow with `open_files` file descriptors, with
 /// the limit that binds and how to raise it, or `None` where the limits cannot be read (not

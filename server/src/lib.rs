@@ -16,10 +16,11 @@
 //!  │ read_frame, then │  replies, List, Play (song loaded),    │ the ONLY writer after the│
 //!  │ dispatch (no I/O)│  Stop, Scanning, Goodbye               │ handshake; owns Session  │──▶ socket
 //!  └──────────────────┘                                        │ (streams, pacing); select│    (writev)
-//!   socket (read half)     ┌─────────────┐ scan results        │ over Work, shutdown, scan│
-//!      │ PLAY: waits ≤ 5 s │ catalog     │ ──────────────────▶ │ results, next deadline   │
-//!      ▼                   │ (Library    │  bounded(16) each   └──────────────────────────┘
-//!  ┌──────────────────┐    │ snapshot)   │◀── scanner thread: scans at start and on RESCAN,
+//!   socket (read half)     ┌─────────────┐ "a scan finished"   │ over Work, shutdown, scan│
+//!      │ PLAY: waits ≤ 5 s │ catalog     │ ──────────────────▶ │ wake-ups, next deadline; │
+//!      ▼                   │ (Library    │  bounded(1) each    │ reads the newest results │
+//!                          │ snapshot,   │                     └──────────────────────────┘
+//!  ┌──────────────────┐    │ results)    │◀── scanner thread: scans at start and on RESCAN,
 //!  │ loader threads ×4│    └─────────────┘    saves the index
 //!  │ (SongCache): read│
 //!  │ files, chunk them│
@@ -27,13 +28,17 @@
 //! ```
 //!
 //! - The reader blocks only in `read` (timeout: `IDLE_TIMEOUT`), in waiting for a song
-//!   (at most `LOAD_TIMEOUT`: the loader threads read files, never a connection's thread) and
-//!   in sending to the writer (bounded, so a client that never reads is slowed by TCP, not
-//!   buffered without limit).
-//! - The writer blocks only in `write` (timeout: `WRITE_TIMEOUT`) and in `select!`. Because it
-//!   alone switches streams and writes PLAYING/STOPPED, no audio of an old stream can follow
-//!   those replies (RFC §7.4); because it looks for work before every write of audio, and one
-//!   write carries at most `MAX_WRITE_AUDIO`, a reply waits behind at most one write.
+//!   (at most `LOAD_TIMEOUT`: the loader threads open and walk files, never a connection's
+//!   thread), in waiting its turn when its client floods PLAYs (`PlayBudget`: at most half a
+//!   second a PLAY), and in sending to the writer (bounded, so a client that never reads is
+//!   slowed by TCP, not buffered without limit).
+//! - The writer blocks only in `write` (timeout: `WRITE_TIMEOUT`), in `select!`, and, for a
+//!   song too large to keep in memory, in reading the one batch it is about to send from the
+//!   song's open file (a local disk; a hung network mount would stall that connection's
+//!   replies, no other connection's). Because it alone switches streams and writes
+//!   PLAYING/STOPPED, no audio of an old stream can follow those replies (RFC §7.4); because
+//!   it looks for work before every write of audio, and one write carries at most
+//!   `MAX_WRITE_AUDIO`, a reply waits behind at most one write.
 //! - The writer encodes LIST pages itself, page by page, from the library snapshot the reader
 //!   took when it read the LIST.
 //! - Shutdown: the acceptor's waker stops its loop; dropping the shutdown sender wakes every

@@ -26,9 +26,16 @@ use crate::library::scan::{Found, LinkPolicy, Root, find_mp3_files, show, words}
 use crate::library::tags::Tags;
 use crate::library::{Library, ScanError, Song};
 
-/// Scan results a connection may have waiting before later ones are dropped for it: a writer
-/// stuck for that long on a client that does not read misses notifications, nobody else does.
-const SUBSCRIBER_QUEUE: usize = 16;
+/// The newest scan results, which every connection's writer reads when it is woken: a writer
+/// that falls behind (its client does not read) misses no scan it must announce, and holds
+/// nothing per scan; several scans are then announced as their newest (RFC §6.3.3).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ScanResults {
+    /// The newest scan that finished.
+    pub latest: Option<LibraryChanged>,
+    /// The newest scan that finished and changed something.
+    pub latest_change: Option<LibraryChanged>,
+}
 
 /// Where the index is kept.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -76,7 +83,10 @@ pub struct Catalog {
     wake: Condvar,
     /// One scan at a time, whoever runs it.
     scanning: Mutex<()>,
-    subscribers: Mutex<Vec<Sender<LibraryChanged>>>,
+    results: Mutex<ScanResults>,
+    /// One wake-up per connection, pending at most once: a scan finished since it last read
+    /// the results.
+    subscribers: Mutex<Vec<Sender<()>>>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -127,6 +137,7 @@ impl Catalog {
             scans: Mutex::new(Scans::default()),
             wake: Condvar::new(),
             scanning: Mutex::new(()),
+            results: Mutex::new(ScanResults::default()),
             subscribers: Mutex::new(Vec::new()),
         }))
     }
@@ -157,11 +168,17 @@ impl Catalog {
         self.index_file.as_deref()
     }
 
-    /// Scan results from now on, for one connection. Dropping the receiver unsubscribes.
-    pub fn subscribe(&self) -> Receiver<LibraryChanged> {
-        let (tx, rx) = crossbeam_channel::bounded(SUBSCRIBER_QUEUE);
+    /// Wake-ups for one connection: a message means that a scan has finished since the last
+    /// one was received, and [`Catalog::results`] has it. Dropping the receiver unsubscribes.
+    pub fn subscribe(&self) -> Receiver<()> {
+        let (tx, rx) = crossbeam_channel::bounded(1);
         lock(&self.subscribers).push(tx);
         rx
+    }
+
+    /// The newest scan results.
+    pub fn results(&self) -> ScanResults {
+        *lock(&self.results)
     }
 
     /// Asks the scanner thread for a scan that sees the folder as it is now; returns its
@@ -275,8 +292,15 @@ impl Catalog {
     }
 
     fn publish(&self, result: LibraryChanged) {
-        lock(&self.subscribers)
-            .retain(|tx| !matches!(tx.try_send(result), Err(TrySendError::Disconnected(_))));
+        {
+            let mut results = lock(&self.results);
+            results.latest = Some(result);
+            if result.changed_anything() {
+                results.latest_change = Some(result);
+            }
+        }
+        // A full channel already holds a wake-up that its writer has yet to act on.
+        lock(&self.subscribers).retain(|tx| !matches!(tx.try_send(()), Err(TrySendError::Disconnected(()))));
     }
 }
 

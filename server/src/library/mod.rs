@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use jukebox_protocol::{SongEntry, SongId};
 
-pub use catalog::{Catalog, CatalogOptions};
+pub use catalog::{Catalog, CatalogOptions, ScanResults};
 use tags::Tags;
 
 /// One playable file.

@@ -13,8 +13,8 @@ use jukebox_protocol::{
     SongId, Stopped, StreamId,
 };
 
-use crate::library::Library;
 use crate::library::song::LoadedSong;
+use crate::library::{Library, ScanResults};
 
 /// How far ahead of real time the server keeps a stream: the first `LEAD` of a song goes out at
 /// once (so playback starts immediately and rides out jitter), the rest as real time reaches
@@ -190,9 +190,11 @@ pub struct Session {
     current: Option<Current>,
     /// The newest scan this client asked for and has not yet heard the end of.
     awaited_scan: Option<u32>,
-    /// The newest scan result this connection has been told of (or not, when it changed
+    /// The newest scan result this connection has seen (announced or not, when it changed
     /// nothing): a RESCAN whose scan is already over is answered with it at once.
     latest_scan: Option<LibraryChanged>,
+    /// The number of the newest scan that changed something that this connection has seen.
+    seen_change: u32,
 }
 
 impl Session {
@@ -244,21 +246,46 @@ impl Session {
         }
     }
 
-    /// What a finished scan puts on the wire: LIBRARY_CHANGED when it changed the library,
-    /// or when it is the scan this client asked for (RFC §6.3.3).
-    pub fn scan_finished(&mut self, result: LibraryChanged) -> Outgoing {
-        if self.latest_scan.is_none_or(|latest| result.scan > latest.scan) {
-            self.latest_scan = Some(result);
+    /// Takes note of the scans that finished before this connection began: they are not news
+    /// to it.
+    pub fn scans_seen(&mut self, results: ScanResults) {
+        self.latest_scan = results.latest;
+        self.seen_change = results.latest_change.map_or(0, |c| c.scan);
+    }
+
+    /// What the scans that finished since the last call put on the wire (RFC §6.3.3): the
+    /// newest that changed something, if this connection has not seen it, and the newest, if
+    /// this connection waits for it (once, when both are the same scan).
+    pub fn scans_finished(&mut self, results: ScanResults) -> Outgoing {
+        let mut frames = Vec::new();
+        if let Some(change) = results.latest_change.filter(|c| c.scan > self.seen_change) {
+            self.seen_change = change.scan;
+            frames.push(Message::LibraryChanged(change));
+            if self.awaited_scan.is_some_and(|a| change.scan >= a) {
+                self.awaited_scan = None;
+            }
         }
-        let awaited = self.awaited_scan.is_some_and(|a| result.scan >= a);
-        if awaited {
-            self.awaited_scan = None;
+        if let Some(latest) = results.latest {
+            if self.latest_scan.is_none_or(|seen| latest.scan > seen.scan) {
+                self.latest_scan = Some(latest);
+            }
+            if self.awaited_scan.is_some_and(|a| latest.scan >= a) {
+                self.awaited_scan = None;
+                frames.push(Message::LibraryChanged(latest));
+            }
         }
-        if awaited || result.changed_anything() {
-            Outgoing::Frame(Message::LibraryChanged(result))
-        } else {
-            Outgoing::Nothing
+        match frames.len() {
+            0 => Outgoing::Nothing,
+            1 => Outgoing::Frame(frames.remove(0)),
+            _ => Outgoing::Frames(frames),
         }
+    }
+
+    /// [`Session::scans_finished`] for one scan.
+    #[cfg(test)]
+    fn scan_finished(&mut self, result: LibraryChanged) -> Outgoing {
+        let latest_change = if result.changed_anything() { Some(result) } else { None };
+        self.scans_finished(ScanResults { latest: Some(result), latest_change })
     }
 
     /// Starts a new stream of `song` at `now`, replacing any current one, and returns its id
@@ -559,5 +586,30 @@ mod tests {
         assert!(
             matches!(session.scan_finished(busy), Outgoing::Frame(Message::LibraryChanged(m)) if m == busy)
         );
+    }
+
+    #[test]
+    fn scans_that_finished_while_the_writer_was_busy_are_announced_as_their_newest() {
+        let mut session = Session::default();
+        let base = LibraryChanged { scan: 1, songs: 4, added: 0, removed: 0, updated: 0 };
+        session.scans_seen(ScanResults { latest: Some(base), latest_change: None });
+        session.apply(Work::Scanning { id: RequestId(1), scan: 3 }, Instant::now());
+        // Scans 2 (a change), 3 (nothing) and 4 (a change) finished before the writer woke.
+        let change = LibraryChanged { scan: 4, added: 2, songs: 6, ..base };
+        let results =
+            ScanResults { latest: Some(LibraryChanged { scan: 4, ..change }), latest_change: Some(change) };
+        match session.scans_finished(results) {
+            Outgoing::Frame(Message::LibraryChanged(m)) => assert_eq!(m, change),
+            other => panic!("one LIBRARY_CHANGED for the change and the awaited scan, got {other:?}"),
+        }
+        // Nothing is announced twice.
+        assert!(matches!(session.scans_finished(results), Outgoing::Nothing));
+        // A quiet scan after an old change: the client waiting for it hears of it alone.
+        session.apply(Work::Scanning { id: RequestId(2), scan: 5 }, Instant::now());
+        let quiet = LibraryChanged { scan: 5, songs: 6, ..base };
+        match session.scans_finished(ScanResults { latest: Some(quiet), latest_change: Some(change) }) {
+            Outgoing::Frame(Message::LibraryChanged(m)) => assert_eq!(m, quiet),
+            other => panic!("expected the quiet scan, got {other:?}"),
+        }
     }
 }

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, TryRecvError, select};
 use jukebox_protocol::{
-    AUDIO_HEAD_LEN, Goodbye, GoodbyeReason, LibraryChanged, ListPage, Message, RequestId, audio_frame_head,
+    AUDIO_HEAD_LEN, Goodbye, GoodbyeReason, ListPage, Message, RequestId, audio_frame_head,
 };
 use tracing::warn;
 
@@ -45,15 +45,20 @@ pub enum WriterEnd {
 pub struct Signals {
     /// Never sent on; disconnected when the server shuts down.
     pub shutdown: Receiver<()>,
-    /// Every finished scan of the library.
-    pub scans: Receiver<LibraryChanged>,
+    /// A wake-up when scans of the library have finished; their results are read from the
+    /// catalog.
+    pub scans: Receiver<()>,
+    /// Where the scan results are.
+    pub catalog: std::sync::Arc<crate::Catalog>,
 }
 
 /// Runs the writer until the connection ends, then shuts the socket down: after a GOODBYE
 /// only the sending half, so the peer reads it and closes in turn (RFC §8.2), which also ends
 /// the reader thread; otherwise both halves, to wake a reader still blocked in `read`.
 pub fn write_loop(socket: &TcpStream, work: &Receiver<Work>, signals: &Signals) -> io::Result<()> {
-    let mut writer = Writer { socket, session: Session::default(), buf: Vec::new(), audio: Vec::new() };
+    let mut session = Session::default();
+    session.scans_seen(signals.catalog.results());
+    let mut writer = Writer { socket, session, buf: Vec::new(), audio: Vec::new() };
     let result = writer.run(work, signals);
     let how = if matches!(result, Ok(WriterEnd::SaidGoodbye)) { Shutdown::Write } else { Shutdown::Both };
     let _ = socket.shutdown(how);
@@ -104,9 +109,9 @@ impl Writer<'_> {
                         return Ok(end);
                     }
                 }
-                recv(scans) -> result => match result {
-                    Ok(result) => {
-                        let outgoing = self.session.scan_finished(result);
+                recv(scans) -> woken => match woken {
+                    Ok(()) => {
+                        let outgoing = self.session.scans_finished(signals.catalog.results());
                         self.send(outgoing)?;
                     }
                     // The catalog is gone: no more scans, and no busy loop on a closed channel.
