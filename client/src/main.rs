@@ -1,5 +1,7 @@
 //! `jukebox-client [HOST] [PORT]`: parse arguments, connect, open the output, run the REPL.
 
+#![deny(unsafe_code)]
+
 use std::process::ExitCode;
 use std::sync::Arc;
 

@@ -144,24 +144,17 @@ fn open_device(queue: Arc<PcmQueue>) -> Result<Output, OutputError> {
 /// Runs `f` with standard error pointed at /dev/null. Without a sound card, ALSA itself prints
 /// half a dozen lines of its configuration errors for every device rodio tries, before rodio
 /// returns the error that the client then reports once, in words. Used only while the output
-/// is opened, at start-up, before any other thread of the client prints.
+/// is opened, at start-up, before any other thread of the client prints. If standard error
+/// cannot be redirected, `f` runs anyway and ALSA may be heard.
 fn with_stderr_silenced<T>(f: impl FnOnce() -> T) -> T {
-    use std::os::fd::AsRawFd;
     let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") else { return f() };
-    // SAFETY: dup and dup2 only duplicate file descriptors; descriptor 2 is restored from the
-    // saved copy before returning, and the copy is closed exactly once.
-    let saved = unsafe { libc::dup(2) };
-    if saved < 0 || unsafe { libc::dup2(null.as_raw_fd(), 2) } < 0 {
-        if saved >= 0 {
-            unsafe { libc::close(saved) };
-        }
+    // An owned copy of the real standard error, closed when it goes out of scope.
+    let Ok(saved) = rustix::io::dup(std::io::stderr()) else { return f() };
+    if rustix::stdio::dup2_stderr(&null).is_err() {
         return f();
     }
     let result = f();
-    unsafe {
-        libc::dup2(saved, 2);
-        libc::close(saved);
-    }
+    let _ = rustix::stdio::dup2_stderr(&saved);
     result
 }
 

@@ -8,30 +8,30 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{music_dir, run_client, tone_song};
+use jukebox_client::mp3dec::FrameDecoder;
 use jukebox_server::RunningServer;
 
 fn serve() -> RunningServer {
     common::serve(&music_dir())
 }
 
-/// Decodes a file with minimp3 into 44.1 kHz interleaved stereo.
+/// Decodes a whole file, frame by frame as `jukebox_protocol::mp3::frames` finds them, into
+/// 44.1 kHz interleaved stereo: what the client must play, independently of how the server
+/// cuts the file into chunks and the client reassembles them.
 fn decode(path: &Path) -> Vec<i16> {
-    let mut decoder = minimp3::Decoder::new(std::fs::File::open(path).unwrap());
+    let file = std::fs::read(path).unwrap();
+    let mut decoder = FrameDecoder::default();
     let mut out = Vec::new();
-    loop {
-        match decoder.next_frame() {
-            Ok(frame) => {
-                assert_eq!(frame.sample_rate, 44_100);
-                match frame.channels {
-                    1 => out.extend(frame.data.iter().flat_map(|&s| [s, s])),
-                    _ => out.extend_from_slice(&frame.data),
-                }
+    for span in jukebox_protocol::mp3::frames(&file) {
+        if let Some(frame) = decoder.decode(&file[span.offset..span.offset + span.header.len]) {
+            assert_eq!(frame.sample_rate, 44_100);
+            match frame.channels {
+                1 => out.extend(frame.samples.iter().flat_map(|&s| [s, s])),
+                _ => out.extend_from_slice(frame.samples),
             }
-            Err(minimp3::Error::Eof) => return out,
-            Err(minimp3::Error::SkippedData | minimp3::Error::InsufficientData) => {}
-            Err(e) => panic!("decoding {}: {e}", path.display()),
         }
     }
+    out
 }
 
 fn read_wav(path: &Path) -> Vec<i16> {
