@@ -39,6 +39,31 @@ Commands:
   help          show this text
   quit          leave (Ctrl-D does the same)";
 
+/// The longest `sleep`, `--timeout` or `--keepalive` accepted: a day. Longer is a typo, and
+/// would overflow nothing but a person's patience.
+pub const MAX_SECONDS: f64 = 86_400.0;
+
+/// A number of seconds as a person types it (`10`, `2.5`), from 0 to [`MAX_SECONDS`]; for
+/// `sleep` and for the command-line options.
+pub fn seconds(text: &str) -> Result<Duration, String> {
+    match text.parse::<f64>() {
+        Ok(secs) if secs.is_finite() && (0.0..=MAX_SECONDS).contains(&secs) => {
+            Ok(Duration::from_secs_f64(secs))
+        }
+        _ => Err(format!("{text:?} is not a number of seconds from 0 to {MAX_SECONDS}")),
+    }
+}
+
+/// [`seconds`], but more than zero: for a timeout or an interval, where zero would mean "never
+/// wait" (and a socket refuses a zero timeout).
+pub fn positive_seconds(text: &str) -> Result<Duration, String> {
+    let duration = seconds(text)?;
+    if duration.is_zero() {
+        return Err(format!("{text:?} is too short: give more than 0 seconds"));
+    }
+    Ok(duration)
+}
+
 impl std::str::FromStr for Command {
     type Err = String;
 
@@ -72,10 +97,8 @@ impl std::str::FromStr for Command {
                 )),
                 None => Err("play needs a song id, as in: play 2".into()),
             },
-            "sleep" => match argument.map(str::parse::<f64>) {
-                Some(Ok(secs)) if secs.is_finite() && (0.0..=86_400.0).contains(&secs) => {
-                    Ok(Command::Sleep(Duration::from_secs_f64(secs)))
-                }
+            "sleep" => match argument.map(seconds) {
+                Some(Ok(duration)) => Ok(Command::Sleep(duration)),
                 _ => Err("sleep needs a number of seconds, as in: sleep 2.5".into()),
             },
             _ => Err(format!("unknown command {name:?}; type help for the list")),
@@ -104,6 +127,10 @@ mod tests {
         assert!("play -1".parse::<Command>().is_err());
         assert!("sleep forever".parse::<Command>().is_err());
         assert!("sleep NaN".parse::<Command>().is_err());
+        assert!("sleep 1e9".parse::<Command>().is_err());
+        assert_eq!(positive_seconds("0.5"), Ok(Duration::from_millis(500)));
+        assert!(positive_seconds("0").is_err());
+        assert!(positive_seconds("-1").is_err());
         assert!("stop now".parse::<Command>().unwrap_err().contains("no argument"));
         assert!("dance".parse::<Command>().unwrap_err().contains("help"));
     }

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, unbounded};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, bounded, unbounded};
 use jukebox_protocol::frame::KEEPALIVE_INTERVAL;
 use jukebox_protocol::handshake::HANDSHAKE_LEN;
 use jukebox_protocol::{
@@ -20,13 +20,39 @@ use jukebox_protocol::{
 use crate::Event;
 use crate::playback::Playback;
 
-/// How long to wait for the server to accept the connection and for any reply.
+/// How long the client waits, by default, for the server to accept the connection, to
+/// answer the handshake, and to answer each request (`--timeout`).
 pub const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A server from which nothing has been heard for this long has left a keepalive PING
-/// unanswered for [`REPLY_TIMEOUT`]: the client gives up on it.
-pub const SILENCE_LIMIT: Duration =
-    Duration::from_secs(KEEPALIVE_INTERVAL.as_secs() + REPLY_TIMEOUT.as_secs());
+/// How patient the client is with a server. The defaults are the RFC's; `--timeout` changes
+/// the reply timeout, and the hidden `--keepalive` the keepalive interval, so that tests of a
+/// silent server take seconds instead of half a minute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timing {
+    /// How long to wait to connect, for the handshake, and for each reply.
+    pub reply_timeout: Duration,
+    /// After this long without sending anything, the client sends a PING (RFC §8.1).
+    pub keepalive: Duration,
+}
+
+impl Default for Timing {
+    fn default() -> Timing {
+        Timing { reply_timeout: REPLY_TIMEOUT, keepalive: KEEPALIVE_INTERVAL }
+    }
+}
+
+impl Timing {
+    /// A server from which nothing has been heard for this long has left a keepalive PING
+    /// unanswered for the reply timeout: the client gives up on it (RFC §8.1 allows it).
+    pub fn silence_limit(&self) -> Duration {
+        self.keepalive + self.reply_timeout
+    }
+}
+
+/// `10`, or `0.5`: seconds as a person writes them.
+pub fn seconds(d: Duration) -> String {
+    format!("{}", d.as_secs_f64())
+}
 
 /// Why a command could not be carried out.
 #[derive(Debug, thiserror::Error)]
@@ -49,8 +75,8 @@ pub enum ClientError {
     #[error("not connected: the connection to the server was lost")]
     Disconnected,
     /// No reply in time.
-    #[error("the server did not answer within {} s", REPLY_TIMEOUT.as_secs())]
-    Timeout,
+    #[error("the server did not answer within {} s", seconds(*.0))]
+    Timeout(Duration),
     /// The server answered with something that does not answer the request.
     #[error("the server sent an unexpected reply ({0})")]
     Unexpected(&'static str),
@@ -71,6 +97,9 @@ pub struct Connection {
     /// Set when the keepalive gave up on a server that stopped answering.
     silent: Arc<AtomicBool>,
     closed: Arc<AtomicBool>,
+    timing: Timing,
+    /// Dropped or sent to when the connection closes: wakes the keepalive thread to end.
+    stop_keepalive: Mutex<Option<Sender<()>>>,
 }
 
 impl Connection {
@@ -79,6 +108,7 @@ impl Connection {
     pub fn open(
         host: &str,
         port: u16,
+        timing: Timing,
         playback: Arc<Playback>,
         events: Sender<Event>,
     ) -> Result<Arc<Connection>, ClientError> {
@@ -87,7 +117,7 @@ impl Connection {
         let mut last_error = io::Error::new(io::ErrorKind::NotFound, "no address found");
         let mut socket = None;
         for candidate in (host, port).to_socket_addrs().map_err(connect_error)? {
-            match TcpStream::connect_timeout(&candidate, REPLY_TIMEOUT) {
+            match TcpStream::connect_timeout(&candidate, timing.reply_timeout) {
                 Ok(s) => {
                     socket = Some(s);
                     break;
@@ -97,8 +127,9 @@ impl Connection {
         }
         let mut socket = socket.ok_or_else(|| connect_error(last_error))?;
         socket.set_nodelay(true).map_err(connect_error)?;
-        handshake(&mut socket)?;
+        handshake(&mut socket, timing)?;
         let reader = socket.try_clone().map_err(connect_error)?;
+        let (stop_keepalive, keepalive_stopped) = bounded(1);
         let connection = Arc::new(Connection {
             writer: Mutex::new(socket),
             pending: Arc::new(Mutex::new(HashMap::new())),
@@ -107,6 +138,8 @@ impl Connection {
             last_heard: Arc::new(Mutex::new(Instant::now())),
             silent: Arc::new(AtomicBool::new(false)),
             closed: Arc::new(AtomicBool::new(false)),
+            timing,
+            stop_keepalive: Mutex::new(Some(stop_keepalive)),
         });
         let router = Router {
             pending: Arc::clone(&connection.pending),
@@ -115,6 +148,7 @@ impl Connection {
             last_heard: Arc::clone(&connection.last_heard),
             silent: Arc::clone(&connection.silent),
             closed: Arc::clone(&connection.closed),
+            timing,
         };
         thread::Builder::new()
             .name("socket".into())
@@ -124,13 +158,17 @@ impl Connection {
         thread::Builder::new()
             .name("keepalive".into())
             .spawn(move || {
+                // Wakes at the next deadline (a PING to send, or silence to give up on), or
+                // at once when the connection closes.
                 while let Some(connection) = keepalive.upgrade() {
-                    if connection.closed.load(Ordering::SeqCst) {
+                    if connection.is_closed() {
                         break;
                     }
-                    connection.keep_alive();
+                    let next_check = connection.keep_alive();
                     drop(connection);
-                    thread::sleep(Duration::from_millis(500));
+                    if !matches!(keepalive_stopped.recv_timeout(next_check), Err(RecvTimeoutError::Timeout)) {
+                        break;
+                    }
                 }
             })
             .map_err(connect_error)?;
@@ -181,6 +219,7 @@ impl Connection {
     pub fn close(&self) {
         // Closed first, so the socket thread takes the hang-up that follows as expected.
         self.closed.store(true, Ordering::SeqCst);
+        lock(&self.stop_keepalive).take();
         let goodbye = Message::Goodbye(Goodbye { reason: GoodbyeReason::Normal, text: "client quit".into() });
         let mut writer = lock(&self.writer);
         if let Ok(bytes) = goodbye.to_bytes() {
@@ -212,25 +251,34 @@ impl Connection {
         Ok((id, rx))
     }
 
-    /// Sends a PING when nothing was sent for [`KEEPALIVE_INTERVAL`] (RFC §8.1). The PONG is
-    /// not waited for: its id has no pending entry and the router drops it.
-    fn keep_alive(&self) {
-        if lock(&self.last_heard).elapsed() > SILENCE_LIMIT {
+    /// Sends a PING when nothing was sent for the keepalive interval (RFC §8.1), and gives up
+    /// on a server silent for [`Timing::silence_limit`]. Returns how long until there may be
+    /// something to do. The PONG is not waited for: its id has no pending entry and the router
+    /// drops it; any frame from the server counts as a sign of life.
+    fn keep_alive(&self) -> Duration {
+        let silent_for = lock(&self.last_heard).elapsed();
+        let limit = self.timing.silence_limit();
+        if silent_for >= limit {
             // A PING has gone unanswered: the server is stuck or the network is gone, and a
             // blocked read would never tell. Shutting the socket down ends the socket thread,
             // which reports it (RFC §8.1 lets a client treat such a server as gone).
             self.silent.store(true, Ordering::SeqCst);
             let _ = lock(&self.writer).shutdown(Shutdown::Both);
-            return;
+            return limit;
         }
-        if lock(&self.last_sent).elapsed() < KEEPALIVE_INTERVAL {
-            return;
+        let mut quiet_for = lock(&self.last_sent).elapsed();
+        if quiet_for >= self.timing.keepalive {
+            let id = RequestId(self.next_id.fetch_add(1, Ordering::SeqCst).max(1));
+            if let Ok(bytes) = Message::Request(Request::Ping { id }).to_bytes()
+                && lock(&self.writer).write_all(&bytes).is_ok()
+            {
+                *lock(&self.last_sent) = Instant::now();
+                quiet_for = Duration::ZERO;
+            }
         }
-        let id = RequestId(self.next_id.fetch_add(1, Ordering::SeqCst).max(1));
-        let Ok(bytes) = Message::Request(Request::Ping { id }).to_bytes() else { return };
-        if lock(&self.writer).write_all(&bytes).is_ok() {
-            *lock(&self.last_sent) = Instant::now();
-        }
+        (self.timing.keepalive.saturating_sub(quiet_for))
+            .min(limit - silent_for)
+            .max(Duration::from_millis(10))
     }
 }
 
@@ -242,12 +290,12 @@ impl Connection {
     /// The next reply to request `id`; on timeout the request is forgotten, so a late reply
     /// finds no one waiting and is dropped.
     fn wait(&self, (id, replies): &(RequestId, Receiver<Message>)) -> Result<Message, ClientError> {
-        match replies.recv_timeout(REPLY_TIMEOUT) {
+        match replies.recv_timeout(self.timing.reply_timeout) {
             Ok(Message::Error(error)) => Err(ClientError::Server(error)),
             Ok(message) => Ok(message),
             Err(RecvTimeoutError::Timeout) => {
                 lock(&self.pending).remove(id);
-                Err(ClientError::Timeout)
+                Err(ClientError::Timeout(self.timing.reply_timeout))
             }
             Err(RecvTimeoutError::Disconnected) => Err(ClientError::Disconnected),
         }
@@ -258,10 +306,10 @@ fn unexpected(message: Message) -> ClientError {
     ClientError::Unexpected(message.kind().name())
 }
 
-fn handshake(socket: &mut TcpStream) -> Result<(), ClientError> {
+fn handshake(socket: &mut TcpStream, timing: Timing) -> Result<(), ClientError> {
     let failed =
         |e: io::Error| ClientError::Handshake(format!("the server did not complete the handshake: {e}"));
-    socket.set_read_timeout(Some(REPLY_TIMEOUT)).map_err(failed)?;
+    socket.set_read_timeout(Some(timing.reply_timeout)).map_err(failed)?;
     socket.write_all(&Hello::current().encode()).map_err(failed)?;
     let mut welcome = [0u8; HANDSHAKE_LEN];
     socket.read_exact(&mut welcome).map_err(|e| match e.kind() {
@@ -291,6 +339,7 @@ struct Router {
     last_heard: Arc<Mutex<Instant>>,
     silent: Arc<AtomicBool>,
     closed: Arc<AtomicBool>,
+    timing: Timing,
 }
 
 impl Router {
@@ -322,7 +371,10 @@ impl Router {
         };
         // The keepalive shut the socket down, so the read just saw the end of it.
         let ending = if self.silent.load(Ordering::SeqCst) {
-            format!("the server stopped answering (nothing heard for {} s)", SILENCE_LIMIT.as_secs())
+            format!(
+                "the server stopped answering (nothing heard for {} s)",
+                seconds(self.timing.silence_limit())
+            )
         } else {
             ending
         };

@@ -4,9 +4,11 @@
 
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use clap::Parser;
-use jukebox_client::connection::Connection;
+use jukebox_client::command;
+use jukebox_client::connection::{Connection, Timing};
 use jukebox_client::output::{Output, OutputError, OutputSpec};
 use jukebox_client::playback::Playback;
 use jukebox_client::{Event, repl};
@@ -33,6 +35,14 @@ struct Args {
     /// `wav:PATH` (write exactly what plays to a 44.1 kHz 16-bit stereo WAV file).
     #[arg(long, short, default_value = "auto", value_name = "auto|device|null|wav:PATH")]
     output: OutputSpec,
+    /// How many seconds to wait for the server: to connect, for the answer to each command,
+    /// and for a sign of life from a server that has gone quiet.
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = command::positive_seconds)]
+    timeout: Duration,
+    /// Seconds without sending anything after which the client pings the server (RFC §8.1
+    /// says 15); a server that then stays silent for --timeout more is given up on.
+    #[arg(long, value_name = "SECS", default_value = "15", value_parser = command::positive_seconds, hide = true)]
+    keepalive: Duration,
 }
 
 fn main() -> ExitCode {
@@ -58,7 +68,8 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let connection = match Connection::open(&args.host, args.port, Arc::clone(&playback), events_tx) {
+    let timing = Timing { reply_timeout: args.timeout, keepalive: args.keepalive };
+    let connection = match Connection::open(&args.host, args.port, timing, Arc::clone(&playback), events_tx) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("jukebox-client: {e}");

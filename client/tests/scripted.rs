@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{music_dir, run_client, tone_song};
+use common::{fake_server, music_dir, run_client, tone_song};
 use jukebox_client::mp3dec::FrameDecoder;
 use jukebox_server::RunningServer;
 
@@ -165,20 +165,11 @@ fn bad_output_choice_is_explained() {
 
 #[test]
 fn a_server_that_stops_answering_is_given_up_on() {
-    use jukebox_protocol::{Message, Playing, RequestId, SongId, StreamId, Welcome, audio_frame_head};
-    use std::io::Read;
+    use jukebox_protocol::{Message, Playing, Request, SongId, StreamId, audio_frame_head};
     // A server that starts a song, sends its first frames, and then falls silent without
     // closing the connection (hung, or cut off by the network).
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        let Ok((mut socket, _)) = listener.accept() else { return };
-        let mut hello = [0u8; 8];
-        socket.read_exact(&mut hello).unwrap();
-        socket.write_all(&Welcome { version: 1, server_max_version: 1 }.encode()).unwrap();
-        let mut play = [0u8; 14];
-        socket.read_exact(&mut play).unwrap();
-        let id = RequestId(u32::from_be_bytes([play[6], play[7], play[8], play[9]]));
+    let server = fake_server(|mut peer| {
+        let Some(Request::Play { id, .. }) = peer.request() else { panic!("expected PLAY") };
         let file = std::fs::read(music_dir().join("01-morning-scale.mp3")).unwrap();
         let frames: Vec<_> = jukebox_protocol::mp3::frames(&file).take(10).collect();
         let data = &file[frames[0].offset..frames[9].offset + frames[9].header.len];
@@ -191,22 +182,26 @@ fn a_server_that_stops_answering_is_given_up_on() {
             title: "Morning Scale".into(),
             artist: String::new(),
         };
-        socket.write_all(&Message::Playing(playing).to_bytes().unwrap()).unwrap();
-        socket.write_all(&audio_frame_head(StreamId(1), 0, 0, data.len()).unwrap()).unwrap();
-        socket.write_all(data).unwrap();
-        // Silence: read (and ignore) whatever comes, never answer.
-        let mut sink = [0u8; 1024];
-        while matches!(socket.read(&mut sink), Ok(n) if n > 0) {}
+        peer.send(&Message::Playing(playing));
+        peer.socket.write_all(&audio_frame_head(StreamId(1), 0, 0, data.len()).unwrap()).unwrap();
+        peer.socket.write_all(data).unwrap();
+        // Silence: read (and ignore) whatever comes, PINGs included, never answer.
+        peer.drain();
     });
     let started = Instant::now();
-    let output = run_client(port, &["--output", "null"], "play 1\nwait\nstatus\n");
+    let output = run_client(
+        server.port,
+        &["--output", "null", "--timeout", "1", "--keepalive", "1"],
+        "play 1\nwait\nstatus\n",
+    );
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("Playing 1: Morning Scale"), "{stdout}");
+    // A PING after 1 s of quiet, unanswered for 1 s more.
     assert!(
-        stdout.contains("Disconnected: the server stopped answering (nothing heard for 25 s)."),
+        stdout.contains("Disconnected: the server stopped answering (nothing heard for 2 s)."),
         "{stdout}"
     );
     assert!(!output.status.success());
     let waited = started.elapsed();
-    assert!(waited >= Duration::from_secs(25) && waited < Duration::from_secs(40), "{waited:?}");
+    assert!(waited >= Duration::from_secs(2) && waited < Duration::from_secs(4), "{waited:?}");
 }
