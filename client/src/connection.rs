@@ -9,16 +9,17 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, bounded, unbounded};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, bounded};
 use jukebox_protocol::frame::KEEPALIVE_INTERVAL;
 use jukebox_protocol::handshake::HANDSHAKE_LEN;
 use jukebox_protocol::{
-    ErrorReply, Goodbye, GoodbyeReason, Hello, ListPage, Message, Playing, ReadError, Request, RequestId,
-    SongEntry, SongId, Stopped, Welcome, read_frame,
+    ErrorReply, Goodbye, GoodbyeReason, Hello, Message, Playing, ReadError, Request, RequestId, SongEntry,
+    SongId, Stopped, Welcome, read_frame,
 };
 
-use crate::Event;
+use crate::list::{ListError, SongList};
 use crate::playback::Playback;
+use crate::{Event, EventSender};
 
 /// How long the client waits, by default, for the server to accept the connection, to
 /// answer the handshake, and to answer each request (`--timeout`).
@@ -80,10 +81,33 @@ pub enum ClientError {
     /// The server answered with something that does not answer the request.
     #[error("the server sent an unexpected reply ({0})")]
     Unexpected(&'static str),
+    /// The reply to LIST broke the RFC or outgrew the client's limits.
+    #[error(transparent)]
+    List(#[from] ListError),
 }
+
+/// Replies that may wait for the command that asked for them. Only a LIST has more than one
+/// (a page each); when the command is this far behind, the socket thread waits, and TCP slows
+/// the server down, instead of the queue growing.
+const REPLY_QUEUE: usize = 16;
 
 /// Replies routed to the command that waits for them.
 type Pending = Mutex<HashMap<RequestId, Sender<Message>>>;
+
+/// A request on its way: its replies arrive on `replies`. Dropping it forgets the request, so
+/// replies still on their way (the rest of a refused LIST, a reply after a timeout) find no one
+/// waiting and are dropped by the socket thread.
+struct Awaiting<'a> {
+    id: RequestId,
+    replies: Receiver<Message>,
+    pending: &'a Pending,
+}
+
+impl Drop for Awaiting<'_> {
+    fn drop(&mut self) {
+        lock(self.pending).remove(&self.id);
+    }
+}
 
 /// A connected client.
 #[derive(Debug)]
@@ -110,7 +134,7 @@ impl Connection {
         port: u16,
         timing: Timing,
         playback: Arc<Playback>,
-        events: Sender<Event>,
+        events: EventSender,
     ) -> Result<Arc<Connection>, ClientError> {
         let addr = format!("{host}:{port}");
         let connect_error = |source| ClientError::Connect { addr: addr.clone(), source };
@@ -180,16 +204,15 @@ impl Connection {
         self.closed.load(Ordering::SeqCst)
     }
 
-    /// Every song the server offers.
+    /// Every song the server offers, checked as [`SongList`] describes.
     pub fn list(&self) -> Result<Vec<SongEntry>, ClientError> {
-        let replies = self.send_request(|id| Request::List { id })?;
-        let mut songs = Vec::new();
+        let request = self.send_request(|id| Request::List { id })?;
+        let mut list = SongList::default();
         loop {
-            match self.wait(&replies)? {
-                Message::ListPage(ListPage { songs: page, last, .. }) => {
-                    songs.extend(page);
-                    if last {
-                        return Ok(songs);
+            match self.wait(&request)? {
+                Message::ListPage(page) => {
+                    if list.add(page)? {
+                        return Ok(list.into_songs());
                     }
                 }
                 other => return Err(unexpected(other)),
@@ -228,27 +251,24 @@ impl Connection {
         let _ = writer.shutdown(Shutdown::Both);
     }
 
-    fn send_request(
-        &self,
-        make: impl FnOnce(RequestId) -> Request,
-    ) -> Result<(RequestId, Receiver<Message>), ClientError> {
+    fn send_request(&self, make: impl FnOnce(RequestId) -> Request) -> Result<Awaiting<'_>, ClientError> {
         if self.is_closed() {
             return Err(ClientError::Disconnected);
         }
         let id = RequestId(self.next_id.fetch_add(1, Ordering::SeqCst).max(1));
-        let (tx, rx) = unbounded();
+        let (tx, replies) = bounded(REPLY_QUEUE);
         lock(&self.pending).insert(id, tx);
+        let request = Awaiting { id, replies, pending: &self.pending };
         // A request is a few bytes: it always fits a frame.
         let bytes = Message::Request(make(id))
             .to_bytes()
             .map_err(|_| ClientError::Unexpected("oversized request"))?;
         let mut writer = lock(&self.writer);
         if writer.write_all(&bytes).is_err() {
-            lock(&self.pending).remove(&id);
             return Err(ClientError::Disconnected);
         }
         *lock(&self.last_sent) = Instant::now();
-        Ok((id, rx))
+        Ok(request)
     }
 
     /// Sends a PING when nothing was sent for the keepalive interval (RFC §8.1), and gives up
@@ -287,16 +307,12 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Connection {
-    /// The next reply to request `id`; on timeout the request is forgotten, so a late reply
-    /// finds no one waiting and is dropped.
-    fn wait(&self, (id, replies): &(RequestId, Receiver<Message>)) -> Result<Message, ClientError> {
-        match replies.recv_timeout(self.timing.reply_timeout) {
+    /// The next reply to `request`.
+    fn wait(&self, request: &Awaiting<'_>) -> Result<Message, ClientError> {
+        match request.replies.recv_timeout(self.timing.reply_timeout) {
             Ok(Message::Error(error)) => Err(ClientError::Server(error)),
             Ok(message) => Ok(message),
-            Err(RecvTimeoutError::Timeout) => {
-                lock(&self.pending).remove(id);
-                Err(ClientError::Timeout(self.timing.reply_timeout))
-            }
+            Err(RecvTimeoutError::Timeout) => Err(ClientError::Timeout(self.timing.reply_timeout)),
             Err(RecvTimeoutError::Disconnected) => Err(ClientError::Disconnected),
         }
     }
@@ -335,7 +351,7 @@ fn handshake(socket: &mut TcpStream, timing: Timing) -> Result<(), ClientError> 
 struct Router {
     pending: Arc<Pending>,
     playback: Arc<Playback>,
-    events: Sender<Event>,
+    events: EventSender,
     last_heard: Arc<Mutex<Instant>>,
     silent: Arc<AtomicBool>,
     closed: Arc<AtomicBool>,
@@ -380,7 +396,7 @@ impl Router {
         };
         // Report first, then mark closed: whoever sees the connection closed can print why.
         if !self.closed.load(Ordering::SeqCst) {
-            let _ = self.events.send(Event::Disconnected(ending));
+            self.events.send(Event::Disconnected(ending));
         }
         self.closed.store(true, Ordering::SeqCst);
         let _ = socket.shutdown(Shutdown::Both);
@@ -430,20 +446,21 @@ impl Router {
             Message::Pong { id } => *id,
             Message::ListPage(page) => page.id,
             Message::Error(error) if error.id == RequestId::CONNECTION => {
-                let _ = self.events.send(Event::Warning(format!("server: {}", error.message)));
+                self.events.send(Event::Warning(format!("server: {}", error.message)));
                 return None;
             }
             Message::Error(error) => error.id,
             // Requests are not for clients; unknown kinds are from a newer server (RFC §5.4).
             Message::Request(_) | Message::Unknown { .. } => return None,
         };
-        let last_page = !matches!(&message, Message::ListPage(page) if !page.last);
-        let mut pending = lock(&self.pending);
-        if let Some(waiter) = pending.get(&reply_to) {
-            let _ = waiter.send(message);
-        }
-        if last_page {
-            pending.remove(&reply_to);
+        let last_reply = !matches!(&message, Message::ListPage(page) if !page.last);
+        // Not under the lock: the send may wait for the command to catch up.
+        let waiter = lock(&self.pending).get(&reply_to).cloned();
+        if let Some(waiter) = waiter {
+            // A command that stays behind this long has given up: forget it.
+            if waiter.send_timeout(message, self.timing.reply_timeout).is_err() || last_reply {
+                lock(&self.pending).remove(&reply_to);
+            }
         }
         None
     }

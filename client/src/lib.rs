@@ -33,6 +33,7 @@
 pub mod command;
 pub mod connection;
 pub mod decode;
+pub mod list;
 // The only unsafe code of the client: two calls into minimp3's C decoder.
 #[allow(unsafe_code)]
 pub mod mp3dec;
@@ -40,6 +41,12 @@ pub mod output;
 pub mod pcm;
 pub mod playback;
 pub mod repl;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use crossbeam_channel::{Receiver, Sender, TryRecvError, TrySendError};
 
 /// Something to tell the user that did not come from the command they typed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,4 +57,77 @@ pub enum Event {
     Disconnected(String),
     /// Something went wrong but the client carries on.
     Warning(String),
+    /// This many events came while the queue was full and were dropped (see
+    /// [`EVENT_QUEUE`]); made up by the receiving end once it has shown the rest.
+    Dropped(u64),
+}
+
+/// Events that may wait to be shown. A server can send messages for the user (connection-level
+/// ERRORs) far faster than a terminal shows them; beyond this many, new ones are dropped and
+/// counted, so a flood costs a bounded amount of memory and one line saying how many were lost.
+pub const EVENT_QUEUE: usize = 256;
+
+/// A channel for [`Event`]s of [`EVENT_QUEUE`] places whose sending end never blocks.
+pub fn event_channel() -> (EventSender, EventReceiver) {
+    let (tx, rx) = crossbeam_channel::bounded(EVENT_QUEUE);
+    let dropped = Arc::new(AtomicU64::new(0));
+    (EventSender { tx, dropped: Arc::clone(&dropped) }, EventReceiver { rx, dropped })
+}
+
+/// The sending end of [`event_channel`], for the socket, decoder and output threads: sending
+/// never blocks (the audio callback sends too), and an event that finds the queue full is
+/// dropped and counted.
+#[derive(Debug, Clone)]
+pub struct EventSender {
+    tx: Sender<Event>,
+    dropped: Arc<AtomicU64>,
+}
+
+impl EventSender {
+    /// Queues `event`, or counts it as dropped if the queue is full. Nobody listening (the
+    /// client is leaving) is not an error.
+    pub fn send(&self, event: Event) {
+        if let Err(TrySendError::Full(_)) = self.tx.try_send(event) {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// The receiving end of [`event_channel`]: the events in order, and, once the queue has been
+/// emptied after some were dropped, one [`Event::Dropped`] with their number.
+#[derive(Debug)]
+pub struct EventReceiver {
+    rx: Receiver<Event>,
+    dropped: Arc<AtomicU64>,
+}
+
+impl EventReceiver {
+    /// The next event if there is one now.
+    pub fn try_next(&self) -> Option<Event> {
+        match self.rx.try_recv() {
+            Ok(event) => Some(event),
+            Err(TryRecvError::Empty | TryRecvError::Disconnected) => self.take_dropped(),
+        }
+    }
+
+    /// The next event, waiting for it until `deadline` (forever if `None`); `None` at the
+    /// deadline or when every sender is gone.
+    pub fn next_until(&self, deadline: Option<Instant>) -> Option<Event> {
+        if let Some(event) = self.try_next() {
+            return Some(event);
+        }
+        // The queue is empty, so nothing can be dropped until something arrives: whatever is
+        // dropped from now on is reported by a later call, after what is queued.
+        match deadline {
+            Some(deadline) => self.rx.recv_deadline(deadline).ok(),
+            None => self.rx.recv().ok(),
+        }
+    }
+
+    fn take_dropped(&self) -> Option<Event> {
+        match self.dropped.swap(0, Ordering::Relaxed) {
+            0 => None,
+            n => Some(Event::Dropped(n)),
+        }
+    }
 }

@@ -11,7 +11,7 @@ use jukebox_client::command;
 use jukebox_client::connection::{Connection, Timing};
 use jukebox_client::output::{Output, OutputError, OutputSpec};
 use jukebox_client::playback::Playback;
-use jukebox_client::{Event, repl};
+use jukebox_client::{event_channel, repl};
 
 /// Plays songs from a jukebox server (see RFC.md) as they arrive.
 ///
@@ -47,7 +47,7 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let (events_tx, events) = crossbeam_channel::unbounded::<Event>();
+    let (events_tx, events) = event_channel();
     let playback = match Playback::new(events_tx.clone()) {
         Ok(p) => Arc::new(p),
         Err(e) => {

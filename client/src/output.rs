@@ -10,10 +10,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::Sender;
-
-use crate::Event;
 use crate::pcm::{CHANNELS, PcmQueue, SAMPLE_RATE};
+use crate::{Event, EventSender};
 
 /// The `--output` choice.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,15 +87,11 @@ impl fmt::Debug for Output {
 
 impl Output {
     /// Opens `spec`. `Auto` without a sound card reports [`Event::Warning`] and plays silently.
-    pub fn open(
-        spec: &OutputSpec,
-        queue: Arc<PcmQueue>,
-        events: Sender<Event>,
-    ) -> Result<Output, OutputError> {
+    pub fn open(spec: &OutputSpec, queue: Arc<PcmQueue>, events: EventSender) -> Result<Output, OutputError> {
         match spec {
             OutputSpec::Device => open_device(queue),
             OutputSpec::Auto => open_device(Arc::clone(&queue)).or_else(|e| {
-                let _ = events.send(Event::Warning(format!(
+                events.send(Event::Warning(format!(
                     "{e}; playing silently (as --output null). Use --output wav:FILE to record what plays."
                 )));
                 Ok(start_clock(queue, events, None, "silent output (no sound device)".into()))
@@ -235,7 +229,7 @@ type WavWriter = hound::WavWriter<std::io::BufWriter<std::fs::File>>;
 /// that passed is worth. Time spent with an empty queue is lost, as on a device.
 fn start_clock(
     queue: Arc<PcmQueue>,
-    events: Sender<Event>,
+    events: EventSender,
     wav: Option<WavWriter>,
     description: String,
 ) -> Output {
@@ -247,7 +241,7 @@ fn start_clock(
     Output { _device: None, stop, clock: clock.ok(), description }
 }
 
-fn run_clock(queue: &PcmQueue, events: &Sender<Event>, mut wav: Option<WavWriter>, stop: &AtomicBool) {
+fn run_clock(queue: &PcmQueue, events: &EventSender, mut wav: Option<WavWriter>, stop: &AtomicBool) {
     let mut block = vec![0i16; 2 * SAMPLE_RATE as usize * usize::from(CHANNELS) / 10];
     let mut last = Instant::now();
     let mut owed_frames = 0.0f64;
@@ -265,7 +259,7 @@ fn run_clock(queue: &PcmQueue, events: &Sender<Event>, mut wav: Option<WavWriter
             let written =
                 block[..n].iter().try_for_each(|&s| writer.write_sample(s)).and_then(|()| writer.flush());
             if let Err(e) = written {
-                let _ = events.send(Event::Warning(format!("stopped writing the WAV file: {e}")));
+                events.send(Event::Warning(format!("stopped writing the WAV file: {e}")));
                 wav = None;
             }
         }
@@ -273,7 +267,7 @@ fn run_clock(queue: &PcmQueue, events: &Sender<Event>, mut wav: Option<WavWriter
     if let Some(writer) = wav
         && let Err(e) = writer.finalize()
     {
-        let _ = events.send(Event::Warning(format!("the WAV file may be incomplete: {e}")));
+        events.send(Event::Warning(format!("the WAV file may be incomplete: {e}")));
     }
 }
 

@@ -7,19 +7,18 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError};
 use jukebox_protocol::SongEntry;
 use rustyline::error::ReadlineError;
 use rustyline::{DefaultEditor, ExternalPrinter};
 
-use crate::Event;
 use crate::command::{Command, HELP};
 use crate::connection::{ClientError, Connection};
 use crate::pcm::NowPlaying;
 use crate::playback::Playback;
+use crate::{Event, EventReceiver};
 
 /// Runs commands until quit or end of input.
-pub fn run(connection: Arc<Connection>, playback: Arc<Playback>, events: Receiver<Event>) -> ExitCode {
+pub fn run(connection: Arc<Connection>, playback: Arc<Playback>, events: EventReceiver) -> ExitCode {
     if io::stdin().is_terminal() {
         interactive(&Session { connection, playback, events: None }, events)
     } else {
@@ -32,7 +31,7 @@ struct Session {
     playback: Arc<Playback>,
     /// In scripted mode the command thread prints events itself, between and during
     /// commands, so that a script's output is in a deterministic order.
-    events: Option<Receiver<Event>>,
+    events: Option<EventReceiver>,
 }
 
 impl Session {
@@ -89,13 +88,8 @@ impl Session {
             Command::Sleep(duration) => match &self.events {
                 Some(events) => {
                     let deadline = Instant::now() + duration;
-                    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-                        match events.recv_timeout(left) {
-                            Ok(event) => print_event(out, event),
-                            Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {
-                                break;
-                            }
-                        }
+                    while let Some(event) = events.next_until(Some(deadline)) {
+                        print_event(out, event);
                     }
                 }
                 None => thread::sleep(duration),
@@ -111,7 +105,7 @@ impl Session {
     /// Prints the events that have happened (scripted mode only).
     fn print_events(&self, out: &mut dyn Write) {
         if let Some(events) = &self.events {
-            for event in events.try_iter() {
+            while let Some(event) = events.try_next() {
                 print_event(out, event);
             }
         }
@@ -122,7 +116,7 @@ fn print_event(out: &mut dyn Write, event: Event) {
     let _ = writeln!(out, "{}", describe_event(event));
 }
 
-fn interactive(session: &Session, events: Receiver<Event>) -> ExitCode {
+fn interactive(session: &Session, events: EventReceiver) -> ExitCode {
     let mut editor = match DefaultEditor::new() {
         Ok(editor) => editor,
         Err(e) => {
@@ -198,9 +192,9 @@ fn scripted(session: &Session) -> ExitCode {
     if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS }
 }
 
-fn spawn_event_printer(events: Receiver<Event>, mut print: impl FnMut(String) + Send + 'static) {
+fn spawn_event_printer(events: EventReceiver, mut print: impl FnMut(String) + Send + 'static) {
     let _ = thread::Builder::new().name("events".into()).spawn(move || {
-        for event in events {
+        while let Some(event) = events.next_until(None) {
             print(describe_event(event));
         }
     });
@@ -211,6 +205,9 @@ fn describe_event(event: Event) -> String {
         Event::Finished(now) => format!("Finished {}: {}", now.song, describe_now(&now)),
         Event::Disconnected(why) => format!("Disconnected: {why}."),
         Event::Warning(text) => format!("warning: {}", printable(&text)),
+        Event::Dropped(n) => {
+            format!("({n} more messages were dropped: they came faster than they could be shown)")
+        }
     }
 }
 
