@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, bounded};
 use jukebox_protocol::frame::KEEPALIVE_INTERVAL;
 use jukebox_protocol::handshake::HANDSHAKE_LEN;
+use jukebox_protocol::text::printable;
 use jukebox_protocol::{
     ErrorReply, Goodbye, GoodbyeReason, Hello, Message, Playing, ReadError, Request, RequestId, SongEntry,
     SongId, Stopped, Welcome, read_frame,
@@ -69,8 +70,8 @@ pub enum ClientError {
     /// The peer is not a jukebox server or speaks no common version.
     #[error("{0}")]
     Handshake(String),
-    /// The server refused the request; the text is the server's.
-    #[error("{}", .0.message)]
+    /// The server refused the request; the text is the server's, made safe to show.
+    #[error("{}", printable(&.0.message))]
     Server(ErrorReply),
     /// The connection is gone.
     #[error("not connected: the connection to the server was lost")]
@@ -423,7 +424,7 @@ impl Router {
             }
             Message::Goodbye(goodbye) => {
                 if !goodbye.text.is_empty() {
-                    return Some(goodbye.text.chars().filter(|c| !c.is_control()).collect());
+                    return Some(printable(&goodbye.text).into_owned());
                 }
                 let reason = match goodbye.reason {
                     GoodbyeReason::ShuttingDown => "the server is shutting down",
@@ -446,7 +447,7 @@ impl Router {
             Message::Pong { id } => *id,
             Message::ListPage(page) => page.id,
             Message::Error(error) if error.id == RequestId::CONNECTION => {
-                self.events.send(Event::Warning(format!("server: {}", error.message)));
+                self.events.send(Event::Warning(format!("server: {}", printable(&error.message))));
                 return None;
             }
             Message::Error(error) => error.id,

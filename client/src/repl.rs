@@ -8,6 +8,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use jukebox_protocol::SongEntry;
+use jukebox_protocol::text::printable;
 use rustyline::error::ReadlineError;
 use rustyline::{DefaultEditor, ExternalPrinter};
 
@@ -200,10 +201,13 @@ fn spawn_event_printer(events: EventReceiver, mut print: impl FnMut(String) + Se
     });
 }
 
+/// The line that tells the user of `event`. Every text in an event may hold the server's words
+/// (a GOODBYE text, an ERROR message, a title), so each passes through [`printable`] here,
+/// whatever was done to it before.
 fn describe_event(event: Event) -> String {
     match event {
         Event::Finished(now) => format!("Finished {}: {}", now.song, describe_now(&now)),
-        Event::Disconnected(why) => format!("Disconnected: {why}."),
+        Event::Disconnected(why) => format!("Disconnected: {}.", printable(&why)),
         Event::Warning(text) => format!("warning: {}", printable(&text)),
         Event::Dropped(n) => {
             format!("({n} more messages were dropped: they came faster than they could be shown)")
@@ -228,17 +232,14 @@ fn describe_entry(song: &SongEntry) -> String {
     line
 }
 
+/// Song titles and artists come from the server: shown through [`printable`], so that a tag
+/// cannot retitle the terminal, clear it, or reorder the line.
 fn title_and_artist(title: &str, artist: &str) -> String {
     if artist.is_empty() {
-        printable(title)
+        printable(title).into_owned()
     } else {
         format!("{} — {}", printable(title), printable(artist))
     }
-}
-
-/// Text from the server with control characters removed, so a tag cannot drive the terminal.
-fn printable(text: &str) -> String {
-    text.chars().filter(|c| !c.is_control()).collect()
 }
 
 /// `m:ss`, or `h:mm:ss` for long durations.

@@ -114,3 +114,48 @@ fn a_flood_of_server_errors_is_dropped_and_counted() {
     assert_eq!(stdout.matches("were dropped").count(), 1, "one notice:\n{stdout}");
     assert!(stdout.contains(&notice), "{notice}\n{}", &stdout[stdout.len().saturating_sub(500)..]);
 }
+
+#[test]
+fn text_from_the_server_cannot_drive_the_terminal() {
+    use jukebox_protocol::{EndOfStream, Goodbye, GoodbyeReason, Playing, StreamId};
+    // Retitle the window, clear the screen, ring the bell, and reverse what follows.
+    let nasty = |what: &str| format!("{what}\x1b]0;pwned\x07\x1b[2J\u{9b}31m\u{202E}3pm.exe\u{2066}");
+    let server = fake_server(move |mut peer| {
+        let Some(Request::List { id }) = peer.request() else { panic!("expected LIST") };
+        let entry =
+            SongEntry { title: nasty("title"), artist: nasty("artist"), album: nasty("album"), ..song(1) };
+        peer.send(&Message::ListPage(ListPage { id, last: true, songs: vec![entry] }));
+        let Some(Request::Play { id, .. }) = peer.request() else { panic!("expected PLAY 1") };
+        peer.send(&Message::Error(ErrorReply { id, code: ErrorCode::NoSuchSong, message: nasty("refused") }));
+        for stream in [2, 3] {
+            let Some(Request::Play { id, song }) = peer.request() else { panic!("expected PLAY") };
+            let playing = Playing {
+                id,
+                stream: StreamId(stream),
+                song,
+                duration_ms: 1000,
+                total_bytes: 0,
+                title: nasty("playing"),
+                artist: nasty("by"),
+            };
+            peer.send(&Message::Playing(playing));
+            let warning =
+                ErrorReply { id: RequestId::CONNECTION, code: ErrorCode::Internal, message: nasty("warn") };
+            peer.send(&Message::Error(warning));
+        }
+        // The song of stream 3 has no audio: it finishes at once.
+        peer.send(&Message::EndOfStream(EndOfStream { stream: StreamId(3), total_bytes: 0 }));
+        let Some(Request::List { .. }) = peer.request() else { panic!("expected the second LIST") };
+        peer.send(&Message::Goodbye(Goodbye { reason: GoodbyeReason::ShuttingDown, text: nasty("bye") }));
+    });
+    let output =
+        run_client(server.port, &["--output", "null"], "list\nplay 1\nplay 2\nstatus\nplay 3\nwait\nlist\n");
+    let (_, all) = stdout_and_all(&output);
+    for what in ["title", "artist", "album", "refused", "playing", "by", "warn", "bye"] {
+        assert!(all.contains(&format!("{what}]0;pwned[2J31m3pm.exe")), "{what} is shown, made safe:\n{all}");
+    }
+    assert!(all.contains("Finished 3: playing"), "{all}");
+    let unsafe_chars: Vec<char> =
+        all.chars().filter(|&c| c != '\n' && jukebox_protocol::text::is_unsafe(c)).collect();
+    assert!(unsafe_chars.is_empty(), "{unsafe_chars:?} reached the terminal:\n{all:?}");
+}
