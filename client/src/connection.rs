@@ -18,6 +18,7 @@ use jukebox_protocol::{
     SongId, Stopped, Welcome, read_frame,
 };
 
+use crate::explain;
 use crate::list::{ListError, SongList};
 use crate::playback::Playback;
 use crate::{Event, EventSender};
@@ -59,15 +60,10 @@ pub fn seconds(d: Duration) -> String {
 /// Why a command could not be carried out.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    /// Connecting failed.
-    #[error("cannot connect to {addr}: {source}")]
-    Connect {
-        /// Where.
-        addr: String,
-        /// Why.
-        source: io::Error,
-    },
-    /// The peer is not a jukebox server or speaks no common version.
+    /// Connecting failed; the text says why and what to check (see [`explain::connect`]).
+    #[error("{0}")]
+    Connect(String),
+    /// The peer is not a jukebox server or speaks no common version; the text says so.
     #[error("{0}")]
     Handshake(String),
     /// The server refused the request; the text is the server's, made safe to show.
@@ -138,10 +134,13 @@ impl Connection {
         events: EventSender,
     ) -> Result<Arc<Connection>, ClientError> {
         let addr = format!("{host}:{port}");
-        let connect_error = |source| ClientError::Connect { addr: addr.clone(), source };
-        let mut last_error = io::Error::new(io::ErrorKind::NotFound, "no address found");
+        let connect_error =
+            |e: io::Error| ClientError::Connect(explain::connect(&addr, &e, timing.reply_timeout));
+        let candidates =
+            (host, port).to_socket_addrs().map_err(|_| ClientError::Connect(explain::lookup(host)))?;
+        let mut last_error = io::Error::from(io::ErrorKind::AddrNotAvailable);
         let mut socket = None;
-        for candidate in (host, port).to_socket_addrs().map_err(connect_error)? {
+        for candidate in candidates {
             match TcpStream::connect_timeout(&candidate, timing.reply_timeout) {
                 Ok(s) => {
                     socket = Some(s);
@@ -152,7 +151,7 @@ impl Connection {
         }
         let mut socket = socket.ok_or_else(|| connect_error(last_error))?;
         socket.set_nodelay(true).map_err(connect_error)?;
-        handshake(&mut socket, timing)?;
+        handshake(&mut socket, &addr, timing)?;
         let reader = socket.try_clone().map_err(connect_error)?;
         let (stop_keepalive, keepalive_stopped) = bounded(1);
         let connection = Arc::new(Connection {
@@ -323,23 +322,18 @@ fn unexpected(message: Message) -> ClientError {
     ClientError::Unexpected(message.kind().name())
 }
 
-fn handshake(socket: &mut TcpStream, timing: Timing) -> Result<(), ClientError> {
-    let failed =
-        |e: io::Error| ClientError::Handshake(format!("the server did not complete the handshake: {e}"));
+fn handshake(socket: &mut TcpStream, addr: &str, timing: Timing) -> Result<(), ClientError> {
+    let failed = |e: io::Error| ClientError::Handshake(explain::handshake(addr, &e, timing.reply_timeout));
     socket.set_read_timeout(Some(timing.reply_timeout)).map_err(failed)?;
     socket.write_all(&Hello::current().encode()).map_err(failed)?;
     let mut welcome = [0u8; HANDSHAKE_LEN];
-    socket.read_exact(&mut welcome).map_err(|e| match e.kind() {
-        io::ErrorKind::UnexpectedEof | io::ErrorKind::ConnectionReset => ClientError::Handshake(
-            "the server hung up without answering the handshake: it is not a jukebox server".into(),
-        ),
-        _ => failed(e),
+    socket.read_exact(&mut welcome).map_err(failed)?;
+    let welcome = Welcome::parse(&welcome).map_err(|_| {
+        ClientError::Handshake(format!("{addr} answered, but not as a jukebox server does: it is not one"))
     })?;
-    let welcome = Welcome::parse(&welcome)
-        .map_err(|_| ClientError::Handshake("that is not a jukebox server".into()))?;
     if welcome.version != jukebox_protocol::PROTOCOL_VERSION {
         return Err(ClientError::Handshake(format!(
-            "the server speaks protocol versions up to {}, this client only {}",
+            "the server at {addr} speaks protocol versions up to {}, this client only {}",
             welcome.server_max_version,
             jukebox_protocol::PROTOCOL_VERSION
         )));
@@ -383,7 +377,12 @@ impl Router {
                 Err(ReadError::Decode(e)) => {
                     break format!("the server sent something this client cannot read: {e}");
                 }
-                Err(e) => break format!("the connection to the server was lost: {e}"),
+                Err(ReadError::Io(e)) => {
+                    break format!("the connection to the server was lost ({})", explain::io(&e));
+                }
+                Err(ReadError::UnexpectedEof) => {
+                    break "the server hung up in the middle of a frame".to_string();
+                }
             }
         };
         // The keepalive shut the socket down, so the read just saw the end of it.

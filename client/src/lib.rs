@@ -33,6 +33,7 @@
 pub mod command;
 pub mod connection;
 pub mod decode;
+pub mod explain;
 pub mod list;
 // The only unsafe code of the client: two calls into minimp3's C decoder.
 #[allow(unsafe_code)]

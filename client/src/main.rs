@@ -7,10 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
-use jukebox_client::command;
 use jukebox_client::connection::{Connection, Timing};
 use jukebox_client::output::{Output, OutputError, OutputSpec};
 use jukebox_client::playback::Playback;
+use jukebox_client::{command, explain};
 use jukebox_client::{event_channel, repl};
 
 /// Plays songs from a jukebox server (see RFC.md) as they arrive.
@@ -51,7 +51,7 @@ fn main() -> ExitCode {
     let playback = match Playback::new(events_tx.clone()) {
         Ok(p) => Arc::new(p),
         Err(e) => {
-            eprintln!("jukebox-client: cannot start playback: {e}");
+            eprintln!("jukebox-client: cannot start playback: {}", explain::io(&e));
             return ExitCode::FAILURE;
         }
     };

@@ -11,7 +11,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::pcm::{CHANNELS, PcmQueue, SAMPLE_RATE};
-use crate::{Event, EventSender};
+use crate::{Event, EventSender, explain};
 
 /// The `--output` choice.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,12 +61,12 @@ pub enum OutputError {
     #[error("no sound device could be opened: {0}")]
     NoDevice(String),
     /// The WAV file could not be created.
-    #[error("cannot write {path}: {source}")]
+    #[error("cannot write {}: {why}", path.display())]
     Wav {
         /// The file.
         path: PathBuf,
-        /// Why.
-        source: hound::Error,
+        /// Why, in words.
+        why: String,
     },
 }
 
@@ -105,7 +105,7 @@ impl Output {
                     sample_format: hound::SampleFormat::Int,
                 };
                 let writer = hound::WavWriter::create(path, spec)
-                    .map_err(|source| OutputError::Wav { path: path.clone(), source })?;
+                    .map_err(|e| OutputError::Wav { path: path.clone(), why: wav_error(&e) })?;
                 Ok(start_clock(queue, events, Some(writer), format!("WAV file {}", path.display())))
             }
         }
@@ -259,7 +259,7 @@ fn run_clock(queue: &PcmQueue, events: &EventSender, mut wav: Option<WavWriter>,
             let written =
                 block[..n].iter().try_for_each(|&s| writer.write_sample(s)).and_then(|()| writer.flush());
             if let Err(e) = written {
-                events.send(Event::Warning(format!("stopped writing the WAV file: {e}")));
+                events.send(Event::Warning(format!("stopped writing the WAV file: {}", wav_error(&e))));
                 wav = None;
             }
         }
@@ -267,7 +267,15 @@ fn run_clock(queue: &PcmQueue, events: &EventSender, mut wav: Option<WavWriter>,
     if let Some(writer) = wav
         && let Err(e) = writer.finalize()
     {
-        events.send(Event::Warning(format!("the WAV file may be incomplete: {e}")));
+        events.send(Event::Warning(format!("the WAV file may be incomplete: {}", wav_error(&e))));
+    }
+}
+
+/// A WAV failure in words: hound's I/O errors carry the OS's error number.
+fn wav_error(error: &hound::Error) -> String {
+    match error {
+        hound::Error::IoError(e) => explain::io(e),
+        other => other.to_string(),
     }
 }
 

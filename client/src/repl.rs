@@ -14,6 +14,7 @@ use rustyline::{DefaultEditor, ExternalPrinter};
 
 use crate::command::{Command, HELP};
 use crate::connection::{ClientError, Connection};
+use crate::explain;
 use crate::pcm::NowPlaying;
 use crate::playback::Playback;
 use crate::{Event, EventReceiver};
@@ -121,7 +122,7 @@ fn interactive(session: &Session, events: EventReceiver) -> ExitCode {
     let mut editor = match DefaultEditor::new() {
         Ok(editor) => editor,
         Err(e) => {
-            eprintln!("jukebox-client: cannot start the line editor: {e}");
+            eprintln!("jukebox-client: cannot start the line editor: {}", readline_error(&e));
             return ExitCode::FAILURE;
         }
     };
@@ -151,7 +152,7 @@ fn interactive(session: &Session, events: EventReceiver) -> ExitCode {
             Err(ReadlineError::Interrupted) => println!("(type quit or press Ctrl-D to leave)"),
             Err(ReadlineError::Eof) => break,
             Err(e) => {
-                eprintln!("jukebox-client: cannot read the terminal: {e}");
+                eprintln!("jukebox-client: cannot read the terminal: {}", readline_error(&e));
                 break;
             }
         }
@@ -191,6 +192,15 @@ fn scripted(session: &Session) -> ExitCode {
     session.connection.close();
     session.print_events(&mut io::stdout());
     if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+}
+
+/// rustyline's errors in words: its I/O errors carry the OS's error number.
+fn readline_error(error: &ReadlineError) -> String {
+    match error {
+        ReadlineError::Io(e) => explain::io(e),
+        ReadlineError::Errno(errno) => explain::io(&io::Error::from(*errno)),
+        other => other.to_string(),
+    }
 }
 
 fn spawn_event_printer(events: EventReceiver, mut print: impl FnMut(String) + Send + 'static) {

@@ -141,7 +141,12 @@ fn unreachable_or_foreign_servers_get_a_clear_message() {
     let output = run_client(port, &["--output", "null"], "list\n");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success());
-    assert!(stderr.contains(&format!("cannot connect to 127.0.0.1:{port}")), "{stderr}");
+    assert_eq!(
+        stderr.trim_end(),
+        format!(
+            "jukebox-client: nothing is listening on 127.0.0.1:{port} (connection refused); is the server running?"
+        )
+    );
     // Something that accepts and hangs up, as an HTTP server does on garbage.
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -153,6 +158,27 @@ fn unreachable_or_foreign_servers_get_a_clear_message() {
     let output = run_client(port, &["--output", "null"], "list\n");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("not a jukebox server"), "{stderr}");
+    assert!(!stderr.contains("os error"), "{stderr}");
+}
+
+#[test]
+fn a_peer_that_never_answers_the_handshake_is_named() {
+    // Something that accepts and then says nothing at all.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in listener.incoming().flatten() {
+            held.push(s);
+        }
+    });
+    let output = run_client(port, &["--output", "null", "--timeout", "1"], "list\n");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert_eq!(
+        stderr.trim_end(),
+        format!("jukebox-client: no answer from 127.0.0.1:{port} within 1 s; is it a jukebox server?")
+    );
 }
 
 #[test]
