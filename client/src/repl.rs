@@ -61,7 +61,7 @@ impl Session {
                     "Playing {}: {} ({})",
                     playing.song,
                     title_and_artist(&playing.title, &playing.artist),
-                    clock(Duration::from_millis(u64::from(playing.duration_ms)))
+                    length(Duration::from_millis(u64::from(playing.duration_ms)))
                 );
             }
             Command::Stop => {
@@ -81,7 +81,7 @@ impl Session {
                         now.song,
                         title_and_artist(&now.title, &now.artist),
                         clock(status.elapsed),
-                        clock(now.duration),
+                        length(now.duration),
                         status.buffered.as_secs_f32()
                     ),
                     None => writeln!(out, "Nothing is playing."),
@@ -233,7 +233,7 @@ fn describe_entry(song: &SongEntry) -> String {
     let mut line = format!(
         "{:>3}  {:>5}  {}",
         song.id,
-        clock(Duration::from_millis(u64::from(song.duration_ms))),
+        length(Duration::from_millis(u64::from(song.duration_ms))),
         title_and_artist(&song.title, &song.artist)
     );
     if !song.album.is_empty() {
@@ -252,7 +252,14 @@ fn title_and_artist(title: &str, artist: &str) -> String {
     }
 }
 
-/// `m:ss`, or `h:mm:ss` for long durations.
+/// A song's length as [`clock`] shows it, rounded to the nearest second: a song of 25.5 s is
+/// 0:26 long. (Elapsed time is not rounded: it counts the seconds that have fully passed, as a
+/// player's display does.)
+fn length(d: Duration) -> String {
+    clock(d.saturating_add(Duration::from_millis(500)))
+}
+
+/// `m:ss`, or `h:mm:ss` for long durations; the part of a second is dropped.
 fn clock(d: Duration) -> String {
     let secs = d.as_secs();
     if secs >= 3600 {
@@ -284,5 +291,9 @@ mod tests {
     fn clocks_read_naturally() {
         assert_eq!(clock(Duration::from_secs(5)), "0:05");
         assert_eq!(clock(Duration::from_secs(3725)), "1:02:05");
+        assert_eq!(clock(Duration::from_millis(25_999)), "0:25");
+        assert_eq!(length(Duration::from_millis(25_499)), "0:25");
+        assert_eq!(length(Duration::from_millis(25_500)), "0:26");
+        assert_eq!(length(Duration::from_millis(3_599_500)), "1:00:00");
     }
 }

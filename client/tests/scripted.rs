@@ -231,3 +231,47 @@ fn a_server_that_stops_answering_is_given_up_on() {
     let waited = started.elapsed();
     assert!(waited >= Duration::from_secs(2) && waited < Duration::from_secs(4), "{waited:?}");
 }
+
+#[test]
+fn song_lengths_are_rounded_to_the_nearest_second() {
+    use jukebox_protocol::{ListPage, Message, Playing, Request, SongEntry, SongId, StreamId};
+    let entry = |id: u32, duration_ms: u32| SongEntry {
+        id: SongId(id),
+        duration_ms,
+        size: 1,
+        title: format!("song {id}"),
+        artist: String::new(),
+        album: String::new(),
+    };
+    let server = fake_server(move |mut peer| {
+        let Some(Request::List { id }) = peer.request() else { panic!("expected LIST") };
+        let songs = vec![entry(1, 25_500), entry(2, 25_499), entry(3, 3_599_500)];
+        peer.send(&Message::ListPage(ListPage { id, last: true, songs }));
+        let Some(Request::Play { id, song }) = peer.request() else { panic!("expected PLAY") };
+        let playing = Playing {
+            id,
+            stream: StreamId(1),
+            song,
+            duration_ms: 25_500,
+            total_bytes: 1,
+            title: "song 1".into(),
+            artist: String::new(),
+        };
+        peer.send(&Message::Playing(playing));
+        peer.drain();
+    });
+    let output = run_client(server.port, &["--output", "null"], "list\nplay 1\nstatus\n");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "  1   0:26  song 1",
+            "  2   0:25  song 2",
+            "  3  1:00:00  song 3",
+            "Playing 1: song 1 (0:26)",
+            "Playing 1: song 1, 0:00 / 0:26 (0.0 s buffered)",
+        ],
+        "{stdout}"
+    );
+}

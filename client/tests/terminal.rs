@@ -74,7 +74,7 @@ fn a_person_lists_plays_switches_and_leaves() {
     terminal.type_text("list");
     terminal.press("Enter");
     let screen = terminal.wait_for("Evening Lullaby");
-    assert!(screen.contains("  2   0:32  Lanterns in the Rain — The Jukebox Synths"), "{screen}");
+    assert!(screen.contains("  2   0:33  Lanterns in the Rain — The Jukebox Synths"), "{screen}");
     terminal.type_text("play 2");
     terminal.press("Enter");
     terminal.wait_for("Playing 2: Lanterns in the Rain");
@@ -84,7 +84,7 @@ fn a_person_lists_plays_switches_and_leaves() {
     std::thread::sleep(Duration::from_millis(1200));
     terminal.type_text("status");
     terminal.press("Enter");
-    let screen = terminal.wait_for("/ 0:33");
+    let screen = terminal.wait_for("/ 0:34");
     assert!(screen.contains("Playing 4: Evening Lullaby — The Jukebox Synths, 0:0"), "{screen}");
     // History: the up arrow brings back the last command.
     terminal.press("Up");
