@@ -76,11 +76,11 @@ impl std::str::FromStr for Command {
         let name = words.next().unwrap_or_default().to_ascii_lowercase();
         let argument = words.next();
         if let Some(extra) = words.next() {
-            return Err(format!("{name}: unexpected {extra:?}"));
+            return Err(format!("{name}: unexpected {extra:?}; type help for how to use it"));
         }
         let no_argument = |command: Command| match argument {
             None => Ok(command),
-            Some(arg) => Err(format!("{name} takes no argument (got {arg:?})")),
+            Some(arg) => Err(format!("{name}: takes no argument (got {arg:?})")),
         };
         match name.as_str() {
             "list" | "ls" => no_argument(Command::List),
@@ -89,17 +89,18 @@ impl std::str::FromStr for Command {
             "help" | "?" => no_argument(Command::Help),
             "quit" | "exit" => no_argument(Command::Quit),
             "wait" => no_argument(Command::Wait),
-            "play" => match argument.map(str::parse::<u32>) {
-                Some(Ok(id)) => Ok(Command::Play(SongId(id))),
-                Some(Err(_)) => Err(format!(
-                    "play needs a song id (a number from list), not {:?}",
-                    argument.unwrap_or("")
-                )),
-                None => Err("play needs a song id, as in: play 2".into()),
+            "play" => match argument {
+                // Song ids start at 1 (RFC §6.2.2).
+                Some(arg) => match arg.parse::<u32>() {
+                    Ok(id) if id > 0 => Ok(Command::Play(SongId(id))),
+                    _ => Err(format!("play: {arg:?} is not a song id (list shows them); try: play 2")),
+                },
+                None => Err("play: which song? Give its id (list shows them); try: play 2".into()),
             },
             "sleep" => match argument.map(seconds) {
                 Some(Ok(duration)) => Ok(Command::Sleep(duration)),
-                _ => Err("sleep needs a number of seconds, as in: sleep 2.5".into()),
+                Some(Err(e)) => Err(format!("sleep: {e}; try: sleep 2.5")),
+                None => Err("sleep: how long? Give a number of seconds; try: sleep 2.5".into()),
             },
             _ => Err(format!("unknown command {name:?}; type help for the list")),
         }
@@ -122,9 +123,10 @@ mod tests {
 
     #[test]
     fn mistakes_are_explained() {
-        assert!("play".parse::<Command>().unwrap_err().contains("song id"));
-        assert!("play two".parse::<Command>().unwrap_err().contains("\"two\""));
+        assert!("play".parse::<Command>().unwrap_err().contains("song"));
+        assert!("play two".parse::<Command>().unwrap_err().contains("\"two\" is not a song id"));
         assert!("play -1".parse::<Command>().is_err());
+        assert!("play 0".parse::<Command>().is_err());
         assert!("sleep forever".parse::<Command>().is_err());
         assert!("sleep NaN".parse::<Command>().is_err());
         assert!("sleep 1e9".parse::<Command>().is_err());

@@ -67,7 +67,7 @@ pub enum ClientError {
     #[error("{0}")]
     Handshake(String),
     /// The server refused the request; the text is the server's, made safe to show.
-    #[error("{}", printable(&.0.message))]
+    #[error("server: {}", printable(&.0.message))]
     Server(ErrorReply),
     /// The connection is gone.
     #[error("not connected: the connection to the server was lost")]

@@ -15,14 +15,16 @@ use jukebox_client::{event_channel, repl};
 
 /// Plays songs from a jukebox server (see RFC.md) as they arrive.
 ///
-/// Type `help` at the prompt for the commands: list, play N, stop, status, sleep SECS, wait,
-/// help, quit. When standard
-/// input is not a terminal, commands are read one per line without a prompt, which is how to
-/// script it:
+/// At the prompt, type help for the commands: list, play N, stop, status, sleep SECS, wait, help
+/// and quit. Ctrl-D also leaves.
 ///
-///     printf 'list\nplay 2\nwait\n' | jukebox-client 127.0.0.1 12345
+/// When standard input is not a terminal, the client reads one command per line, without a
+/// prompt, and leaves at the end of its input. Results go to standard output and mistakes to
+/// standard error; the exit status is 1 if any command failed. For example:
+///
+/// printf 'list\nplay 2\nwait\n' | jukebox-client HOST PORT
 #[derive(Debug, Parser)]
-#[command(version, about, long_about, verbatim_doc_comment)]
+#[command(version, about, long_about, max_term_width = 100)]
 struct Args {
     /// Server host name or address.
     #[arg(default_value = "127.0.0.1")]

@@ -143,9 +143,9 @@ fn interactive(session: &Session, events: EventReceiver) -> ExitCode {
                     Ok(command) => match session.execute(command, &mut io::stdout()) {
                         Ok(true) => {}
                         Ok(false) => break,
-                        Err(e) => println!("error: {e}"),
+                        Err(e) => eprintln!("{e}"),
                     },
-                    Err(e) => println!("{e}"),
+                    Err(e) => eprintln!("{e}"),
                 }
             }
             // Ctrl-C clears the line, as in a shell; Ctrl-D leaves.
@@ -172,12 +172,13 @@ fn scripted(session: &Session) -> ExitCode {
         match result {
             Ok(Ok(true)) => {}
             Ok(Ok(false)) => break,
+            // Mistakes on standard error, results on standard output.
             Ok(Err(e)) => {
-                let _ = writeln!(out, "error: {e}");
+                eprintln!("{e}");
                 failed = true;
             }
             Err(e) => {
-                let _ = writeln!(out, "{e}");
+                eprintln!("{e}");
                 failed = true;
             }
         }

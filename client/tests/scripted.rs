@@ -94,21 +94,75 @@ fn a_song_plays_to_its_end_and_wait_returns() {
 }
 
 #[test]
-fn errors_are_words_and_list_lines_begin_with_ids() {
+fn usage_mistakes_and_server_refusals_read_differently_and_go_to_stderr() {
     let server = serve();
-    let output =
-        run_client(server.addr.port(), &["--output", "null"], "list\nplay 42\nplay x\nstop\nstatus\nbogus\n");
+    let output = run_client(
+        server.addr.port(),
+        &["--output", "null"],
+        "list\nplay 42\nplay x\nplay\nstop\nstatus\nsleep forever\nbogus\n",
+    );
     let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    // Results on standard output: the list and the two answers, nothing else.
     let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 6, "{stdout}");
     for (i, line) in lines[..4].iter().enumerate() {
         assert!(line.trim_start().starts_with(&(i + 1).to_string()), "{line}");
     }
     assert!(lines[0].contains("Morning Scale — The Jukebox Synths"));
-    assert_eq!(lines[4], "error: no song with id 42");
-    assert!(lines[5].contains("play needs a song id"), "{}", lines[5]);
-    assert_eq!(&lines[6..8], ["Nothing was playing.", "Nothing is playing."]);
-    assert!(lines[8].contains("unknown command \"bogus\""));
-    assert!(!output.status.success(), "a script with errors exits non-zero");
+    assert_eq!(&lines[4..], ["Nothing was playing.", "Nothing is playing."]);
+    // Mistakes on standard error, each saying whose it is.
+    let errors: Vec<&str> = stderr.lines().collect();
+    assert_eq!(
+        errors,
+        [
+            "server: no song with id 42",
+            "play: \"x\" is not a song id (list shows them); try: play 2",
+            "play: which song? Give its id (list shows them); try: play 2",
+            "sleep: \"forever\" is not a number of seconds from 0 to 86400; try: sleep 2.5",
+            "unknown command \"bogus\"; type help for the list",
+        ],
+        "{stderr}"
+    );
+    assert_eq!(output.status.code(), Some(1), "a script with errors exits with status 1");
+}
+
+#[test]
+fn help_reads_well_at_any_width() {
+    for width in [60, 80, 120] {
+        let output = Command::new(env!("CARGO_BIN_EXE_jukebox-client"))
+            .arg("--help")
+            .env("COLUMNS", width.to_string())
+            .output()
+            .unwrap();
+        assert!(output.status.success());
+        let help = String::from_utf8_lossy(&output.stdout);
+        // Past 100 columns, lines of prose get hard to follow.
+        let limit = width.min(100);
+        let lines: Vec<&str> = help.lines().collect();
+        for line in &lines {
+            assert!(line.chars().count() <= limit, "at {width} columns, too long: {line:?}\n{help}");
+        }
+        // Paragraphs are filled: a line ends early only where the next word would not fit.
+        let indent = |line: &str| line.len() - line.trim_start().len();
+        for pair in lines.windows(2) {
+            let (line, next) = (pair[0], pair[1]);
+            if line.trim().is_empty() || next.trim().is_empty() || indent(line) != indent(next) {
+                continue;
+            }
+            // The next item of a list, not the rest of a sentence.
+            if next.trim_start().starts_with(['-', '[']) || next.ends_with(':') {
+                continue;
+            }
+            let word = next.split_whitespace().next().unwrap_or_default();
+            assert!(
+                line.chars().count() + 1 + word.chars().count() > limit,
+                "at {width} columns, {line:?} ends before {word:?} although it fits:\n{help}"
+            );
+        }
+        assert!(help.contains("--timeout <SECS>"), "{help}");
+        assert!(!help.contains("--keepalive"), "hidden: {help}");
+    }
 }
 
 #[test]
