@@ -58,10 +58,19 @@ fn main() -> ExitCode {
         }
     };
     let _output = match Output::open(&args.output, playback.queue(), events_tx.clone()) {
-        Ok(output) => output,
-        Err(e @ OutputError::NoDevice(_)) => {
+        Ok(output) => {
+            if output.without_device {
+                eprintln!(
+                    "jukebox-client: no sound card found; playing silently (as --output null). \
+                     Use --output wav:FILE to record what plays."
+                );
+            }
+            output
+        }
+        Err(e @ OutputError::NoDevice) => {
             eprintln!(
-                "jukebox-client: {e}\n(use --output null to play silently, or --output wav:FILE to record)"
+                "jukebox-client: {e}, and --output device needs one. \
+                 Use --output null to play silently, or --output wav:FILE to record what plays."
             );
             return ExitCode::FAILURE;
         }

@@ -57,9 +57,10 @@ impl fmt::Display for OutputSpec {
 /// Why an output could not be opened.
 #[derive(Debug, thiserror::Error)]
 pub enum OutputError {
-    /// No sound card could be opened.
-    #[error("no sound device could be opened: {0}")]
-    NoDevice(String),
+    /// No sound card could be opened. What rodio says about it ("Failed to get the config for
+    /// the given device") is left out: it names ALSA's internals, not what the user can do.
+    #[error("no sound card found")]
+    NoDevice,
     /// The WAV file could not be created.
     #[error("cannot write {}: {why}", path.display())]
     Wav {
@@ -77,6 +78,9 @@ pub struct Output {
     clock: Option<thread::JoinHandle<()>>,
     /// What was opened, for the user.
     pub description: String,
+    /// `auto` found no sound card and plays silently. The caller tells the user, at start-up
+    /// and before anything else, so the warning is always in the same place.
+    pub without_device: bool,
 }
 
 impl fmt::Debug for Output {
@@ -86,15 +90,16 @@ impl fmt::Debug for Output {
 }
 
 impl Output {
-    /// Opens `spec`. `Auto` without a sound card reports [`Event::Warning`] and plays silently.
+    /// Opens `spec`. `Auto` without a sound card plays silently and sets
+    /// [`Output::without_device`]. Failures while playing (a full disk under a WAV file) are
+    /// reported to `events`.
     pub fn open(spec: &OutputSpec, queue: Arc<PcmQueue>, events: EventSender) -> Result<Output, OutputError> {
         match spec {
             OutputSpec::Device => open_device(queue),
-            OutputSpec::Auto => open_device(Arc::clone(&queue)).or_else(|e| {
-                events.send(Event::Warning(format!(
-                    "{e}; playing silently (as --output null). Use --output wav:FILE to record what plays."
-                )));
-                Ok(start_clock(queue, events, None, "silent output (no sound device)".into()))
+            OutputSpec::Auto => open_device(Arc::clone(&queue)).or_else(|_| {
+                let mut output = start_clock(queue, events, None, "silent output (no sound card)".into());
+                output.without_device = true;
+                Ok(output)
             }),
             OutputSpec::Null => Ok(start_clock(queue, events, None, "silent output".into())),
             OutputSpec::Wav(path) => {
@@ -123,7 +128,7 @@ impl Drop for Output {
 
 fn open_device(queue: Arc<PcmQueue>) -> Result<Output, OutputError> {
     let mut sink = with_stderr_silenced(rodio::DeviceSinkBuilder::open_default_sink)
-        .map_err(|e| OutputError::NoDevice(e.to_string()))?;
+        .map_err(|_| OutputError::NoDevice)?;
     sink.log_on_drop(false);
     let player = rodio::Player::connect_new(sink.mixer());
     player.append(QueueSource::new(queue));
@@ -131,7 +136,8 @@ fn open_device(queue: Arc<PcmQueue>) -> Result<Output, OutputError> {
         _device: Some((sink, player)),
         stop: Arc::new(AtomicBool::new(false)),
         clock: None,
-        description: "sound device".into(),
+        description: "sound card".into(),
+        without_device: false,
     })
 }
 
@@ -238,7 +244,7 @@ fn start_clock(
     let clock = thread::Builder::new()
         .name("playback clock".into())
         .spawn(move || run_clock(&queue, &events, wav, &running));
-    Output { _device: None, stop, clock: clock.ok(), description }
+    Output { _device: None, stop, clock: clock.ok(), description, without_device: false }
 }
 
 fn run_clock(queue: &PcmQueue, events: &EventSender, mut wav: Option<WavWriter>, stop: &AtomicBool) {
