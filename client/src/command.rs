@@ -23,6 +23,14 @@ pub enum Command {
     Sleep(Duration),
     /// Wait until the current song ends or is stopped.
     Wait,
+    /// Connect now: to the same server if `host` is `None`, else to `host` on `port`, or on
+    /// the port of the server of the moment if `port` is `None`.
+    Connect {
+        /// Another server's host.
+        host: Option<String>,
+        /// Another server's port.
+        port: Option<u16>,
+    },
     /// Nothing to do (empty line or comment).
     Nothing,
 }
@@ -36,8 +44,12 @@ Commands:
   status        show what is playing and how far it got
   sleep SECS    pause for SECS seconds (for scripts)
   wait          wait until the current song ends or is stopped (for scripts)
+  connect       connect again now (after the server went away)
+  connect HOST [PORT]
+                connect to another server (on the same port unless PORT is given)
   help          show this text
-  quit          leave (Ctrl-D does the same)";
+  quit          leave (Ctrl-D does the same)
+Ctrl-C cancels a wait or a sleep.";
 
 /// The longest `sleep`, `--timeout` or `--keepalive` accepted: a day. Longer is a typo, and
 /// would overflow nothing but a person's patience.
@@ -75,7 +87,11 @@ impl std::str::FromStr for Command {
         let mut words = line.split_whitespace();
         let name = words.next().unwrap_or_default().to_ascii_lowercase();
         let argument = words.next();
-        if let Some(extra) = words.next() {
+        let second = words.next();
+        if name == "connect" {
+            return connect(argument, second, words.next());
+        }
+        if let Some(extra) = second {
             return Err(format!("{name}: unexpected {extra:?}; type help for how to use it"));
         }
         let no_argument = |command: Command| match argument {
@@ -107,6 +123,23 @@ impl std::str::FromStr for Command {
     }
 }
 
+fn connect(host: Option<&str>, port: Option<&str>, extra: Option<&str>) -> Result<Command, String> {
+    if let Some(extra) = extra {
+        return Err(format!("connect: unexpected {extra:?}; try: connect HOST PORT"));
+    }
+    let port = match port.map(str::parse::<u16>) {
+        None => None,
+        Some(Ok(port)) if port > 0 => Some(port),
+        Some(_) => {
+            return Err(format!(
+                "connect: {:?} is not a port (1 to 65535); try: connect HOST PORT",
+                port.unwrap_or("")
+            ));
+        }
+    };
+    Ok(Command::Connect { host: host.map(str::to_string), port })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -119,6 +152,12 @@ mod tests {
         assert_eq!("sleep 0.5".parse(), Ok(Command::Sleep(Duration::from_millis(500))));
         assert_eq!("".parse(), Ok(Command::Nothing));
         assert_eq!("# a comment".parse(), Ok(Command::Nothing));
+        assert_eq!("connect".parse(), Ok(Command::Connect { host: None, port: None }));
+        assert_eq!("connect there".parse(), Ok(Command::Connect { host: Some("there".into()), port: None }));
+        assert_eq!(
+            "connect ::1 80".parse(),
+            Ok(Command::Connect { host: Some("::1".into()), port: Some(80) })
+        );
     }
 
     #[test]
@@ -135,5 +174,7 @@ mod tests {
         assert!(positive_seconds("-1").is_err());
         assert!("stop now".parse::<Command>().unwrap_err().contains("no argument"));
         assert!("dance".parse::<Command>().unwrap_err().contains("help"));
+        assert!("connect host port".parse::<Command>().unwrap_err().contains("\"port\" is not a port"));
+        assert!("connect a 1 b".parse::<Command>().is_err());
     }
 }

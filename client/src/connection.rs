@@ -1,7 +1,9 @@
 //! The client's side of one connection: the handshake, sending requests, and the socket
-//! thread that reads every frame and routes it (see the diagram in `lib.rs`).
+//! thread that reads every frame and routes it (see the diagram in `lib.rs`). A connection
+//! that is lost stays lost; [`crate::link`] makes new ones.
 
 use std::collections::HashMap;
+use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -52,6 +54,25 @@ impl Timing {
     }
 }
 
+/// Where a server is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Address {
+    /// A host name or an IP address.
+    pub host: String,
+    /// The TCP port.
+    pub port: u16,
+}
+
+impl fmt::Display for Address {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.host, self.port)
+    }
+}
+
+/// What the socket thread calls, once, when the connection ends other than by
+/// [`Connection::close`]; its argument says why, in words.
+pub type OnEnd = Box<dyn FnOnce(String) + Send>;
+
 /// `10`, or `0.5`: seconds as a person writes them.
 pub fn seconds(d: Duration) -> String {
     format!("{}", d.as_secs_f64())
@@ -69,9 +90,13 @@ pub enum ClientError {
     /// The server refused the request; the text is the server's, made safe to show.
     #[error("server: {}", printable(&.0.message))]
     Server(ErrorReply),
-    /// The connection is gone.
-    #[error("not connected: the connection to the server was lost")]
+    /// The connection was lost while the command waited for its reply.
+    #[error("the connection to the server was lost")]
     Disconnected,
+    /// There is no connection now; the text says to which server, why, and what happens next
+    /// (see [`crate::link::Link::connection`]).
+    #[error("{}", printable(.0))]
+    NotConnected(String),
     /// No reply in time.
     #[error("the server did not answer within {} s", seconds(*.0))]
     Timeout(Duration),
@@ -121,23 +146,27 @@ pub struct Connection {
     timing: Timing,
     /// Dropped or sent to when the connection closes: wakes the keepalive thread to end.
     stop_keepalive: Mutex<Option<Sender<()>>>,
+    /// Joined by [`Connection::close`], so that nothing of this connection reaches playback
+    /// after it returns.
+    socket_thread: Mutex<Option<thread::JoinHandle<()>>>,
 }
 
 impl Connection {
-    /// Connects, shakes hands, and starts the socket thread, which feeds `playback` and
-    /// reports to `events`.
+    /// Connects, shakes hands, and starts the socket thread, which feeds `playback`, sends
+    /// warnings to `events`, and calls `on_end` if the server goes away.
     pub fn open(
-        host: &str,
-        port: u16,
+        address: &Address,
         timing: Timing,
         playback: Arc<Playback>,
         events: EventSender,
+        on_end: OnEnd,
     ) -> Result<Arc<Connection>, ClientError> {
-        let addr = format!("{host}:{port}");
+        let addr = address.to_string();
         let connect_error =
             |e: io::Error| ClientError::Connect(explain::connect(&addr, &e, timing.reply_timeout));
-        let candidates =
-            (host, port).to_socket_addrs().map_err(|_| ClientError::Connect(explain::lookup(host)))?;
+        let candidates = (address.host.as_str(), address.port)
+            .to_socket_addrs()
+            .map_err(|_| ClientError::Connect(explain::lookup(&address.host)))?;
         let mut last_error = io::Error::from(io::ErrorKind::AddrNotAvailable);
         let mut socket = None;
         for candidate in candidates {
@@ -151,6 +180,9 @@ impl Connection {
         }
         let mut socket = socket.ok_or_else(|| connect_error(last_error))?;
         socket.set_nodelay(true).map_err(connect_error)?;
+        // A server that stops reading would otherwise block a request, or the GOODBYE of a
+        // client that quits, for ever.
+        socket.set_write_timeout(Some(timing.reply_timeout)).map_err(connect_error)?;
         handshake(&mut socket, &addr, timing)?;
         let reader = socket.try_clone().map_err(connect_error)?;
         let (stop_keepalive, keepalive_stopped) = bounded(1);
@@ -164,6 +196,7 @@ impl Connection {
             closed: Arc::new(AtomicBool::new(false)),
             timing,
             stop_keepalive: Mutex::new(Some(stop_keepalive)),
+            socket_thread: Mutex::new(None),
         });
         let router = Router {
             pending: Arc::clone(&connection.pending),
@@ -173,11 +206,14 @@ impl Connection {
             silent: Arc::clone(&connection.silent),
             closed: Arc::clone(&connection.closed),
             timing,
+            on_end: Some(on_end),
+            started_a_stream: false,
         };
-        thread::Builder::new()
+        let socket_thread = thread::Builder::new()
             .name("socket".into())
             .spawn(move || router.run(reader))
             .map_err(connect_error)?;
+        *lock(&connection.socket_thread) = Some(socket_thread);
         let keepalive = Arc::downgrade(&connection);
         thread::Builder::new()
             .name("keepalive".into())
@@ -238,17 +274,26 @@ impl Connection {
         }
     }
 
-    /// Says GOODBYE and closes (RFC §8.2).
+    /// Says GOODBYE and closes (RFC §8.2), then waits for the socket thread to end: once
+    /// this returns, nothing this connection received can still reach playback.
     pub fn close(&self) {
         // Closed first, so the socket thread takes the hang-up that follows as expected.
         self.closed.store(true, Ordering::SeqCst);
         lock(&self.stop_keepalive).take();
         let goodbye = Message::Goodbye(Goodbye { reason: GoodbyeReason::Normal, text: "client quit".into() });
-        let mut writer = lock(&self.writer);
-        if let Ok(bytes) = goodbye.to_bytes() {
-            let _ = writer.write_all(&bytes);
+        {
+            let mut writer = lock(&self.writer);
+            if let Ok(bytes) = goodbye.to_bytes() {
+                let _ = writer.write_all(&bytes);
+            }
+            let _ = writer.shutdown(Shutdown::Both);
         }
-        let _ = writer.shutdown(Shutdown::Both);
+        let socket_thread = lock(&self.socket_thread).take();
+        if let Some(socket_thread) = socket_thread
+            && socket_thread.thread().id() != thread::current().id()
+        {
+            let _ = socket_thread.join();
+        }
     }
 
     fn send_request(&self, make: impl FnOnce(RequestId) -> Request) -> Result<Awaiting<'_>, ClientError> {
@@ -351,10 +396,13 @@ struct Router {
     silent: Arc<AtomicBool>,
     closed: Arc<AtomicBool>,
     timing: Timing,
+    on_end: Option<OnEnd>,
+    /// This connection started the current song at some point: when it ends, it stops it.
+    started_a_stream: bool,
 }
 
 impl Router {
-    fn run(self, mut socket: TcpStream) {
+    fn run(mut self, mut socket: TcpStream) {
         let mut scratch = Vec::new();
         let ending = loop {
             match read_frame(&mut socket, &mut scratch) {
@@ -394,19 +442,26 @@ impl Router {
         } else {
             ending
         };
-        // Report first, then mark closed: whoever sees the connection closed can print why.
-        if !self.closed.load(Ordering::SeqCst) {
-            self.events.send(Event::Disconnected(ending));
+        // Report first, then mark closed: whoever sees the connection closed can say why.
+        if !self.closed.load(Ordering::SeqCst)
+            && let Some(on_end) = self.on_end.take()
+        {
+            on_end(ending);
         }
         self.closed.store(true, Ordering::SeqCst);
         let _ = socket.shutdown(Shutdown::Both);
         // Dropping the senders fails every command still waiting for a reply.
         lock(&self.pending).clear();
-        self.playback.stop();
+        // The server's streams end with the connection. A connection that never started one
+        // (a reconnection attempt that lost to `connect`, closed while another connection
+        // plays) leaves playback alone.
+        if self.started_a_stream {
+            self.playback.stop();
+        }
     }
 
     /// Acts on one frame; `Some(reason)` ends the connection.
-    fn route(&self, message: Message) -> Option<String> {
+    fn route(&mut self, message: Message) -> Option<String> {
         // Audio is most of the traffic: hand its data over without a copy.
         let message = match message {
             Message::Audio(audio) => {
@@ -437,6 +492,7 @@ impl Router {
             // Switch playback here, in frame order, before any audio of the new stream is read.
             Message::Playing(playing) => {
                 self.playback.start(playing);
+                self.started_a_stream = true;
                 playing.id
             }
             Message::Stopped(stopped) => {

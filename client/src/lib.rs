@@ -3,29 +3,46 @@
 //! # Threads
 //!
 //! ```text
-//!   ┌──────────┐ request (write half, under a mutex)          ┌──────────────┐
-//!   │   REPL   │ ───────────────────────────────────────────▶ │              │
-//!   │ (main)   │ ◀── reply, per request id (crossbeam) ─────── │   socket     │ ◀── TCP
-//!   └──────────┘                                               │   thread     │   (read half)
-//!        ▲  Event (crossbeam) ── events thread ── printer      │   (Router)   │
-//!        │                                                     └──────┬───────┘
-//!   ┌──────────┐  PING every 15 s of silence                          │ PLAYING/STOPPED:
-//!   │keepalive │ ──────────────▶ (write half)                         │   switch PcmQueue at once
-//!   └──────────┘                                                      │ AUDIO, END_OF_STREAM:
-//!                                          DecodeCmd (bounded(64))    ▼
-//!   ┌──────────────────┐  pull, never blocks  ┌──────────┐ ◀──────────────
+//!   ┌────────────┐ request (write half, under a mutex)           ┌───────────────┐
+//!   │    REPL    │ ────────────────────────────────────────────▶ │ socket thread │ ◀── TCP
+//!   │   (main)   │ ◀── reply, per request id (bounded(16)) ───── │   (Router)    │  (read half)
+//!   └────────────┘                                               └───────┬───────┘
+//!     │ asks the Link for the Connection of the moment;                  │ the connection
+//!     │ `connect` opens a new one and closes the old                     │ ends: Link::lost
+//!     ▼                                                                  ▼
+//!   ┌────────────┐  Condvar: down, and a retry is due  ┌────────────────────────────────────┐
+//!   │ reconnect  │ ◀────────────────────────────────── │ Link: the Connection of the moment │
+//!   │ (interac-  │ ───── a new Connection ───────────▶ │ (if any), the server, when to      │
+//!   │ tive only) │                                     │ retry: 0.5 s doubling to 30 s,     │
+//!   └────────────┘                                     │ jittered                           │
+//!   ┌────────────┐ one per Connection, like the        └────────────────────────────────────┘
+//!   │ keepalive  │ socket thread: PING after 15 s without sending (--keepalive); shuts the
+//!   └────────────┘ socket down after 15 + 10 s without a frame (--timeout)
+//!
+//!            socket thread: PLAYING/STOPPED switch the PcmQueue at once; AUDIO and
+//!            END_OF_STREAM go to the decoder as DecodeCmd (bounded(64)) ──┐
+//!   ┌──────────────────┐  pull, never blocks  ┌──────────┐                ▼
 //!   │ output: rodio    │ ◀─────────────────── │ PcmQueue │ ◀── decoder thread (mp3dec)
 //!   │ callback, or the │                      └──────────┘     pushes 44.1 kHz stereo,
 //!   │ null/WAV clock   │                                        waits only when 20 s are queued
 //!   └──────────────────┘
+//!
+//!   Event (bounded(256); when full, dropped and counted) ◀── Link, socket thread, output
+//!     └──▶ the events thread prints them above the prompt (interactive), or the REPL
+//!          prints them between and during commands (script)
 //! ```
 //!
 //! - Only the socket thread reads the socket, so it sees replies and audio in wire order: it
 //!   switches playback when it reads PLAYING or STOPPED, before it reads any later audio.
 //!   Samples carry their stream; a switch empties the queue and bumps a generation counter
 //!   that the output checks on every sample, so no old audio is heard after a switch.
-//! - The REPL blocks only in readline, in waiting for a reply (at most 10 s), and in
-//!   `sleep`/`wait`. The output never blocks: an empty queue plays silence.
+//! - Connections come and go; the decoder, the queue and the output are made once and serve
+//!   every connection. A connection that ends stops the song it started. `connect` closes the
+//!   old connection, and waits for its socket thread, before the new one can play anything.
+//! - The reconnect thread runs in interactive mode only: a script ends with its connection.
+//! - The REPL blocks only in readline, in waiting for a reply (at most `--timeout`), in
+//!   `connect` (as long), and in `sleep`/`wait`. The output never blocks: an empty queue plays
+//!   silence. Nothing that comes from the network can grow a queue without bound.
 //! - Nothing is cached: every `list` and `play` is a round trip.
 
 #![deny(unsafe_code)]
@@ -34,6 +51,7 @@ pub mod command;
 pub mod connection;
 pub mod decode;
 pub mod explain;
+pub mod link;
 pub mod list;
 // The only unsafe code of the client: two calls into minimp3's C decoder.
 #[allow(unsafe_code)]
@@ -54,8 +72,11 @@ use crossbeam_channel::{Receiver, Sender, TryRecvError, TrySendError};
 pub enum Event {
     /// A song played to its end.
     Finished(pcm::NowPlaying),
-    /// The server went away or closed the connection; the text says why.
+    /// The server went away or closed the connection; the text says why, and whether the
+    /// client reconnects.
     Disconnected(String),
+    /// The reconnect thread connected again, to the server named.
+    Reconnected(String),
     /// Something went wrong but the client carries on.
     Warning(String),
     /// This many events came while the queue was full and were dropped (see

@@ -7,11 +7,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
-use jukebox_client::connection::{Connection, Timing};
+use jukebox_client::connection::{Address, Timing};
+use jukebox_client::event_channel;
+use jukebox_client::link::Link;
 use jukebox_client::output::{Output, OutputError, OutputSpec};
 use jukebox_client::playback::Playback;
+use jukebox_client::repl::{self, Mode};
 use jukebox_client::{command, explain};
-use jukebox_client::{event_channel, repl};
 
 /// Plays songs from a jukebox server (see RFC.md) as they arrive.
 ///
@@ -80,12 +82,15 @@ fn main() -> ExitCode {
         }
     };
     let timing = Timing { reply_timeout: args.timeout, keepalive: args.keepalive };
-    let connection = match Connection::open(&args.host, args.port, timing, Arc::clone(&playback), events_tx) {
-        Ok(c) => c,
+    let mode = Mode::of_stdin();
+    let server = Address { host: args.host, port: args.port };
+    let retries = mode == Mode::Interactive;
+    let link = match Link::open(server, timing, Arc::clone(&playback), events_tx, retries) {
+        Ok(link) => link,
         Err(e) => {
             eprintln!("jukebox-client: {e}");
             return ExitCode::FAILURE;
         }
     };
-    repl::run(connection, playback, events)
+    repl::run(mode, link, playback, events)
 }

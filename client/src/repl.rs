@@ -13,23 +13,41 @@ use rustyline::error::ReadlineError;
 use rustyline::{DefaultEditor, ExternalPrinter};
 
 use crate::command::{Command, HELP};
-use crate::connection::{ClientError, Connection};
+use crate::connection::{Address, ClientError};
 use crate::explain;
+use crate::link::Link;
 use crate::pcm::NowPlaying;
 use crate::playback::Playback;
 use crate::{Event, EventReceiver};
 
+/// How commands arrive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// A person at a terminal: a prompt, history, events above the prompt, and a link that
+    /// reconnects by itself.
+    Interactive,
+    /// A script on standard input: no prompt, output in a fixed order, and the end of the
+    /// connection ends the script, with a failure status.
+    Script,
+}
+
+impl Mode {
+    /// Interactive when standard input is a terminal.
+    pub fn of_stdin() -> Mode {
+        if io::stdin().is_terminal() { Mode::Interactive } else { Mode::Script }
+    }
+}
+
 /// Runs commands until quit or end of input.
-pub fn run(connection: Arc<Connection>, playback: Arc<Playback>, events: EventReceiver) -> ExitCode {
-    if io::stdin().is_terminal() {
-        interactive(&Session { connection, playback, events: None }, events)
-    } else {
-        scripted(&Session { connection, playback, events: Some(events) })
+pub fn run(mode: Mode, link: Arc<Link>, playback: Arc<Playback>, events: EventReceiver) -> ExitCode {
+    match mode {
+        Mode::Interactive => interactive(&Session { link, playback, events: None }, events),
+        Mode::Script => scripted(&Session { link, playback, events: Some(events) }),
     }
 }
 
 struct Session {
-    connection: Arc<Connection>,
+    link: Arc<Link>,
     playback: Arc<Playback>,
     /// In scripted mode the command thread prints events itself, between and during
     /// commands, so that a script's output is in a deterministic order.
@@ -46,7 +64,7 @@ impl Session {
             }
             Command::Quit => return Ok(false),
             Command::List => {
-                let songs = self.connection.list()?;
+                let songs = self.link.connection()?.list()?;
                 if songs.is_empty() {
                     let _ = writeln!(out, "The server has no songs.");
                 }
@@ -55,7 +73,7 @@ impl Session {
                 }
             }
             Command::Play(id) => {
-                let playing = self.connection.play(id)?;
+                let playing = self.link.connection()?.play(id)?;
                 let _ = writeln!(
                     out,
                     "Playing {}: {} ({})",
@@ -65,7 +83,7 @@ impl Session {
                 );
             }
             Command::Stop => {
-                let stopped = self.connection.stop()?;
+                let stopped = self.link.connection()?.stop()?;
                 let _ = writeln!(
                     out,
                     "{}",
@@ -86,6 +104,14 @@ impl Session {
                     ),
                     None => writeln!(out, "Nothing is playing."),
                 };
+                if let Some(down) = self.link.down() {
+                    let _ = writeln!(out, "{}", capitalized(&printable(&down)));
+                }
+            }
+            Command::Connect { host, port } => {
+                let to = host.map(|host| Address { host, port: port.unwrap_or(self.link.server().port) });
+                let said = self.link.connect(to)?;
+                let _ = writeln!(out, "{said}");
             }
             Command::Sleep(duration) => match &self.events {
                 Some(events) => {
@@ -97,7 +123,7 @@ impl Session {
                 None => thread::sleep(duration),
             },
             Command::Wait => {
-                self.playback.wait(|| self.connection.is_closed());
+                self.playback.wait(|| !self.link.is_connected());
                 self.print_events(out);
             }
         }
@@ -132,7 +158,7 @@ fn interactive(session: &Session, events: EventReceiver) -> ExitCode {
         }),
         Err(_) => spawn_event_printer(events, |line| println!("{line}")),
     }
-    println!("Connected. Type help for the commands.");
+    println!("Connected to {}. Type help for the commands.", session.link.server());
     loop {
         match editor.readline("jukebox> ") {
             Ok(line) => {
@@ -157,7 +183,7 @@ fn interactive(session: &Session, events: EventReceiver) -> ExitCode {
             }
         }
     }
-    session.connection.close();
+    session.link.close();
     ExitCode::SUCCESS
 }
 
@@ -182,15 +208,14 @@ fn scripted(session: &Session) -> ExitCode {
                 failed = true;
             }
         }
-        if session.connection.is_closed() {
-            // The socket thread reports why just before it marks the connection closed.
-            thread::sleep(Duration::from_millis(20));
+        if !session.link.is_connected() {
+            // The link reported why before it counted as down.
             session.print_events(&mut out);
             return ExitCode::FAILURE;
         }
         let _ = out.flush();
     }
-    session.connection.close();
+    session.link.close();
     session.print_events(&mut io::stdout());
     if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS }
 }
@@ -219,6 +244,7 @@ fn describe_event(event: Event) -> String {
     match event {
         Event::Finished(now) => format!("Finished {}: {}", now.song, describe_now(&now)),
         Event::Disconnected(why) => format!("Disconnected: {}.", printable(&why)),
+        Event::Reconnected(server) => format!("Reconnected to {}.", printable(&server)),
         Event::Warning(text) => format!("warning: {}", printable(&text)),
         Event::Dropped(n) => {
             format!("({n} more messages were dropped: they came faster than they could be shown)")
@@ -258,6 +284,12 @@ fn title_and_artist(title: &str, artist: &str) -> String {
 /// player's display does.)
 fn length(d: Duration) -> String {
     clock(d.saturating_add(Duration::from_millis(500)))
+}
+
+/// `text` with its first letter in capitals, to start a line.
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map(|first| first.to_uppercase().chain(chars).collect()).unwrap_or_default()
 }
 
 /// `m:ss`, or `h:mm:ss` for long durations; the part of a second is dropped.

@@ -5,7 +5,7 @@ mod common;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use common::{music_dir, serve, tone_song};
+use common::{music_dir, serve, serve_on, tone_song};
 
 /// A tmux server of our own, killed when the test ends.
 struct Terminal {
@@ -26,8 +26,9 @@ impl Terminal {
         Command::new("tmux").args(["-L", &self.socket]).args(args).output().expect("run tmux")
     }
 
+    /// What the terminal shows, with lines that wrapped joined again.
     fn screen(&self) -> String {
-        String::from_utf8_lossy(&self.tmux(&["capture-pane", "-p", "-t", "t"]).stdout).into_owned()
+        String::from_utf8_lossy(&self.tmux(&["capture-pane", "-p", "-J", "-t", "t"]).stdout).into_owned()
     }
 
     fn type_text(&self, text: &str) {
@@ -117,4 +118,71 @@ fn an_event_while_typing_does_not_garble_the_prompt() {
     terminal.type_text("tus");
     terminal.press("Enter");
     terminal.wait_for("Nothing is playing.");
+}
+
+#[test]
+fn a_lost_server_is_reconnected_to_and_playback_carries_on() {
+    let server = serve(&music_dir());
+    let port = server.addr.port();
+    let terminal = Terminal::start(&client_command(port));
+    terminal.wait_for("jukebox>");
+    terminal.type_text("play 1");
+    terminal.press("Enter");
+    terminal.wait_for("Playing 1: Morning Scale");
+    server.shutdown();
+    terminal.wait_for("Disconnected: the server is shutting down; reconnecting in the background");
+    // While it is gone, commands say so plainly, and how to retry now.
+    terminal.type_text("list");
+    terminal.press("Enter");
+    let screen = terminal.wait_for(&format!("not connected to 127.0.0.1:{port}: "));
+    assert!(
+        screen.contains("; type connect to retry now.") || screen.contains("Trying to reconnect now."),
+        "{screen}"
+    );
+    // The server comes back where it was: the client finds it by itself.
+    let _server = serve_on(&music_dir(), port);
+    terminal.wait_for(&format!("Reconnected to 127.0.0.1:{port}."));
+    // The decoder and output survived: a song plays, and its audio arrives.
+    terminal.type_text("play 2");
+    terminal.press("Enter");
+    terminal.wait_for("Playing 2: Lanterns in the Rain");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        terminal.type_text("status");
+        terminal.press("Enter");
+        let screen = terminal.wait_for("buffered)");
+        if screen
+            .lines()
+            .any(|l| l.contains("Playing 2:") && !l.contains("(0.0 s buffered)") && l.contains("buffered"))
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no audio after reconnecting:\n{screen}");
+        terminal.press("C-l");
+    }
+}
+
+#[test]
+fn connect_switches_to_another_server_at_once() {
+    let first = serve(&music_dir());
+    let dir = tempfile::tempdir().unwrap();
+    tone_song(dir.path(), "other", 1.0);
+    let second = serve(dir.path());
+    let terminal = Terminal::start(&client_command(first.addr.port()));
+    terminal.wait_for("jukebox>");
+    terminal.type_text(&format!("connect 127.0.0.1 {}", second.addr.port()));
+    terminal.press("Enter");
+    terminal.wait_for(&format!("Connected to 127.0.0.1:{}.", second.addr.port()));
+    terminal.type_text("list");
+    terminal.press("Enter");
+    let screen = terminal.wait_for("  1   0:01  other");
+    assert!(!screen.contains("Morning Scale"), "{screen}");
+    // A server that is not there: the client says so and stays where it was.
+    let nowhere = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    terminal.type_text(&format!("connect 127.0.0.1 {nowhere}"));
+    terminal.press("Enter");
+    terminal.wait_for(&format!("nothing is listening on 127.0.0.1:{nowhere}"));
+    terminal.type_text("play 1");
+    terminal.press("Enter");
+    terminal.wait_for("Playing 1: other");
 }

@@ -21,6 +21,13 @@ pub fn serve(dir: &Path) -> RunningServer {
     Server::bind("127.0.0.1:0".parse().unwrap(), library).expect("bind").spawn()
 }
 
+/// A server over `dir` on 127.0.0.1:`port`, for a test that needs a server back where an
+/// earlier one was.
+pub fn serve_on(dir: &Path, port: u16) -> RunningServer {
+    let library = Library::scan(dir).expect("scan the music folder");
+    Server::bind(([127, 0, 0, 1], port).into(), library).expect("bind the same port again").spawn()
+}
+
 /// Writes a mono 64 kbit/s MP3 of a sine tone lasting `seconds`, titled by its file name.
 pub fn tone_song(dir: &Path, name: &str, seconds: f32) -> PathBuf {
     let tone = dir.join(format!("{name}.wav"));
