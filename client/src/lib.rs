@@ -30,6 +30,11 @@
 //!   Event (bounded(256); when full, dropped and counted) ◀── Link, socket thread, output
 //!     └──▶ the events thread prints them above the prompt (interactive), or the REPL
 //!          prints them between and during commands (script)
+//!
+//!   ctrl-c thread (the ctrlc crate: SIGINT, SIGTERM, SIGHUP)
+//!     ├─ a command runs (interactive) ──▶ cancel request (bounded(1)) that `wait` and
+//!     │                                   `sleep` stop at
+//!     └─ at the prompt, or a script ────▶ Link::close (GOODBYE), exit status 130
 //! ```
 //!
 //! - Only the socket thread reads the socket, so it sees replies and audio in wire order: it
@@ -41,7 +46,7 @@
 //!   old connection, and waits for its socket thread, before the new one can play anything.
 //! - The reconnect thread runs in interactive mode only: a script ends with its connection.
 //! - The REPL blocks only in readline, in waiting for a reply (at most `--timeout`), in
-//!   `connect` (as long), and in `sleep`/`wait`. The output never blocks: an empty queue plays
+//!   `connect` (as long), and in `sleep`/`wait` (which Ctrl-C cancels). The output never blocks: an empty queue plays
 //!   silence. Nothing that comes from the network can grow a queue without bound.
 //! - Nothing is cached: every `list` and `play` is a round trip.
 
@@ -51,6 +56,7 @@ pub mod command;
 pub mod connection;
 pub mod decode;
 pub mod explain;
+pub mod interrupt;
 pub mod link;
 pub mod list;
 // The only unsafe code of the client: two calls into minimp3's C decoder.

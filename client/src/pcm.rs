@@ -169,6 +169,11 @@ impl PcmQueue {
         }
     }
 
+    /// Wakes whoever waits in [`PcmQueue::wait_idle`], to check its `give_up` at once.
+    pub fn wake(&self) {
+        self.changed.notify_all();
+    }
+
     /// Blocks until nothing is current (the song ended and was played out, or was stopped),
     /// or until `give_up` returns true (checked every 100 ms).
     pub fn wait_idle(&self, give_up: impl Fn() -> bool) {

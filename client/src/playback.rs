@@ -75,6 +75,11 @@ impl Playback {
         self.queue.status()
     }
 
+    /// Makes [`Playback::wait`] check its `give_up` now (after Ctrl-C).
+    pub fn wake(&self) {
+        self.queue.wake();
+    }
+
     /// Blocks until the current song has finished or was stopped, or `give_up` says so.
     pub fn wait(&self, give_up: impl Fn() -> bool) {
         self.queue.wait_idle(give_up);

@@ -1,6 +1,7 @@
 //! The command loop: interactive (rustyline, with events printed above the prompt) when
 //! standard input is a terminal, line by line without prompt otherwise.
 
+use std::cell::Cell;
 use std::io::{self, BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -15,6 +16,7 @@ use rustyline::{DefaultEditor, ExternalPrinter};
 use crate::command::{Command, HELP};
 use crate::connection::{Address, ClientError};
 use crate::explain;
+use crate::interrupt::Interrupt;
 use crate::link::Link;
 use crate::pcm::NowPlaying;
 use crate::playback::Playback;
@@ -38,16 +40,26 @@ impl Mode {
     }
 }
 
-/// Runs commands until quit or end of input.
+/// Runs commands until quit or end of input. Ctrl-C cancels a `wait` or `sleep` in
+/// interactive mode and ends a script (see [`crate::interrupt`]).
 pub fn run(mode: Mode, link: Arc<Link>, playback: Arc<Playback>, events: EventReceiver) -> ExitCode {
+    let interrupt = match Interrupt::install(mode, Arc::clone(&link), Arc::clone(&playback)) {
+        Ok(interrupt) => Some(interrupt),
+        Err(e) => {
+            eprintln!("jukebox-client: Ctrl-C will not cancel a wait or a sleep: {e}");
+            None
+        }
+    };
     match mode {
-        Mode::Interactive => interactive(&Session { link, playback, events: None }, events),
-        Mode::Script => scripted(&Session { link, playback, events: Some(events) }),
+        Mode::Interactive => interactive(&Session { link, playback, events: None, interrupt }, events),
+        Mode::Script => scripted(&Session { link, playback, events: Some(events), interrupt }),
     }
 }
 
 struct Session {
     link: Arc<Link>,
+    /// Ctrl-C, for `wait` and `sleep` to stop at (interactive mode).
+    interrupt: Option<Arc<Interrupt>>,
     playback: Arc<Playback>,
     /// In scripted mode the command thread prints events itself, between and during
     /// commands, so that a script's output is in a deterministic order.
@@ -120,10 +132,24 @@ impl Session {
                         print_event(out, event);
                     }
                 }
-                None => thread::sleep(duration),
+                None => match &self.interrupt {
+                    Some(interrupt) => {
+                        if interrupt.sleep(duration) {
+                            let _ = writeln!(out, "sleep: cancelled.");
+                        }
+                    }
+                    None => thread::sleep(duration),
+                },
             },
             Command::Wait => {
-                self.playback.wait(|| !self.link.is_connected());
+                let cancelled = Cell::new(false);
+                self.playback.wait(|| {
+                    cancelled.set(cancelled.get() || self.interrupt.as_ref().is_some_and(|i| i.take()));
+                    cancelled.get() || !self.link.is_connected()
+                });
+                if cancelled.get() {
+                    let _ = writeln!(out, "wait: cancelled; the song plays on.");
+                }
                 self.print_events(out);
             }
         }
@@ -165,12 +191,18 @@ fn interactive(session: &Session, events: EventReceiver) -> ExitCode {
                 if !line.trim().is_empty() {
                     let _ = editor.add_history_entry(line.as_str());
                 }
-                match line.parse::<Command>() {
-                    Ok(command) => match session.execute(command, &mut io::stdout()) {
-                        Ok(true) => {}
-                        Ok(false) => break,
-                        Err(e) => eprintln!("{e}"),
-                    },
+                if let Some(interrupt) = &session.interrupt {
+                    interrupt.command_starts();
+                }
+                let result =
+                    line.parse::<Command>().map(|command| session.execute(command, &mut io::stdout()));
+                if let Some(interrupt) = &session.interrupt {
+                    interrupt.command_ended();
+                }
+                match result {
+                    Ok(Ok(true)) => {}
+                    Ok(Ok(false)) => break,
+                    Ok(Err(e)) => eprintln!("{e}"),
                     Err(e) => eprintln!("{e}"),
                 }
             }

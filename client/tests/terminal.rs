@@ -5,7 +5,7 @@ mod common;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use common::{music_dir, serve, serve_on, tone_song};
+use common::{fake_server, music_dir, serve, serve_on, tone_song};
 
 /// A tmux server of our own, killed when the test ends.
 struct Terminal {
@@ -185,4 +185,64 @@ fn connect_switches_to_another_server_at_once() {
     terminal.type_text("play 1");
     terminal.press("Enter");
     terminal.wait_for("Playing 1: other");
+}
+
+#[test]
+fn ctrl_c_cancels_a_wait_or_a_sleep_and_the_client_stays() {
+    let server = serve(&music_dir());
+    let terminal = Terminal::start(&client_command(server.addr.port()));
+    terminal.wait_for("jukebox>");
+    terminal.type_text("play 2");
+    terminal.press("Enter");
+    terminal.wait_for("Playing 2: Lanterns in the Rain");
+    terminal.type_text("wait");
+    terminal.press("Enter");
+    terminal.wait_for("jukebox> wait");
+    terminal.press("C-c");
+    terminal.wait_for("wait: cancelled; the song plays on.");
+    // The song was not stopped, and the client is still there.
+    terminal.type_text("status");
+    terminal.press("Enter");
+    terminal.wait_for("Playing 2: Lanterns in the Rain — The Jukebox Synths, 0:");
+    terminal.type_text("sleep 60");
+    terminal.press("Enter");
+    terminal.wait_for("jukebox> sleep 60");
+    terminal.press("C-c");
+    terminal.wait_for("sleep: cancelled.");
+    terminal.type_text("stop");
+    terminal.press("Enter");
+    terminal.wait_for("Stopped.");
+    assert!(terminal.is_running());
+}
+
+#[test]
+fn ctrl_c_ends_a_script_with_goodbye_and_status_130() {
+    use jukebox_protocol::{GoodbyeReason, Message, Playing, Request, StreamId};
+    let (goodbye_tx, goodbye) = std::sync::mpsc::channel();
+    // A song that never ends: PLAYING, and no audio after it.
+    let server = fake_server(move |mut peer| {
+        let Some(Request::Play { id, song }) = peer.request() else { panic!("expected PLAY") };
+        let playing = Playing {
+            id,
+            stream: StreamId(1),
+            song,
+            duration_ms: 60_000,
+            total_bytes: 1,
+            title: "endless".into(),
+            artist: String::new(),
+        };
+        peer.send(&Message::Playing(playing));
+        let _ = goodbye_tx.send(peer.drain());
+    });
+    let script = format!(
+        "printf 'play 1\\nwait\\n' | {}; echo \"exit status $?\"; read _",
+        client_command(server.port)
+    );
+    let terminal = Terminal::start(&format!("bash -c '{}'", script.replace('\'', "'\\''")));
+    terminal.wait_for("Playing 1: endless");
+    terminal.press("C-c");
+    terminal.wait_for("exit status 130");
+    let goodbye =
+        goodbye.recv_timeout(Duration::from_secs(10)).expect("the fake server saw the client leave");
+    assert_eq!(goodbye.map(|g| g.reason), Some(GoodbyeReason::Normal), "the client said GOODBYE");
 }
