@@ -17,12 +17,14 @@ use jukebox_client::{command, explain};
 
 /// Plays songs from a jukebox server (see RFC.md) as they arrive.
 ///
-/// At the prompt, type help for the commands: list, play N, stop, status, sleep SECS, wait, help
-/// and quit. Ctrl-D also leaves.
+/// At the prompt, type help for the commands: list, play N, stop, status, sleep SECS, wait,
+/// connect [HOST] [PORT], help and quit. Ctrl-C cancels a wait or a sleep; Ctrl-D leaves. If the
+/// server goes away, the client reconnects by itself, and connect retries at once.
 ///
 /// When standard input is not a terminal, the client reads one command per line, without a
 /// prompt, and leaves at the end of its input. Results go to standard output and mistakes to
-/// standard error; the exit status is 1 if any command failed. For example:
+/// standard error. The exit status is 1 if any command failed or the connection was lost, and
+/// 130 if Ctrl-C ended the script. For example:
 ///
 /// printf 'list\nplay 2\nwait\n' | jukebox-client HOST PORT
 #[derive(Debug, Parser)]
