@@ -8,7 +8,7 @@
 //! rustyline owns the terminal cannot be a Ctrl-C typed there, so it means "leave": the
 //! client says GOODBYE, puts the terminal back as it found it, and exits with status 130.
 
-use std::io;
+use std::io::{self, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -100,10 +100,12 @@ impl Interrupt {
 /// script holds during a command) nor rustyline.
 fn leave(link: &Link, terminal: Option<&Termios>) -> ! {
     link.close();
+    // Not eprintln!, which panics when standard error is gone (SIGHUP: the terminal closed).
+    let mut stderr = io::stderr();
     if let Some(terminal) = terminal {
         let _ = tcsetattr(io::stdin(), OptionalActions::Now, terminal);
-        eprintln!();
+        let _ = writeln!(stderr);
     }
-    eprintln!("jukebox-client: interrupted");
+    let _ = writeln!(stderr, "jukebox-client: interrupted");
     std::process::exit(INTERRUPTED)
 }
