@@ -52,6 +52,31 @@ impl Terminal {
         }
     }
 
+    /// Presses Enter after `command`, and waits until the client has read the line: the
+    /// cursor has left the line that shows it.
+    fn enter(&self, command: &str) {
+        let typed = format!("jukebox> {command}");
+        self.wait_for(&typed);
+        self.press("Enter");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let screen = self.screen();
+            let line = screen.lines().collect::<Vec<_>>().iter().rposition(|l| l.trim_end() == typed);
+            let cursor =
+                String::from_utf8_lossy(&self.tmux(&["display", "-p", "-t", "t", "#{cursor_y}"]).stdout)
+                    .trim()
+                    .parse::<usize>()
+                    .ok();
+            if let (Some(line), Some(cursor)) = (line, cursor)
+                && cursor > line
+            {
+                return;
+            }
+            assert!(Instant::now() < deadline, "{command:?} was not entered; the screen shows:\n{screen}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     fn is_running(&self) -> bool {
         self.tmux(&["has-session", "-t", "t"]).status.success()
     }
@@ -196,8 +221,7 @@ fn ctrl_c_cancels_a_wait_or_a_sleep_and_the_client_stays() {
     terminal.press("Enter");
     terminal.wait_for("Playing 2: Lanterns in the Rain");
     terminal.type_text("wait");
-    terminal.press("Enter");
-    terminal.wait_for("jukebox> wait");
+    terminal.enter("wait");
     terminal.press("C-c");
     terminal.wait_for("wait: cancelled; the song plays on.");
     // The song was not stopped, and the client is still there.
@@ -205,8 +229,7 @@ fn ctrl_c_cancels_a_wait_or_a_sleep_and_the_client_stays() {
     terminal.press("Enter");
     terminal.wait_for("Playing 2: Lanterns in the Rain — The Jukebox Synths, 0:");
     terminal.type_text("sleep 60");
-    terminal.press("Enter");
-    terminal.wait_for("jukebox> sleep 60");
+    terminal.enter("sleep 60");
     terminal.press("C-c");
     terminal.wait_for("sleep: cancelled.");
     terminal.type_text("stop");
