@@ -161,7 +161,8 @@ impl Link {
     /// "not connected to HOST:PORT: why. What next.", where why is how the connection ended
     /// or why the last attempt failed.
     fn describe_down(&self, state: &State) -> String {
-        let why = &state.down_because;
+        // Empty only in the instant between a connection closing and the link hearing of it.
+        let why = if state.down_because.is_empty() { "the connection was lost" } else { &state.down_because };
         let stop = if why.ends_with(['.', '?', '!']) { "" } else { "." };
         let next = if state.attempting {
             "Trying to reconnect now.".to_string()
