@@ -23,6 +23,14 @@ pub enum Command {
     Sleep(Duration),
     /// Wait until the current song ends or is stopped.
     Wait,
+    /// Connect now: to the same server if `host` is `None`, else to `host` on `port`, or on
+    /// the port of the server of the moment if `port` is `None`.
+    Connect {
+        /// Another server's host.
+        host: Option<String>,
+        /// Another server's port.
+        port: Option<u16>,
+    },
     /// Nothing to do (empty line or comment).
     Nothing,
 }
@@ -36,8 +44,37 @@ Commands:
   status        show what is playing and how far it got
   sleep SECS    pause for SECS seconds (for scripts)
   wait          wait until the current song ends or is stopped (for scripts)
+  connect       connect again now (after the server went away)
+  connect HOST [PORT]
+                connect to another server (on the same port unless PORT is given)
   help          show this text
-  quit          leave (Ctrl-D does the same)";
+  quit          leave (Ctrl-D does the same)
+Ctrl-C cancels a wait or a sleep.";
+
+/// The longest `sleep`, `--timeout` or `--keepalive` accepted: a day. Longer is a typo, and
+/// would overflow nothing but a person's patience.
+pub const MAX_SECONDS: f64 = 86_400.0;
+
+/// A number of seconds as a person types it (`10`, `2.5`), from 0 to [`MAX_SECONDS`]; for
+/// `sleep` and for the command-line options.
+pub fn seconds(text: &str) -> Result<Duration, String> {
+    match text.parse::<f64>() {
+        Ok(secs) if secs.is_finite() && (0.0..=MAX_SECONDS).contains(&secs) => {
+            Ok(Duration::from_secs_f64(secs))
+        }
+        _ => Err(format!("{text:?} is not a number of seconds from 0 to {MAX_SECONDS}")),
+    }
+}
+
+/// [`seconds`], but more than zero: for a timeout or an interval, where zero would mean "never
+/// wait" (and a socket refuses a zero timeout).
+pub fn positive_seconds(text: &str) -> Result<Duration, String> {
+    let duration = seconds(text)?;
+    if duration.is_zero() {
+        return Err(format!("{text:?} is too short: give more than 0 seconds"));
+    }
+    Ok(duration)
+}
 
 impl std::str::FromStr for Command {
     type Err = String;
@@ -50,12 +87,16 @@ impl std::str::FromStr for Command {
         let mut words = line.split_whitespace();
         let name = words.next().unwrap_or_default().to_ascii_lowercase();
         let argument = words.next();
-        if let Some(extra) = words.next() {
-            return Err(format!("{name}: unexpected {extra:?}"));
+        let second = words.next();
+        if name == "connect" {
+            return connect(argument, second, words.next());
+        }
+        if let Some(extra) = second {
+            return Err(format!("{name}: unexpected {extra:?}; type help for how to use it"));
         }
         let no_argument = |command: Command| match argument {
             None => Ok(command),
-            Some(arg) => Err(format!("{name} takes no argument (got {arg:?})")),
+            Some(arg) => Err(format!("{name}: takes no argument (got {arg:?})")),
         };
         match name.as_str() {
             "list" | "ls" => no_argument(Command::List),
@@ -64,23 +105,39 @@ impl std::str::FromStr for Command {
             "help" | "?" => no_argument(Command::Help),
             "quit" | "exit" => no_argument(Command::Quit),
             "wait" => no_argument(Command::Wait),
-            "play" => match argument.map(str::parse::<u32>) {
-                Some(Ok(id)) => Ok(Command::Play(SongId(id))),
-                Some(Err(_)) => Err(format!(
-                    "play needs a song id (a number from list), not {:?}",
-                    argument.unwrap_or("")
-                )),
-                None => Err("play needs a song id, as in: play 2".into()),
+            "play" => match argument {
+                // Song ids start at 1 (RFC §6.2.2).
+                Some(arg) => match arg.parse::<u32>() {
+                    Ok(id) if id > 0 => Ok(Command::Play(SongId(id))),
+                    _ => Err(format!("play: {arg:?} is not a song id (list shows them); try: play 2")),
+                },
+                None => Err("play: which song? Give its id (list shows them); try: play 2".into()),
             },
-            "sleep" => match argument.map(str::parse::<f64>) {
-                Some(Ok(secs)) if secs.is_finite() && (0.0..=86_400.0).contains(&secs) => {
-                    Ok(Command::Sleep(Duration::from_secs_f64(secs)))
-                }
-                _ => Err("sleep needs a number of seconds, as in: sleep 2.5".into()),
+            "sleep" => match argument.map(seconds) {
+                Some(Ok(duration)) => Ok(Command::Sleep(duration)),
+                Some(Err(e)) => Err(format!("sleep: {e}; try: sleep 2.5")),
+                None => Err("sleep: how long? Give a number of seconds; try: sleep 2.5".into()),
             },
             _ => Err(format!("unknown command {name:?}; type help for the list")),
         }
     }
+}
+
+fn connect(host: Option<&str>, port: Option<&str>, extra: Option<&str>) -> Result<Command, String> {
+    if let Some(extra) = extra {
+        return Err(format!("connect: unexpected {extra:?}; try: connect HOST PORT"));
+    }
+    let port = match port.map(str::parse::<u16>) {
+        None => None,
+        Some(Ok(port)) if port > 0 => Some(port),
+        Some(_) => {
+            return Err(format!(
+                "connect: {:?} is not a port (1 to 65535); try: connect HOST PORT",
+                port.unwrap_or("")
+            ));
+        }
+    };
+    Ok(Command::Connect { host: host.map(str::to_string), port })
 }
 
 #[cfg(test)]
@@ -95,16 +152,29 @@ mod tests {
         assert_eq!("sleep 0.5".parse(), Ok(Command::Sleep(Duration::from_millis(500))));
         assert_eq!("".parse(), Ok(Command::Nothing));
         assert_eq!("# a comment".parse(), Ok(Command::Nothing));
+        assert_eq!("connect".parse(), Ok(Command::Connect { host: None, port: None }));
+        assert_eq!("connect there".parse(), Ok(Command::Connect { host: Some("there".into()), port: None }));
+        assert_eq!(
+            "connect ::1 80".parse(),
+            Ok(Command::Connect { host: Some("::1".into()), port: Some(80) })
+        );
     }
 
     #[test]
     fn mistakes_are_explained() {
-        assert!("play".parse::<Command>().unwrap_err().contains("song id"));
-        assert!("play two".parse::<Command>().unwrap_err().contains("\"two\""));
+        assert!("play".parse::<Command>().unwrap_err().contains("song"));
+        assert!("play two".parse::<Command>().unwrap_err().contains("\"two\" is not a song id"));
         assert!("play -1".parse::<Command>().is_err());
+        assert!("play 0".parse::<Command>().is_err());
         assert!("sleep forever".parse::<Command>().is_err());
         assert!("sleep NaN".parse::<Command>().is_err());
+        assert!("sleep 1e9".parse::<Command>().is_err());
+        assert_eq!(positive_seconds("0.5"), Ok(Duration::from_millis(500)));
+        assert!(positive_seconds("0").is_err());
+        assert!(positive_seconds("-1").is_err());
         assert!("stop now".parse::<Command>().unwrap_err().contains("no argument"));
         assert!("dance".parse::<Command>().unwrap_err().contains("help"));
+        assert!("connect host port".parse::<Command>().unwrap_err().contains("\"port\" is not a port"));
+        assert!("connect a 1 b".parse::<Command>().is_err());
     }
 }

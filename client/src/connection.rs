@@ -1,7 +1,9 @@
 //! The client's side of one connection: the handshake, sending requests, and the socket
-//! thread that reads every frame and routes it (see the diagram in `lib.rs`).
+//! thread that reads every frame and routes it (see the diagram in `lib.rs`). A connection
+//! that is lost stays lost; [`crate::link`] makes new ones.
 
 use std::collections::HashMap;
+use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -9,55 +11,125 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, unbounded};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, bounded};
 use jukebox_protocol::frame::KEEPALIVE_INTERVAL;
 use jukebox_protocol::handshake::HANDSHAKE_LEN;
+use jukebox_protocol::text::printable;
 use jukebox_protocol::{
-    ErrorReply, Goodbye, GoodbyeReason, Hello, ListPage, Message, Playing, ReadError, Request, RequestId,
-    SongEntry, SongId, Stopped, Welcome, read_frame,
+    ErrorReply, Goodbye, GoodbyeReason, Hello, Message, Playing, ReadError, Request, RequestId, SongEntry,
+    SongId, Stopped, Welcome, read_frame,
 };
 
-use crate::Event;
+use crate::explain;
+use crate::list::{ListError, SongList};
 use crate::playback::Playback;
+use crate::{Event, EventSender};
 
-/// How long to wait for the server to accept the connection and for any reply.
+/// How long the client waits, by default, for the server to accept the connection, to
+/// answer the handshake, and to answer each request (`--timeout`).
 pub const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A server from which nothing has been heard for this long has left a keepalive PING
-/// unanswered for [`REPLY_TIMEOUT`]: the client gives up on it.
-pub const SILENCE_LIMIT: Duration =
-    Duration::from_secs(KEEPALIVE_INTERVAL.as_secs() + REPLY_TIMEOUT.as_secs());
+/// How patient the client is with a server. The defaults are the RFC's; `--timeout` changes
+/// the reply timeout, and the hidden `--keepalive` the keepalive interval, so that tests of a
+/// silent server take seconds instead of half a minute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timing {
+    /// How long to wait to connect, for the handshake, and for each reply.
+    pub reply_timeout: Duration,
+    /// After this long without sending anything, the client sends a PING (RFC §8.1).
+    pub keepalive: Duration,
+}
+
+impl Default for Timing {
+    fn default() -> Timing {
+        Timing { reply_timeout: REPLY_TIMEOUT, keepalive: KEEPALIVE_INTERVAL }
+    }
+}
+
+impl Timing {
+    /// A server from which nothing has been heard for this long has left a keepalive PING
+    /// unanswered for the reply timeout: the client gives up on it (RFC §8.1 allows it).
+    pub fn silence_limit(&self) -> Duration {
+        self.keepalive + self.reply_timeout
+    }
+}
+
+/// Where a server is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Address {
+    /// A host name or an IP address.
+    pub host: String,
+    /// The TCP port.
+    pub port: u16,
+}
+
+impl fmt::Display for Address {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.host, self.port)
+    }
+}
+
+/// What the socket thread calls, once, when the connection ends other than by
+/// [`Connection::close`]; its argument says why, in words.
+pub type OnEnd = Box<dyn FnOnce(String) + Send>;
+
+/// `10`, or `0.5`: seconds as a person writes them.
+pub fn seconds(d: Duration) -> String {
+    format!("{}", d.as_secs_f64())
+}
 
 /// Why a command could not be carried out.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    /// Connecting failed.
-    #[error("cannot connect to {addr}: {source}")]
-    Connect {
-        /// Where.
-        addr: String,
-        /// Why.
-        source: io::Error,
-    },
-    /// The peer is not a jukebox server or speaks no common version.
+    /// Connecting failed; the text says why and what to check (see [`explain::connect`]).
+    #[error("{0}")]
+    Connect(String),
+    /// The peer is not a jukebox server or speaks no common version; the text says so.
     #[error("{0}")]
     Handshake(String),
-    /// The server refused the request; the text is the server's.
-    #[error("{}", .0.message)]
+    /// The server refused the request; the text is the server's, made safe to show.
+    #[error("server: {}", printable(&.0.message))]
     Server(ErrorReply),
-    /// The connection is gone.
-    #[error("not connected: the connection to the server was lost")]
+    /// The connection was lost while the command waited for its reply.
+    #[error("the connection to the server was lost")]
     Disconnected,
+    /// There is no connection now; the text says to which server, why, and what happens next
+    /// (see [`crate::link::Link::connection`]).
+    #[error("{}", printable(.0))]
+    NotConnected(String),
     /// No reply in time.
-    #[error("the server did not answer within {} s", REPLY_TIMEOUT.as_secs())]
-    Timeout,
+    #[error("the server did not answer within {} s", seconds(*.0))]
+    Timeout(Duration),
     /// The server answered with something that does not answer the request.
     #[error("the server sent an unexpected reply ({0})")]
     Unexpected(&'static str),
+    /// The reply to LIST broke the RFC or outgrew the client's limits.
+    #[error(transparent)]
+    List(#[from] ListError),
 }
+
+/// Replies that may wait for the command that asked for them. Only a LIST has more than one
+/// (a page each); when the command is this far behind, the socket thread waits, and TCP slows
+/// the server down, instead of the queue growing.
+const REPLY_QUEUE: usize = 16;
 
 /// Replies routed to the command that waits for them.
 type Pending = Mutex<HashMap<RequestId, Sender<Message>>>;
+
+/// A request on its way: its replies arrive on `replies`. Dropping it forgets the request, so
+/// replies still on their way (the rest of a refused LIST, a reply after a timeout) find no one
+/// waiting and are dropped by the socket thread.
+struct Awaiting<'a> {
+    id: RequestId,
+    replies: Receiver<Message>,
+    pending: &'a Pending,
+}
+
+impl Drop for Awaiting<'_> {
+    fn drop(&mut self) {
+        lock(self.pending).remove(&self.id);
+    }
+}
 
 /// A connected client.
 #[derive(Debug)]
@@ -71,23 +143,34 @@ pub struct Connection {
     /// Set when the keepalive gave up on a server that stopped answering.
     silent: Arc<AtomicBool>,
     closed: Arc<AtomicBool>,
+    timing: Timing,
+    /// Dropped or sent to when the connection closes: wakes the keepalive thread to end.
+    stop_keepalive: Mutex<Option<Sender<()>>>,
+    /// Joined by [`Connection::close`], so that nothing of this connection reaches playback
+    /// after it returns.
+    socket_thread: Mutex<Option<thread::JoinHandle<()>>>,
 }
 
 impl Connection {
-    /// Connects, shakes hands, and starts the socket thread, which feeds `playback` and
-    /// reports to `events`.
+    /// Connects, shakes hands, and starts the socket thread, which feeds `playback`, sends
+    /// warnings to `events`, and calls `on_end` if the server goes away.
     pub fn open(
-        host: &str,
-        port: u16,
+        address: &Address,
+        timing: Timing,
         playback: Arc<Playback>,
-        events: Sender<Event>,
+        events: EventSender,
+        on_end: OnEnd,
     ) -> Result<Arc<Connection>, ClientError> {
-        let addr = format!("{host}:{port}");
-        let connect_error = |source| ClientError::Connect { addr: addr.clone(), source };
-        let mut last_error = io::Error::new(io::ErrorKind::NotFound, "no address found");
+        let addr = address.to_string();
+        let connect_error =
+            |e: io::Error| ClientError::Connect(explain::connect(&addr, &e, timing.reply_timeout));
+        let candidates = (address.host.as_str(), address.port)
+            .to_socket_addrs()
+            .map_err(|_| ClientError::Connect(explain::lookup(&address.host)))?;
+        let mut last_error = io::Error::from(io::ErrorKind::AddrNotAvailable);
         let mut socket = None;
-        for candidate in (host, port).to_socket_addrs().map_err(connect_error)? {
-            match TcpStream::connect_timeout(&candidate, REPLY_TIMEOUT) {
+        for candidate in candidates {
+            match TcpStream::connect_timeout(&candidate, timing.reply_timeout) {
                 Ok(s) => {
                     socket = Some(s);
                     break;
@@ -97,8 +180,12 @@ impl Connection {
         }
         let mut socket = socket.ok_or_else(|| connect_error(last_error))?;
         socket.set_nodelay(true).map_err(connect_error)?;
-        handshake(&mut socket)?;
+        // A server that stops reading would otherwise block a request, or the GOODBYE of a
+        // client that quits, for ever.
+        socket.set_write_timeout(Some(timing.reply_timeout)).map_err(connect_error)?;
+        handshake(&mut socket, &addr, timing)?;
         let reader = socket.try_clone().map_err(connect_error)?;
+        let (stop_keepalive, keepalive_stopped) = bounded(1);
         let connection = Arc::new(Connection {
             writer: Mutex::new(socket),
             pending: Arc::new(Mutex::new(HashMap::new())),
@@ -107,6 +194,9 @@ impl Connection {
             last_heard: Arc::new(Mutex::new(Instant::now())),
             silent: Arc::new(AtomicBool::new(false)),
             closed: Arc::new(AtomicBool::new(false)),
+            timing,
+            stop_keepalive: Mutex::new(Some(stop_keepalive)),
+            socket_thread: Mutex::new(None),
         });
         let router = Router {
             pending: Arc::clone(&connection.pending),
@@ -115,22 +205,30 @@ impl Connection {
             last_heard: Arc::clone(&connection.last_heard),
             silent: Arc::clone(&connection.silent),
             closed: Arc::clone(&connection.closed),
+            timing,
+            on_end: Some(on_end),
+            started_a_stream: false,
         };
-        thread::Builder::new()
+        let socket_thread = thread::Builder::new()
             .name("socket".into())
             .spawn(move || router.run(reader))
             .map_err(connect_error)?;
+        *lock(&connection.socket_thread) = Some(socket_thread);
         let keepalive = Arc::downgrade(&connection);
         thread::Builder::new()
             .name("keepalive".into())
             .spawn(move || {
+                // Wakes at the next deadline (a PING to send, or silence to give up on), or
+                // at once when the connection closes.
                 while let Some(connection) = keepalive.upgrade() {
-                    if connection.closed.load(Ordering::SeqCst) {
+                    if connection.is_closed() {
                         break;
                     }
-                    connection.keep_alive();
+                    let next_check = connection.keep_alive();
                     drop(connection);
-                    thread::sleep(Duration::from_millis(500));
+                    if !matches!(keepalive_stopped.recv_timeout(next_check), Err(RecvTimeoutError::Timeout)) {
+                        break;
+                    }
                 }
             })
             .map_err(connect_error)?;
@@ -142,16 +240,15 @@ impl Connection {
         self.closed.load(Ordering::SeqCst)
     }
 
-    /// Every song the server offers.
+    /// Every song the server offers, checked as [`SongList`] describes.
     pub fn list(&self) -> Result<Vec<SongEntry>, ClientError> {
-        let replies = self.send_request(|id| Request::List { id })?;
-        let mut songs = Vec::new();
+        let request = self.send_request(|id| Request::List { id })?;
+        let mut list = SongList::default();
         loop {
-            match self.wait(&replies)? {
-                Message::ListPage(ListPage { songs: page, last, .. }) => {
-                    songs.extend(page);
-                    if last {
-                        return Ok(songs);
+            match self.wait(&request)? {
+                Message::ListPage(page) => {
+                    if list.add(page)? {
+                        return Ok(list.into_songs());
                     }
                 }
                 other => return Err(unexpected(other)),
@@ -177,60 +274,76 @@ impl Connection {
         }
     }
 
-    /// Says GOODBYE and closes (RFC §8.2).
+    /// Says GOODBYE and closes (RFC §8.2), then waits for the socket thread to end: once
+    /// this returns, nothing this connection received can still reach playback.
     pub fn close(&self) {
         // Closed first, so the socket thread takes the hang-up that follows as expected.
         self.closed.store(true, Ordering::SeqCst);
+        lock(&self.stop_keepalive).take();
         let goodbye = Message::Goodbye(Goodbye { reason: GoodbyeReason::Normal, text: "client quit".into() });
-        let mut writer = lock(&self.writer);
-        if let Ok(bytes) = goodbye.to_bytes() {
-            let _ = writer.write_all(&bytes);
+        {
+            let mut writer = lock(&self.writer);
+            if let Ok(bytes) = goodbye.to_bytes() {
+                let _ = writer.write_all(&bytes);
+            }
+            let _ = writer.shutdown(Shutdown::Both);
         }
-        let _ = writer.shutdown(Shutdown::Both);
+        let socket_thread = lock(&self.socket_thread).take();
+        if let Some(socket_thread) = socket_thread
+            && socket_thread.thread().id() != thread::current().id()
+        {
+            let _ = socket_thread.join();
+        }
     }
 
-    fn send_request(
-        &self,
-        make: impl FnOnce(RequestId) -> Request,
-    ) -> Result<(RequestId, Receiver<Message>), ClientError> {
+    fn send_request(&self, make: impl FnOnce(RequestId) -> Request) -> Result<Awaiting<'_>, ClientError> {
         if self.is_closed() {
             return Err(ClientError::Disconnected);
         }
         let id = RequestId(self.next_id.fetch_add(1, Ordering::SeqCst).max(1));
-        let (tx, rx) = unbounded();
+        let (tx, replies) = bounded(REPLY_QUEUE);
         lock(&self.pending).insert(id, tx);
+        let request = Awaiting { id, replies, pending: &self.pending };
         // A request is a few bytes: it always fits a frame.
         let bytes = Message::Request(make(id))
             .to_bytes()
             .map_err(|_| ClientError::Unexpected("oversized request"))?;
         let mut writer = lock(&self.writer);
         if writer.write_all(&bytes).is_err() {
-            lock(&self.pending).remove(&id);
             return Err(ClientError::Disconnected);
         }
         *lock(&self.last_sent) = Instant::now();
-        Ok((id, rx))
+        Ok(request)
     }
 
-    /// Sends a PING when nothing was sent for [`KEEPALIVE_INTERVAL`] (RFC §8.1). The PONG is
-    /// not waited for: its id has no pending entry and the router drops it.
-    fn keep_alive(&self) {
-        if lock(&self.last_heard).elapsed() > SILENCE_LIMIT {
+    /// Sends a PING when nothing was sent for the keepalive interval (RFC §8.1), and gives up
+    /// on a server silent for [`Timing::silence_limit`]. Returns how long until there may be
+    /// something to do. The PONG is not waited for: its id has no pending entry and the router
+    /// drops it; any frame from the server counts as a sign of life.
+    fn keep_alive(&self) -> Duration {
+        let silent_for = lock(&self.last_heard).elapsed();
+        let limit = self.timing.silence_limit();
+        if silent_for >= limit {
             // A PING has gone unanswered: the server is stuck or the network is gone, and a
             // blocked read would never tell. Shutting the socket down ends the socket thread,
             // which reports it (RFC §8.1 lets a client treat such a server as gone).
             self.silent.store(true, Ordering::SeqCst);
             let _ = lock(&self.writer).shutdown(Shutdown::Both);
-            return;
+            return limit;
         }
-        if lock(&self.last_sent).elapsed() < KEEPALIVE_INTERVAL {
-            return;
+        let mut quiet_for = lock(&self.last_sent).elapsed();
+        if quiet_for >= self.timing.keepalive {
+            let id = RequestId(self.next_id.fetch_add(1, Ordering::SeqCst).max(1));
+            if let Ok(bytes) = Message::Request(Request::Ping { id }).to_bytes()
+                && lock(&self.writer).write_all(&bytes).is_ok()
+            {
+                *lock(&self.last_sent) = Instant::now();
+                quiet_for = Duration::ZERO;
+            }
         }
-        let id = RequestId(self.next_id.fetch_add(1, Ordering::SeqCst).max(1));
-        let Ok(bytes) = Message::Request(Request::Ping { id }).to_bytes() else { return };
-        if lock(&self.writer).write_all(&bytes).is_ok() {
-            *lock(&self.last_sent) = Instant::now();
-        }
+        (self.timing.keepalive.saturating_sub(quiet_for))
+            .min(limit - silent_for)
+            .max(Duration::from_millis(10))
     }
 }
 
@@ -239,16 +352,12 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Connection {
-    /// The next reply to request `id`; on timeout the request is forgotten, so a late reply
-    /// finds no one waiting and is dropped.
-    fn wait(&self, (id, replies): &(RequestId, Receiver<Message>)) -> Result<Message, ClientError> {
-        match replies.recv_timeout(REPLY_TIMEOUT) {
+    /// The next reply to `request`.
+    fn wait(&self, request: &Awaiting<'_>) -> Result<Message, ClientError> {
+        match request.replies.recv_timeout(self.timing.reply_timeout) {
             Ok(Message::Error(error)) => Err(ClientError::Server(error)),
             Ok(message) => Ok(message),
-            Err(RecvTimeoutError::Timeout) => {
-                lock(&self.pending).remove(id);
-                Err(ClientError::Timeout)
-            }
+            Err(RecvTimeoutError::Timeout) => Err(ClientError::Timeout(self.timing.reply_timeout)),
             Err(RecvTimeoutError::Disconnected) => Err(ClientError::Disconnected),
         }
     }
@@ -258,23 +367,18 @@ fn unexpected(message: Message) -> ClientError {
     ClientError::Unexpected(message.kind().map_or("unknown", |k| k.name()))
 }
 
-fn handshake(socket: &mut TcpStream) -> Result<(), ClientError> {
-    let failed =
-        |e: io::Error| ClientError::Handshake(format!("the server did not complete the handshake: {e}"));
-    socket.set_read_timeout(Some(REPLY_TIMEOUT)).map_err(failed)?;
+fn handshake(socket: &mut TcpStream, addr: &str, timing: Timing) -> Result<(), ClientError> {
+    let failed = |e: io::Error| ClientError::Handshake(explain::handshake(addr, &e, timing.reply_timeout));
+    socket.set_read_timeout(Some(timing.reply_timeout)).map_err(failed)?;
     socket.write_all(&Hello::current().encode()).map_err(failed)?;
     let mut welcome = [0u8; HANDSHAKE_LEN];
-    socket.read_exact(&mut welcome).map_err(|e| match e.kind() {
-        io::ErrorKind::UnexpectedEof | io::ErrorKind::ConnectionReset => ClientError::Handshake(
-            "the server hung up without answering the handshake: it is not a jukebox server".into(),
-        ),
-        _ => failed(e),
+    socket.read_exact(&mut welcome).map_err(failed)?;
+    let welcome = Welcome::parse(&welcome).map_err(|_| {
+        ClientError::Handshake(format!("{addr} answered, but not as a jukebox server does: it is not one"))
     })?;
-    let welcome = Welcome::parse(&welcome)
-        .map_err(|_| ClientError::Handshake("that is not a jukebox server".into()))?;
     if welcome.version != jukebox_protocol::PROTOCOL_VERSION {
         return Err(ClientError::Handshake(format!(
-            "the server speaks protocol versions up to {}, this client only {}",
+            "the server at {addr} speaks protocol versions up to {}, this client only {}",
             welcome.server_max_version,
             jukebox_protocol::PROTOCOL_VERSION
         )));
@@ -287,14 +391,18 @@ fn handshake(socket: &mut TcpStream) -> Result<(), ClientError> {
 struct Router {
     pending: Arc<Pending>,
     playback: Arc<Playback>,
-    events: Sender<Event>,
+    events: EventSender,
     last_heard: Arc<Mutex<Instant>>,
     silent: Arc<AtomicBool>,
     closed: Arc<AtomicBool>,
+    timing: Timing,
+    on_end: Option<OnEnd>,
+    /// This connection started the current song at some point: when it ends, it stops it.
+    started_a_stream: bool,
 }
 
 impl Router {
-    fn run(self, mut socket: TcpStream) {
+    fn run(mut self, mut socket: TcpStream) {
         let mut scratch = Vec::new();
         let ending = loop {
             match read_frame(&mut socket, &mut scratch) {
@@ -317,28 +425,43 @@ impl Router {
                 Err(ReadError::Frame(e)) => {
                     break format!("the server sent something this client cannot read: {e}");
                 }
-                Err(e) => break format!("the connection to the server was lost: {e}"),
+                Err(ReadError::Io(e)) => {
+                    break format!("the connection to the server was lost ({})", explain::io(&e));
+                }
+                Err(ReadError::UnexpectedEof) => {
+                    break "the server hung up in the middle of a frame".to_string();
+                }
             }
         };
         // The keepalive shut the socket down, so the read just saw the end of it.
         let ending = if self.silent.load(Ordering::SeqCst) {
-            format!("the server stopped answering (nothing heard for {} s)", SILENCE_LIMIT.as_secs())
+            format!(
+                "the server stopped answering (nothing heard for {} s)",
+                seconds(self.timing.silence_limit())
+            )
         } else {
             ending
         };
-        // Report first, then mark closed: whoever sees the connection closed can print why.
-        if !self.closed.load(Ordering::SeqCst) {
-            let _ = self.events.send(Event::Disconnected(ending));
+        // Report first, then mark closed: whoever sees the connection closed can say why.
+        if !self.closed.load(Ordering::SeqCst)
+            && let Some(on_end) = self.on_end.take()
+        {
+            on_end(ending);
         }
         self.closed.store(true, Ordering::SeqCst);
         let _ = socket.shutdown(Shutdown::Both);
         // Dropping the senders fails every command still waiting for a reply.
         lock(&self.pending).clear();
-        self.playback.stop();
+        // The server's streams end with the connection. A connection that never started one
+        // (a reconnection attempt that lost to `connect`, closed while another connection
+        // plays) leaves playback alone.
+        if self.started_a_stream {
+            self.playback.stop();
+        }
     }
 
     /// Acts on one frame; `Some(reason)` ends the connection.
-    fn route(&self, message: Message) -> Option<String> {
+    fn route(&mut self, message: Message) -> Option<String> {
         // Audio is most of the traffic: hand its data over without a copy.
         let message = match message {
             Message::Audio(audio) => {
@@ -355,7 +478,7 @@ impl Router {
             }
             Message::Goodbye(goodbye) => {
                 if !goodbye.text.is_empty() {
-                    return Some(goodbye.text.chars().filter(|c| !c.is_control()).collect());
+                    return Some(printable(&goodbye.text).into_owned());
                 }
                 let reason = match goodbye.reason {
                     GoodbyeReason::ShuttingDown => "the server is shutting down",
@@ -369,6 +492,7 @@ impl Router {
             // Switch playback here, in frame order, before any audio of the new stream is read.
             Message::Playing(playing) => {
                 self.playback.start(playing);
+                self.started_a_stream = true;
                 playing.id
             }
             Message::Stopped(stopped) => {
@@ -378,7 +502,7 @@ impl Router {
             Message::Pong { id } => *id,
             Message::ListPage(page) => page.id,
             Message::Error(error) if error.id == RequestId::CONNECTION => {
-                let _ = self.events.send(Event::Warning(format!("server: {}", error.message)));
+                self.events.send(Event::Warning(format!("server: {}", printable(&error.message))));
                 return None;
             }
             Message::Error(error) => error.id,
@@ -388,13 +512,14 @@ impl Router {
             | Message::Scanning(_)
             | Message::LibraryChanged(_) => return None,
         };
-        let last_page = !matches!(&message, Message::ListPage(page) if !page.last);
-        let mut pending = lock(&self.pending);
-        if let Some(waiter) = pending.get(&reply_to) {
-            let _ = waiter.send(message);
-        }
-        if last_page {
-            pending.remove(&reply_to);
+        let last_reply = !matches!(&message, Message::ListPage(page) if !page.last);
+        // Not under the lock: the send may wait for the command to catch up.
+        let waiter = lock(&self.pending).get(&reply_to).cloned();
+        if let Some(waiter) = waiter {
+            // A command that stays behind this long has given up: forget it.
+            if waiter.send_timeout(message, self.timing.reply_timeout).is_err() || last_reply {
+                lock(&self.pending).remove(&reply_to);
+            }
         }
         None
     }

@@ -1,18 +1,17 @@
 //! The decoder thread: MP3 frames in, 44.1 kHz stereo samples out into the [`PcmQueue`].
 //!
 //! minimp3 resets itself (losing the bit reservoir, and so audio) whenever it is handed part
-//! of a frame or an empty buffer, which its `Decoder<Read>` wrapper does each time its reader
-//! runs dry. On a live stream the reader runs dry after every chunk, so this module drives
-//! minimp3's frame decoder directly and hands it exactly one whole frame per call:
-//! [`FrameSplitter`] cuts the received bytes into frames and [`FrameDecoder`] decodes them.
+//! of a frame, and chunks from the network need not end on a frame boundary, so the decoder
+//! is handed exactly one whole frame per call: [`FrameSplitter`] cuts the received bytes into
+//! frames and [`FrameDecoder`] decodes them.
 
 use std::sync::Arc;
 
 use crossbeam_channel::Receiver;
 use jukebox_protocol::StreamId;
 use jukebox_protocol::mp3::{AUDIO_HEADER_LEN, AudioHeader};
-use minimp3::ffi;
 
+use crate::mp3dec::FrameDecoder;
 use crate::pcm::{PcmQueue, SAMPLE_RATE};
 
 /// What the socket thread tells the decoder.
@@ -64,61 +63,6 @@ impl FrameSplitter {
                 }
             }
         }
-    }
-}
-
-/// One decoded frame.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Decoded<'a> {
-    /// Interleaved samples.
-    pub samples: &'a [i16],
-    /// 1 or 2.
-    pub channels: usize,
-    /// Hz.
-    pub sample_rate: i32,
-}
-
-/// minimp3's decoder state, fed one whole frame at a time.
-pub struct FrameDecoder {
-    state: Box<ffi::mp3dec_t>,
-    pcm: Box<[i16; ffi::MINIMP3_MAX_SAMPLES_PER_FRAME as usize]>,
-}
-
-impl std::fmt::Debug for FrameDecoder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("FrameDecoder")
-    }
-}
-
-impl Default for FrameDecoder {
-    fn default() -> Self {
-        // SAFETY: mp3dec_t is plain data (arrays and integers) for which all zeroes is a valid
-        // value, and mp3dec_init only writes into the struct it is given.
-        let mut state: Box<ffi::mp3dec_t> = Box::new(unsafe { std::mem::zeroed() });
-        unsafe { ffi::mp3dec_init(&mut *state) };
-        FrameDecoder { state, pcm: Box::new([0; ffi::MINIMP3_MAX_SAMPLES_PER_FRAME as usize]) }
-    }
-}
-
-impl FrameDecoder {
-    /// Decodes one whole frame, as returned by [`FrameSplitter::next_frame`]. `None` for a
-    /// frame that holds no audio (a Xing/Info header frame, or one minimp3 refuses).
-    pub fn decode(&mut self, frame: &[u8]) -> Option<Decoded<'_>> {
-        let len = i32::try_from(frame.len()).ok()?;
-        // SAFETY: an all-zero frame info is valid; it is only written by the call below.
-        let mut info: ffi::mp3dec_frame_info_t = unsafe { std::mem::zeroed() };
-        // SAFETY: `frame` is valid for `len` bytes, `pcm` has room for the largest frame
-        // (MINIMP3_MAX_SAMPLES_PER_FRAME samples, as minimp3 requires), and `state` and `info`
-        // are exclusively borrowed for the duration of the call.
-        let samples = unsafe {
-            ffi::mp3dec_decode_frame(&mut *self.state, frame.as_ptr(), len, self.pcm.as_mut_ptr(), &mut info)
-        };
-        let channels = usize::try_from(info.channels).ok()?;
-        let count = usize::try_from(samples).ok()? * channels;
-        if count == 0 || count > self.pcm.len() {
-            return None;
-        }
-        Some(Decoded { samples: &self.pcm[..count], channels, sample_rate: info.hz })
     }
 }
 
@@ -187,17 +131,17 @@ pub struct Resampler {
 
 impl Resampler {
     /// Appends `data` (interleaved, `channels` channels at `rate` Hz) as 44.1 kHz stereo.
-    pub fn convert(&mut self, data: &[i16], channels: usize, rate: i32, out: &mut Vec<i16>) {
+    pub fn convert(&mut self, data: &[i16], channels: usize, rate: u32, out: &mut Vec<i16>) {
         let frames: Vec<(i16, i16)> = match channels {
             1 => data.iter().map(|&s| (s, s)).collect(),
             2 => data.chunks_exact(2).map(|f| (f[0], f[1])).collect(),
             _ => return,
         };
-        if rate == SAMPLE_RATE as i32 {
+        if rate == SAMPLE_RATE {
             out.extend(frames.iter().flat_map(|&(l, r)| [l, r]));
             return;
         }
-        if rate <= 0 {
+        if rate == 0 {
             return;
         }
         let step = f64::from(rate) / f64::from(SAMPLE_RATE);

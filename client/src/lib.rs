@@ -3,46 +3,159 @@
 //! # Threads
 //!
 //! ```text
-//!   ┌──────────┐ request (write half, under a mutex)          ┌──────────────┐
-//!   │   REPL   │ ───────────────────────────────────────────▶ │              │
-//!   │ (main)   │ ◀── reply, per request id (crossbeam) ─────── │   socket     │ ◀── TCP
-//!   └──────────┘                                               │   thread     │   (read half)
-//!        ▲  Event (crossbeam) ── events thread ── printer      │   (Router)   │
-//!        │                                                     └──────┬───────┘
-//!   ┌──────────┐  PING every 15 s of silence                          │ PLAYING/STOPPED:
-//!   │keepalive │ ──────────────▶ (write half)                         │   switch PcmQueue at once
-//!   └──────────┘                                                      │ AUDIO, END_OF_STREAM:
-//!                                          DecodeCmd (bounded(64))    ▼
-//!   ┌──────────────────┐  pull, never blocks  ┌──────────┐ ◀──────────────
-//!   │ output: rodio    │ ◀─────────────────── │ PcmQueue │ ◀── decoder thread (minimp3)
+//!   ┌────────────┐ request (write half, under a mutex)           ┌───────────────┐
+//!   │    REPL    │ ────────────────────────────────────────────▶ │ socket thread │ ◀── TCP
+//!   │   (main)   │ ◀── reply, per request id (bounded(16)) ───── │   (Router)    │  (read half)
+//!   └────────────┘                                               └───────┬───────┘
+//!     │ asks the Link for the Connection of the moment;                  │ the connection
+//!     │ `connect` opens a new one and closes the old                     │ ends: Link::lost
+//!     ▼                                                                  ▼
+//!   ┌────────────┐  Condvar: down, and a retry is due  ┌────────────────────────────────────┐
+//!   │ reconnect  │ ◀────────────────────────────────── │ Link: the Connection of the moment │
+//!   │ (interac-  │ ───── a new Connection ───────────▶ │ (if any), the server, when to      │
+//!   │ tive only) │                                     │ retry: 0.5 s doubling to 30 s,     │
+//!   └────────────┘                                     │ jittered                           │
+//!   ┌────────────┐ one per Connection, like the        └────────────────────────────────────┘
+//!   │ keepalive  │ socket thread: PING after 15 s without sending (--keepalive); shuts the
+//!   └────────────┘ socket down after 15 + 10 s without a frame (--timeout)
+//!
+//!            socket thread: PLAYING/STOPPED switch the PcmQueue at once; AUDIO and
+//!            END_OF_STREAM go to the decoder as DecodeCmd (bounded(64)) ──┐
+//!   ┌──────────────────┐  pull, never blocks  ┌──────────┐                ▼
+//!   │ output: rodio    │ ◀─────────────────── │ PcmQueue │ ◀── decoder thread (mp3dec)
 //!   │ callback, or the │                      └──────────┘     pushes 44.1 kHz stereo,
 //!   │ null/WAV clock   │                                        waits only when 20 s are queued
 //!   └──────────────────┘
+//!
+//!   Event (bounded(256); when full, dropped and counted) ◀── Link, socket thread, output
+//!     └──▶ the events thread prints them above the prompt (interactive), or the REPL
+//!          prints them between and during commands (script)
+//!
+//!   ctrl-c thread (the ctrlc crate: SIGINT, SIGTERM, SIGHUP)
+//!     ├─ a command runs (interactive) ──▶ cancel request (bounded(1)) that `wait` and
+//!     │                                   `sleep` stop at
+//!     └─ at the prompt, or a script ────▶ Link::close (GOODBYE), exit status 130
 //! ```
 //!
 //! - Only the socket thread reads the socket, so it sees replies and audio in wire order: it
 //!   switches playback when it reads PLAYING or STOPPED, before it reads any later audio.
 //!   Samples carry their stream; a switch empties the queue and bumps a generation counter
 //!   that the output checks on every sample, so no old audio is heard after a switch.
-//! - The REPL blocks only in readline, in waiting for a reply (at most 10 s), and in
-//!   `sleep`/`wait`. The output never blocks: an empty queue plays silence.
+//! - Connections come and go; the decoder, the queue and the output are made once and serve
+//!   every connection. A connection that ends stops the song it started. `connect` closes the
+//!   old connection, and waits for its socket thread, before the new one can play anything.
+//! - The reconnect thread runs in interactive mode only: a script ends with its connection.
+//! - The REPL blocks only in readline, in waiting for a reply (at most `--timeout`), in
+//!   `connect` (as long), and in `sleep`/`wait` (which Ctrl-C cancels). The output never blocks: an empty queue plays
+//!   silence. Nothing that comes from the network can grow a queue without bound.
 //! - Nothing is cached: every `list` and `play` is a round trip.
+
+#![deny(unsafe_code)]
 
 pub mod command;
 pub mod connection;
 pub mod decode;
+pub mod explain;
+pub mod interrupt;
+pub mod link;
+pub mod list;
+// The only unsafe code of the client: two calls into minimp3's C decoder.
+#[allow(unsafe_code)]
+pub mod mp3dec;
 pub mod output;
 pub mod pcm;
 pub mod playback;
 pub mod repl;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use crossbeam_channel::{Receiver, Sender, TryRecvError, TrySendError};
 
 /// Something to tell the user that did not come from the command they typed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     /// A song played to its end.
     Finished(pcm::NowPlaying),
-    /// The server went away or closed the connection; the text says why.
+    /// The server went away or closed the connection; the text says why, and whether the
+    /// client reconnects.
     Disconnected(String),
+    /// The reconnect thread connected again, to the server named.
+    Reconnected(String),
     /// Something went wrong but the client carries on.
     Warning(String),
+    /// This many events came while the queue was full and were dropped (see
+    /// [`EVENT_QUEUE`]); made up by the receiving end once it has shown the rest.
+    Dropped(u64),
+}
+
+/// Events that may wait to be shown. A server can send messages for the user (connection-level
+/// ERRORs) far faster than a terminal shows them; beyond this many, new ones are dropped and
+/// counted, so a flood costs a bounded amount of memory and one line saying how many were lost.
+pub const EVENT_QUEUE: usize = 256;
+
+/// A channel for [`Event`]s of [`EVENT_QUEUE`] places whose sending end never blocks.
+pub fn event_channel() -> (EventSender, EventReceiver) {
+    let (tx, rx) = crossbeam_channel::bounded(EVENT_QUEUE);
+    let dropped = Arc::new(AtomicU64::new(0));
+    (EventSender { tx, dropped: Arc::clone(&dropped) }, EventReceiver { rx, dropped })
+}
+
+/// The sending end of [`event_channel`], for the socket, decoder and output threads: sending
+/// never blocks (the audio callback sends too), and an event that finds the queue full is
+/// dropped and counted.
+#[derive(Debug, Clone)]
+pub struct EventSender {
+    tx: Sender<Event>,
+    dropped: Arc<AtomicU64>,
+}
+
+impl EventSender {
+    /// Queues `event`, or counts it as dropped if the queue is full. Nobody listening (the
+    /// client is leaving) is not an error.
+    pub fn send(&self, event: Event) {
+        if let Err(TrySendError::Full(_)) = self.tx.try_send(event) {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// The receiving end of [`event_channel`]: the events in order, and, once the queue has been
+/// emptied after some were dropped, one [`Event::Dropped`] with their number.
+#[derive(Debug)]
+pub struct EventReceiver {
+    rx: Receiver<Event>,
+    dropped: Arc<AtomicU64>,
+}
+
+impl EventReceiver {
+    /// The next event if there is one now.
+    pub fn try_next(&self) -> Option<Event> {
+        match self.rx.try_recv() {
+            Ok(event) => Some(event),
+            Err(TryRecvError::Empty | TryRecvError::Disconnected) => self.take_dropped(),
+        }
+    }
+
+    /// The next event, waiting for it until `deadline` (forever if `None`); `None` at the
+    /// deadline or when every sender is gone.
+    pub fn next_until(&self, deadline: Option<Instant>) -> Option<Event> {
+        if let Some(event) = self.try_next() {
+            return Some(event);
+        }
+        // The queue is empty, so nothing can be dropped until something arrives: whatever is
+        // dropped from now on is reported by a later call, after what is queued.
+        match deadline {
+            Some(deadline) => self.rx.recv_deadline(deadline).ok(),
+            None => self.rx.recv().ok(),
+        }
+    }
+
+    fn take_dropped(&self) -> Option<Event> {
+        match self.dropped.swap(0, Ordering::Relaxed) {
+            0 => None,
+            n => Some(Event::Dropped(n)),
+        }
+    }
 }

@@ -1,24 +1,34 @@
 //! `jukebox-client [HOST] [PORT]`: parse arguments, connect, open the output, run the REPL.
 
+#![deny(unsafe_code)]
+
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use clap::Parser;
-use jukebox_client::connection::Connection;
+use jukebox_client::connection::{Address, Timing};
+use jukebox_client::event_channel;
+use jukebox_client::link::Link;
 use jukebox_client::output::{Output, OutputError, OutputSpec};
 use jukebox_client::playback::Playback;
-use jukebox_client::{Event, repl};
+use jukebox_client::repl::{self, Mode};
+use jukebox_client::{command, explain};
 
 /// Plays songs from a jukebox server (see RFC.md) as they arrive.
 ///
-/// Type `help` at the prompt for the commands: list, play N, stop, status, sleep SECS, wait,
-/// help, quit. When standard
-/// input is not a terminal, commands are read one per line without a prompt, which is how to
-/// script it:
+/// At the prompt, type help for the commands: list, play N, stop, status, sleep SECS, wait,
+/// connect [HOST] [PORT], help and quit. Ctrl-C cancels a wait or a sleep; Ctrl-D leaves. If the
+/// server goes away, the client reconnects by itself, and connect retries at once.
 ///
-///     printf 'list\nplay 2\nwait\n' | jukebox-client 127.0.0.1 12345
+/// When standard input is not a terminal, the client reads one command per line, without a
+/// prompt, and leaves at the end of its input. Results go to standard output and mistakes to
+/// standard error. The exit status is 1 if any command failed or the connection was lost, and
+/// 130 if Ctrl-C ended the script. For example:
+///
+/// printf 'list\nplay 2\nwait\n' | jukebox-client HOST PORT
 #[derive(Debug, Parser)]
-#[command(version, about, long_about, verbatim_doc_comment)]
+#[command(version, about, long_about, max_term_width = 100)]
 struct Args {
     /// Server host name or address.
     #[arg(default_value = "127.0.0.1")]
@@ -31,23 +41,40 @@ struct Args {
     /// `wav:PATH` (write exactly what plays to a 44.1 kHz 16-bit stereo WAV file).
     #[arg(long, short, default_value = "auto", value_name = "auto|device|null|wav:PATH")]
     output: OutputSpec,
+    /// How many seconds to wait for the server: to connect, for the answer to each command,
+    /// and for a sign of life from a server that has gone quiet.
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = command::positive_seconds)]
+    timeout: Duration,
+    /// Seconds without sending anything after which the client pings the server (RFC §8.1
+    /// says 15); a server that then stays silent for --timeout more is given up on.
+    #[arg(long, value_name = "SECS", default_value = "15", value_parser = command::positive_seconds, hide = true)]
+    keepalive: Duration,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let (events_tx, events) = crossbeam_channel::unbounded::<Event>();
+    let (events_tx, events) = event_channel();
     let playback = match Playback::new(events_tx.clone()) {
         Ok(p) => Arc::new(p),
         Err(e) => {
-            eprintln!("jukebox-client: cannot start playback: {e}");
+            eprintln!("jukebox-client: cannot start playback: {}", explain::io(&e));
             return ExitCode::FAILURE;
         }
     };
     let _output = match Output::open(&args.output, playback.queue(), events_tx.clone()) {
-        Ok(output) => output,
-        Err(e @ OutputError::NoDevice(_)) => {
+        Ok(output) => {
+            if output.without_device {
+                eprintln!(
+                    "jukebox-client: no sound card found; playing silently (as --output null). \
+                     Use --output wav:FILE to record what plays."
+                );
+            }
+            output
+        }
+        Err(e @ OutputError::NoDevice) => {
             eprintln!(
-                "jukebox-client: {e}\n(use --output null to play silently, or --output wav:FILE to record)"
+                "jukebox-client: {e}, and --output device needs one. \
+                 Use --output null to play silently, or --output wav:FILE to record what plays."
             );
             return ExitCode::FAILURE;
         }
@@ -56,12 +83,16 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let connection = match Connection::open(&args.host, args.port, Arc::clone(&playback), events_tx) {
-        Ok(c) => c,
+    let timing = Timing { reply_timeout: args.timeout, keepalive: args.keepalive };
+    let mode = Mode::of_stdin();
+    let server = Address { host: args.host, port: args.port };
+    let retries = mode == Mode::Interactive;
+    let link = match Link::open(server, timing, Arc::clone(&playback), events_tx, retries) {
+        Ok(link) => link,
         Err(e) => {
             eprintln!("jukebox-client: {e}");
             return ExitCode::FAILURE;
         }
     };
-    repl::run(connection, playback, events)
+    repl::run(mode, link, playback, events)
 }

@@ -10,10 +10,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::Sender;
-
-use crate::Event;
 use crate::pcm::{CHANNELS, PcmQueue, SAMPLE_RATE};
+use crate::{Event, EventSender, explain};
 
 /// The `--output` choice.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,16 +57,17 @@ impl fmt::Display for OutputSpec {
 /// Why an output could not be opened.
 #[derive(Debug, thiserror::Error)]
 pub enum OutputError {
-    /// No sound card could be opened.
-    #[error("no sound device could be opened: {0}")]
-    NoDevice(String),
+    /// No sound card could be opened. What rodio says about it ("Failed to get the config for
+    /// the given device") is left out: it names ALSA's internals, not what the user can do.
+    #[error("no sound card found")]
+    NoDevice,
     /// The WAV file could not be created.
-    #[error("cannot write {path}: {source}")]
+    #[error("cannot write {}: {why}", path.display())]
     Wav {
         /// The file.
         path: PathBuf,
-        /// Why.
-        source: hound::Error,
+        /// Why, in words.
+        why: String,
     },
 }
 
@@ -79,6 +78,9 @@ pub struct Output {
     clock: Option<thread::JoinHandle<()>>,
     /// What was opened, for the user.
     pub description: String,
+    /// `auto` found no sound card and plays silently. The caller tells the user, at start-up
+    /// and before anything else, so the warning is always in the same place.
+    pub without_device: bool,
 }
 
 impl fmt::Debug for Output {
@@ -88,19 +90,16 @@ impl fmt::Debug for Output {
 }
 
 impl Output {
-    /// Opens `spec`. `Auto` without a sound card reports [`Event::Warning`] and plays silently.
-    pub fn open(
-        spec: &OutputSpec,
-        queue: Arc<PcmQueue>,
-        events: Sender<Event>,
-    ) -> Result<Output, OutputError> {
+    /// Opens `spec`. `Auto` without a sound card plays silently and sets
+    /// [`Output::without_device`]. Failures while playing (a full disk under a WAV file) are
+    /// reported to `events`.
+    pub fn open(spec: &OutputSpec, queue: Arc<PcmQueue>, events: EventSender) -> Result<Output, OutputError> {
         match spec {
             OutputSpec::Device => open_device(queue),
-            OutputSpec::Auto => open_device(Arc::clone(&queue)).or_else(|e| {
-                let _ = events.send(Event::Warning(format!(
-                    "{e}; playing silently (as --output null). Use --output wav:FILE to record what plays."
-                )));
-                Ok(start_clock(queue, events, None, "silent output (no sound device)".into()))
+            OutputSpec::Auto => open_device(Arc::clone(&queue)).or_else(|_| {
+                let mut output = start_clock(queue, events, None, "silent output (no sound card)".into());
+                output.without_device = true;
+                Ok(output)
             }),
             OutputSpec::Null => Ok(start_clock(queue, events, None, "silent output".into())),
             OutputSpec::Wav(path) => {
@@ -111,7 +110,7 @@ impl Output {
                     sample_format: hound::SampleFormat::Int,
                 };
                 let writer = hound::WavWriter::create(path, spec)
-                    .map_err(|source| OutputError::Wav { path: path.clone(), source })?;
+                    .map_err(|e| OutputError::Wav { path: path.clone(), why: wav_error(&e) })?;
                 Ok(start_clock(queue, events, Some(writer), format!("WAV file {}", path.display())))
             }
         }
@@ -129,7 +128,7 @@ impl Drop for Output {
 
 fn open_device(queue: Arc<PcmQueue>) -> Result<Output, OutputError> {
     let mut sink = with_stderr_silenced(rodio::DeviceSinkBuilder::open_default_sink)
-        .map_err(|e| OutputError::NoDevice(e.to_string()))?;
+        .map_err(|_| OutputError::NoDevice)?;
     sink.log_on_drop(false);
     let player = rodio::Player::connect_new(sink.mixer());
     player.append(QueueSource::new(queue));
@@ -137,31 +136,25 @@ fn open_device(queue: Arc<PcmQueue>) -> Result<Output, OutputError> {
         _device: Some((sink, player)),
         stop: Arc::new(AtomicBool::new(false)),
         clock: None,
-        description: "sound device".into(),
+        description: "sound card".into(),
+        without_device: false,
     })
 }
 
 /// Runs `f` with standard error pointed at /dev/null. Without a sound card, ALSA itself prints
 /// half a dozen lines of its configuration errors for every device rodio tries, before rodio
 /// returns the error that the client then reports once, in words. Used only while the output
-/// is opened, at start-up, before any other thread of the client prints.
+/// is opened, at start-up, before any other thread of the client prints. If standard error
+/// cannot be redirected, `f` runs anyway and ALSA may be heard.
 fn with_stderr_silenced<T>(f: impl FnOnce() -> T) -> T {
-    use std::os::fd::AsRawFd;
     let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") else { return f() };
-    // SAFETY: dup and dup2 only duplicate file descriptors; descriptor 2 is restored from the
-    // saved copy before returning, and the copy is closed exactly once.
-    let saved = unsafe { libc::dup(2) };
-    if saved < 0 || unsafe { libc::dup2(null.as_raw_fd(), 2) } < 0 {
-        if saved >= 0 {
-            unsafe { libc::close(saved) };
-        }
+    // An owned copy of the real standard error, closed when it goes out of scope.
+    let Ok(saved) = rustix::io::dup(std::io::stderr()) else { return f() };
+    if rustix::stdio::dup2_stderr(&null).is_err() {
         return f();
     }
     let result = f();
-    unsafe {
-        libc::dup2(saved, 2);
-        libc::close(saved);
-    }
+    let _ = rustix::stdio::dup2_stderr(&saved);
     result
 }
 
@@ -242,7 +235,7 @@ type WavWriter = hound::WavWriter<std::io::BufWriter<std::fs::File>>;
 /// that passed is worth. Time spent with an empty queue is lost, as on a device.
 fn start_clock(
     queue: Arc<PcmQueue>,
-    events: Sender<Event>,
+    events: EventSender,
     wav: Option<WavWriter>,
     description: String,
 ) -> Output {
@@ -251,10 +244,10 @@ fn start_clock(
     let clock = thread::Builder::new()
         .name("playback clock".into())
         .spawn(move || run_clock(&queue, &events, wav, &running));
-    Output { _device: None, stop, clock: clock.ok(), description }
+    Output { _device: None, stop, clock: clock.ok(), description, without_device: false }
 }
 
-fn run_clock(queue: &PcmQueue, events: &Sender<Event>, mut wav: Option<WavWriter>, stop: &AtomicBool) {
+fn run_clock(queue: &PcmQueue, events: &EventSender, mut wav: Option<WavWriter>, stop: &AtomicBool) {
     let mut block = vec![0i16; 2 * SAMPLE_RATE as usize * usize::from(CHANNELS) / 10];
     let mut last = Instant::now();
     let mut owed_frames = 0.0f64;
@@ -272,7 +265,7 @@ fn run_clock(queue: &PcmQueue, events: &Sender<Event>, mut wav: Option<WavWriter
             let written =
                 block[..n].iter().try_for_each(|&s| writer.write_sample(s)).and_then(|()| writer.flush());
             if let Err(e) = written {
-                let _ = events.send(Event::Warning(format!("stopped writing the WAV file: {e}")));
+                events.send(Event::Warning(format!("stopped writing the WAV file: {}", wav_error(&e))));
                 wav = None;
             }
         }
@@ -280,7 +273,15 @@ fn run_clock(queue: &PcmQueue, events: &Sender<Event>, mut wav: Option<WavWriter
     if let Some(writer) = wav
         && let Err(e) = writer.finalize()
     {
-        let _ = events.send(Event::Warning(format!("the WAV file may be incomplete: {e}")));
+        events.send(Event::Warning(format!("the WAV file may be incomplete: {}", wav_error(&e))));
+    }
+}
+
+/// A WAV failure in words: hound's I/O errors carry the OS's error number.
+fn wav_error(error: &hound::Error) -> String {
+    match error {
+        hound::Error::IoError(e) => explain::io(e),
+        other => other.to_string(),
     }
 }
 

@@ -10,10 +10,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use crossbeam_channel::Sender;
 use jukebox_protocol::{SongId, StreamId};
 
-use crate::Event;
+use crate::{Event, EventSender};
 
 /// Every output plays this format; decoders convert to it.
 pub const SAMPLE_RATE: u32 = 44_100;
@@ -66,12 +65,12 @@ pub struct PcmQueue {
     state: Mutex<State>,
     changed: Condvar,
     generation: AtomicU64,
-    events: Sender<Event>,
+    events: EventSender,
 }
 
 impl PcmQueue {
     /// An empty queue that reports finished songs to `events`.
-    pub fn new(events: Sender<Event>) -> PcmQueue {
+    pub fn new(events: EventSender) -> PcmQueue {
         PcmQueue { state: Mutex::default(), changed: Condvar::new(), generation: AtomicU64::new(0), events }
     }
 
@@ -150,8 +149,8 @@ impl PcmQueue {
         if n == 0 && state.input_done {
             state.input_done = false;
             if let Some(now) = state.current.take() {
-                // Unbounded: never blocks the audio thread.
-                let _ = self.events.try_send(Event::Finished(now));
+                // Never blocks the audio thread.
+                self.events.send(Event::Finished(now));
             }
         }
         if n > 0 || state.current.is_none() {
@@ -168,6 +167,11 @@ impl PcmQueue {
             elapsed: frames_to_duration(state.played_frames),
             buffered: frames_to_duration((state.samples.len() / usize::from(CHANNELS)) as u64),
         }
+    }
+
+    /// Wakes whoever waits in [`PcmQueue::wait_idle`], to check its `give_up` at once.
+    pub fn wake(&self) {
+        self.changed.notify_all();
     }
 
     /// Blocks until nothing is current (the song ended and was played out, or was stopped),
@@ -202,8 +206,8 @@ mod tests {
         }
     }
 
-    fn queue() -> (PcmQueue, crossbeam_channel::Receiver<Event>) {
-        let (tx, rx) = crossbeam_channel::unbounded();
+    fn queue() -> (PcmQueue, crate::EventReceiver) {
+        let (tx, rx) = crate::event_channel();
         (PcmQueue::new(tx), rx)
     }
 
@@ -231,9 +235,9 @@ mod tests {
         let mut out = vec![0i16; 88_200];
         assert_eq!(queue.take(&mut out), 88_200);
         assert_eq!(queue.status().elapsed, Duration::from_secs(1));
-        assert!(events.is_empty());
+        assert_eq!(events.try_next(), None);
         assert_eq!(queue.take(&mut out), 0);
-        assert_eq!(events.try_recv(), Ok(Event::Finished(now(1))));
+        assert_eq!(events.try_next(), Some(Event::Finished(now(1))));
         assert_eq!(queue.status().now, None);
         queue.wait_idle(|| false);
     }
@@ -246,6 +250,6 @@ mod tests {
         assert_eq!(queue.stop(), Some(now(1)));
         let mut out = [0i16; 8];
         assert_eq!(queue.take(&mut out), 0);
-        assert!(events.is_empty(), "a stopped song did not finish");
+        assert_eq!(events.try_next(), None, "a stopped song did not finish");
     }
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use crossbeam_channel::{Sender, bounded};
 use jukebox_protocol::{Playing, StreamId};
 
-use crate::Event;
+use crate::EventSender;
 use crate::decode::{self, DecodeCmd};
 use crate::pcm::{NowPlaying, PcmQueue, Status};
 
@@ -26,7 +26,7 @@ pub struct Playback {
 impl Playback {
     /// Starts the decoder thread; outputs read from [`Playback::queue`]. Finished songs are
     /// reported to `events`.
-    pub fn new(events: Sender<Event>) -> std::io::Result<Playback> {
+    pub fn new(events: EventSender) -> std::io::Result<Playback> {
         let queue = Arc::new(PcmQueue::new(events));
         let (decoder, commands) = bounded(DECODE_QUEUE);
         let decoding = Arc::clone(&queue);
@@ -73,6 +73,11 @@ impl Playback {
     /// What plays and how far it got.
     pub fn status(&self) -> Status {
         self.queue.status()
+    }
+
+    /// Makes [`Playback::wait`] check its `give_up` now (after Ctrl-C).
+    pub fn wake(&self) {
+        self.queue.wake();
     }
 
     /// Blocks until the current song has finished or was stopped, or `give_up` says so.

@@ -1,38 +1,69 @@
 //! The command loop: interactive (rustyline, with events printed above the prompt) when
 //! standard input is a terminal, line by line without prompt otherwise.
 
+use std::cell::Cell;
 use std::io::{self, BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError};
 use jukebox_protocol::SongEntry;
+use jukebox_protocol::text::printable;
 use rustyline::error::ReadlineError;
 use rustyline::{DefaultEditor, ExternalPrinter};
 
-use crate::Event;
 use crate::command::{Command, HELP};
-use crate::connection::{ClientError, Connection};
+use crate::connection::{Address, ClientError};
+use crate::explain;
+use crate::interrupt::Interrupt;
+use crate::link::Link;
 use crate::pcm::NowPlaying;
 use crate::playback::Playback;
+use crate::{Event, EventReceiver};
 
-/// Runs commands until quit or end of input.
-pub fn run(connection: Arc<Connection>, playback: Arc<Playback>, events: Receiver<Event>) -> ExitCode {
-    if io::stdin().is_terminal() {
-        interactive(&Session { connection, playback, events: None }, events)
-    } else {
-        scripted(&Session { connection, playback, events: Some(events) })
+/// How commands arrive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// A person at a terminal: a prompt, history, events above the prompt, and a link that
+    /// reconnects by itself.
+    Interactive,
+    /// A script on standard input: no prompt, output in a fixed order, and the end of the
+    /// connection ends the script, with a failure status.
+    Script,
+}
+
+impl Mode {
+    /// Interactive when standard input is a terminal.
+    pub fn of_stdin() -> Mode {
+        if io::stdin().is_terminal() { Mode::Interactive } else { Mode::Script }
+    }
+}
+
+/// Runs commands until quit or end of input. Ctrl-C cancels a `wait` or `sleep` in
+/// interactive mode and ends a script (see [`crate::interrupt`]).
+pub fn run(mode: Mode, link: Arc<Link>, playback: Arc<Playback>, events: EventReceiver) -> ExitCode {
+    let interrupt = match Interrupt::install(mode, Arc::clone(&link), Arc::clone(&playback)) {
+        Ok(interrupt) => Some(interrupt),
+        Err(e) => {
+            eprintln!("jukebox-client: Ctrl-C will not cancel a wait or a sleep: {e}");
+            None
+        }
+    };
+    match mode {
+        Mode::Interactive => interactive(&Session { link, playback, events: None, interrupt }, events),
+        Mode::Script => scripted(&Session { link, playback, events: Some(events), interrupt }),
     }
 }
 
 struct Session {
-    connection: Arc<Connection>,
+    link: Arc<Link>,
+    /// Ctrl-C, for `wait` and `sleep` to stop at (interactive mode).
+    interrupt: Option<Arc<Interrupt>>,
     playback: Arc<Playback>,
     /// In scripted mode the command thread prints events itself, between and during
     /// commands, so that a script's output is in a deterministic order.
-    events: Option<Receiver<Event>>,
+    events: Option<EventReceiver>,
 }
 
 impl Session {
@@ -45,7 +76,7 @@ impl Session {
             }
             Command::Quit => return Ok(false),
             Command::List => {
-                let songs = self.connection.list()?;
+                let songs = self.link.connection()?.list()?;
                 if songs.is_empty() {
                     let _ = writeln!(out, "The server has no songs.");
                 }
@@ -54,17 +85,17 @@ impl Session {
                 }
             }
             Command::Play(id) => {
-                let playing = self.connection.play(id)?;
+                let playing = self.link.connection()?.play(id)?;
                 let _ = writeln!(
                     out,
                     "Playing {}: {} ({})",
                     playing.song,
                     title_and_artist(&playing.title, &playing.artist),
-                    clock(Duration::from_millis(u64::from(playing.duration_ms)))
+                    length(Duration::from_millis(u64::from(playing.duration_ms)))
                 );
             }
             Command::Stop => {
-                let stopped = self.connection.stop()?;
+                let stopped = self.link.connection()?.stop()?;
                 let _ = writeln!(
                     out,
                     "{}",
@@ -80,28 +111,45 @@ impl Session {
                         now.song,
                         title_and_artist(&now.title, &now.artist),
                         clock(status.elapsed),
-                        clock(now.duration),
+                        length(now.duration),
                         status.buffered.as_secs_f32()
                     ),
                     None => writeln!(out, "Nothing is playing."),
                 };
+                if let Some(down) = self.link.down() {
+                    let _ = writeln!(out, "{}", capitalized(&printable(&down)));
+                }
+            }
+            Command::Connect { host, port } => {
+                let to = host.map(|host| Address { host, port: port.unwrap_or(self.link.server().port) });
+                let said = self.link.connect(to)?;
+                let _ = writeln!(out, "{said}");
             }
             Command::Sleep(duration) => match &self.events {
                 Some(events) => {
                     let deadline = Instant::now() + duration;
-                    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-                        match events.recv_timeout(left) {
-                            Ok(event) => print_event(out, event),
-                            Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {
-                                break;
-                            }
-                        }
+                    while let Some(event) = events.next_until(Some(deadline)) {
+                        print_event(out, event);
                     }
                 }
-                None => thread::sleep(duration),
+                None => match &self.interrupt {
+                    Some(interrupt) => {
+                        if interrupt.sleep(duration) {
+                            let _ = writeln!(out, "sleep: cancelled.");
+                        }
+                    }
+                    None => thread::sleep(duration),
+                },
             },
             Command::Wait => {
-                self.playback.wait(|| self.connection.is_closed());
+                let cancelled = Cell::new(false);
+                self.playback.wait(|| {
+                    cancelled.set(cancelled.get() || self.interrupt.as_ref().is_some_and(|i| i.take()));
+                    cancelled.get() || !self.link.is_connected()
+                });
+                if cancelled.get() {
+                    let _ = writeln!(out, "wait: cancelled; the song plays on.");
+                }
                 self.print_events(out);
             }
         }
@@ -111,7 +159,7 @@ impl Session {
     /// Prints the events that have happened (scripted mode only).
     fn print_events(&self, out: &mut dyn Write) {
         if let Some(events) = &self.events {
-            for event in events.try_iter() {
+            while let Some(event) = events.try_next() {
                 print_event(out, event);
             }
         }
@@ -122,11 +170,11 @@ fn print_event(out: &mut dyn Write, event: Event) {
     let _ = writeln!(out, "{}", describe_event(event));
 }
 
-fn interactive(session: &Session, events: Receiver<Event>) -> ExitCode {
+fn interactive(session: &Session, events: EventReceiver) -> ExitCode {
     let mut editor = match DefaultEditor::new() {
         Ok(editor) => editor,
         Err(e) => {
-            eprintln!("jukebox-client: cannot start the line editor: {e}");
+            eprintln!("jukebox-client: cannot start the line editor: {}", readline_error(&e));
             return ExitCode::FAILURE;
         }
     };
@@ -136,32 +184,38 @@ fn interactive(session: &Session, events: Receiver<Event>) -> ExitCode {
         }),
         Err(_) => spawn_event_printer(events, |line| println!("{line}")),
     }
-    println!("Connected. Type help for the commands.");
+    println!("Connected to {}. Type help for the commands.", session.link.server());
     loop {
         match editor.readline("jukebox> ") {
             Ok(line) => {
                 if !line.trim().is_empty() {
                     let _ = editor.add_history_entry(line.as_str());
                 }
-                match line.parse::<Command>() {
-                    Ok(command) => match session.execute(command, &mut io::stdout()) {
-                        Ok(true) => {}
-                        Ok(false) => break,
-                        Err(e) => println!("error: {e}"),
-                    },
-                    Err(e) => println!("{e}"),
+                if let Some(interrupt) = &session.interrupt {
+                    interrupt.command_starts();
+                }
+                let result =
+                    line.parse::<Command>().map(|command| session.execute(command, &mut io::stdout()));
+                if let Some(interrupt) = &session.interrupt {
+                    interrupt.command_ended();
+                }
+                match result {
+                    Ok(Ok(true)) => {}
+                    Ok(Ok(false)) => break,
+                    Ok(Err(e)) => eprintln!("{e}"),
+                    Err(e) => eprintln!("{e}"),
                 }
             }
             // Ctrl-C clears the line, as in a shell; Ctrl-D leaves.
             Err(ReadlineError::Interrupted) => println!("(type quit or press Ctrl-D to leave)"),
             Err(ReadlineError::Eof) => break,
             Err(e) => {
-                eprintln!("jukebox-client: cannot read the terminal: {e}");
+                eprintln!("jukebox-client: cannot read the terminal: {}", readline_error(&e));
                 break;
             }
         }
     }
-    session.connection.close();
+    session.link.close();
     ExitCode::SUCCESS
 }
 
@@ -176,41 +230,57 @@ fn scripted(session: &Session) -> ExitCode {
         match result {
             Ok(Ok(true)) => {}
             Ok(Ok(false)) => break,
+            // Mistakes on standard error, results on standard output.
             Ok(Err(e)) => {
-                let _ = writeln!(out, "error: {e}");
+                eprintln!("{e}");
                 failed = true;
             }
             Err(e) => {
-                let _ = writeln!(out, "{e}");
+                eprintln!("{e}");
                 failed = true;
             }
         }
-        if session.connection.is_closed() {
-            // The socket thread reports why just before it marks the connection closed.
-            thread::sleep(Duration::from_millis(20));
+        if !session.link.is_connected() {
+            // The link reported why before it counted as down.
             session.print_events(&mut out);
             return ExitCode::FAILURE;
         }
         let _ = out.flush();
     }
-    session.connection.close();
+    session.link.close();
     session.print_events(&mut io::stdout());
     if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS }
 }
 
-fn spawn_event_printer(events: Receiver<Event>, mut print: impl FnMut(String) + Send + 'static) {
+/// rustyline's errors in words: its I/O errors carry the OS's error number.
+fn readline_error(error: &ReadlineError) -> String {
+    match error {
+        ReadlineError::Io(e) => explain::io(e),
+        ReadlineError::Errno(errno) => explain::io(&io::Error::from(*errno)),
+        other => other.to_string(),
+    }
+}
+
+fn spawn_event_printer(events: EventReceiver, mut print: impl FnMut(String) + Send + 'static) {
     let _ = thread::Builder::new().name("events".into()).spawn(move || {
-        for event in events {
+        while let Some(event) = events.next_until(None) {
             print(describe_event(event));
         }
     });
 }
 
+/// The line that tells the user of `event`. Every text in an event may hold the server's words
+/// (a GOODBYE text, an ERROR message, a title), so each passes through [`printable`] here,
+/// whatever was done to it before.
 fn describe_event(event: Event) -> String {
     match event {
         Event::Finished(now) => format!("Finished {}: {}", now.song, describe_now(&now)),
-        Event::Disconnected(why) => format!("Disconnected: {why}."),
+        Event::Disconnected(why) => format!("Disconnected: {}.", printable(&why)),
+        Event::Reconnected(server) => format!("Reconnected to {}.", printable(&server)),
         Event::Warning(text) => format!("warning: {}", printable(&text)),
+        Event::Dropped(n) => {
+            format!("({n} more messages were dropped: they came faster than they could be shown)")
+        }
     }
 }
 
@@ -222,7 +292,7 @@ fn describe_entry(song: &SongEntry) -> String {
     let mut line = format!(
         "{:>3}  {:>5}  {}",
         song.id,
-        clock(Duration::from_millis(u64::from(song.duration_ms))),
+        length(Duration::from_millis(u64::from(song.duration_ms))),
         title_and_artist(&song.title, &song.artist)
     );
     if !song.album.is_empty() {
@@ -231,20 +301,30 @@ fn describe_entry(song: &SongEntry) -> String {
     line
 }
 
+/// Song titles and artists come from the server: shown through [`printable`], so that a tag
+/// cannot retitle the terminal, clear it, or reorder the line.
 fn title_and_artist(title: &str, artist: &str) -> String {
     if artist.is_empty() {
-        printable(title)
+        printable(title).into_owned()
     } else {
         format!("{} — {}", printable(title), printable(artist))
     }
 }
 
-/// Text from the server with control characters removed, so a tag cannot drive the terminal.
-fn printable(text: &str) -> String {
-    text.chars().filter(|c| !c.is_control()).collect()
+/// A song's length as [`clock`] shows it, rounded to the nearest second: a song of 25.5 s is
+/// 0:26 long. (Elapsed time is not rounded: it counts the seconds that have fully passed, as a
+/// player's display does.)
+fn length(d: Duration) -> String {
+    clock(d.saturating_add(Duration::from_millis(500)))
 }
 
-/// `m:ss`, or `h:mm:ss` for long durations.
+/// `text` with its first letter in capitals, to start a line.
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map(|first| first.to_uppercase().chain(chars).collect()).unwrap_or_default()
+}
+
+/// `m:ss`, or `h:mm:ss` for long durations; the part of a second is dropped.
 fn clock(d: Duration) -> String {
     let secs = d.as_secs();
     if secs >= 3600 {
@@ -276,5 +356,9 @@ mod tests {
     fn clocks_read_naturally() {
         assert_eq!(clock(Duration::from_secs(5)), "0:05");
         assert_eq!(clock(Duration::from_secs(3725)), "1:02:05");
+        assert_eq!(clock(Duration::from_millis(25_999)), "0:25");
+        assert_eq!(length(Duration::from_millis(25_499)), "0:25");
+        assert_eq!(length(Duration::from_millis(25_500)), "0:26");
+        assert_eq!(length(Duration::from_millis(3_599_500)), "1:00:00");
     }
 }

@@ -7,31 +7,31 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{music_dir, run_client, tone_song};
+use common::{fake_server, music_dir, run_client, tone_song};
+use jukebox_client::mp3dec::FrameDecoder;
 use jukebox_server::RunningServer;
 
 fn serve() -> RunningServer {
     common::serve(&music_dir())
 }
 
-/// Decodes a file with minimp3 into 44.1 kHz interleaved stereo.
+/// Decodes a whole file, frame by frame as `jukebox_protocol::mp3::frames` finds them, into
+/// 44.1 kHz interleaved stereo: what the client must play, independently of how the server
+/// cuts the file into chunks and the client reassembles them.
 fn decode(path: &Path) -> Vec<i16> {
-    let mut decoder = minimp3::Decoder::new(std::fs::File::open(path).unwrap());
+    let file = std::fs::read(path).unwrap();
+    let mut decoder = FrameDecoder::default();
     let mut out = Vec::new();
-    loop {
-        match decoder.next_frame() {
-            Ok(frame) => {
-                assert_eq!(frame.sample_rate, 44_100);
-                match frame.channels {
-                    1 => out.extend(frame.data.iter().flat_map(|&s| [s, s])),
-                    _ => out.extend_from_slice(&frame.data),
-                }
+    for span in jukebox_protocol::mp3::frames(&file) {
+        if let Some(frame) = decoder.decode(&file[span.offset..span.offset + span.header.len]) {
+            assert_eq!(frame.sample_rate, 44_100);
+            match frame.channels {
+                1 => out.extend(frame.samples.iter().flat_map(|&s| [s, s])),
+                _ => out.extend_from_slice(frame.samples),
             }
-            Err(minimp3::Error::Eof) => return out,
-            Err(minimp3::Error::SkippedData | minimp3::Error::InsufficientData) => {}
-            Err(e) => panic!("decoding {}: {e}", path.display()),
         }
     }
+    out
 }
 
 fn read_wav(path: &Path) -> Vec<i16> {
@@ -94,21 +94,75 @@ fn a_song_plays_to_its_end_and_wait_returns() {
 }
 
 #[test]
-fn errors_are_words_and_list_lines_begin_with_ids() {
+fn usage_mistakes_and_server_refusals_read_differently_and_go_to_stderr() {
     let server = serve();
-    let output =
-        run_client(server.addr.port(), &["--output", "null"], "list\nplay 42\nplay x\nstop\nstatus\nbogus\n");
+    let output = run_client(
+        server.addr.port(),
+        &["--output", "null"],
+        "list\nplay 42\nplay x\nplay\nstop\nstatus\nsleep forever\nbogus\n",
+    );
     let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    // Results on standard output: the list and the two answers, nothing else.
     let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 6, "{stdout}");
     for (i, line) in lines[..4].iter().enumerate() {
         assert!(line.trim_start().starts_with(&(i + 1).to_string()), "{line}");
     }
     assert!(lines[0].contains("Morning Scale — The Jukebox Synths"));
-    assert_eq!(lines[4], "error: no song with id 42");
-    assert!(lines[5].contains("play needs a song id"), "{}", lines[5]);
-    assert_eq!(&lines[6..8], ["Nothing was playing.", "Nothing is playing."]);
-    assert!(lines[8].contains("unknown command \"bogus\""));
-    assert!(!output.status.success(), "a script with errors exits non-zero");
+    assert_eq!(&lines[4..], ["Nothing was playing.", "Nothing is playing."]);
+    // Mistakes on standard error, each saying whose it is.
+    let errors: Vec<&str> = stderr.lines().collect();
+    assert_eq!(
+        errors,
+        [
+            "server: no song with id 42",
+            "play: \"x\" is not a song id (list shows them); try: play 2",
+            "play: which song? Give its id (list shows them); try: play 2",
+            "sleep: \"forever\" is not a number of seconds from 0 to 86400; try: sleep 2.5",
+            "unknown command \"bogus\"; type help for the list",
+        ],
+        "{stderr}"
+    );
+    assert_eq!(output.status.code(), Some(1), "a script with errors exits with status 1");
+}
+
+#[test]
+fn help_reads_well_at_any_width() {
+    for width in [60, 80, 120] {
+        let output = Command::new(env!("CARGO_BIN_EXE_jukebox-client"))
+            .arg("--help")
+            .env("COLUMNS", width.to_string())
+            .output()
+            .unwrap();
+        assert!(output.status.success());
+        let help = String::from_utf8_lossy(&output.stdout);
+        // Past 100 columns, lines of prose get hard to follow.
+        let limit = width.min(100);
+        let lines: Vec<&str> = help.lines().collect();
+        for line in &lines {
+            assert!(line.chars().count() <= limit, "at {width} columns, too long: {line:?}\n{help}");
+        }
+        // Paragraphs are filled: a line ends early only where the next word would not fit.
+        let indent = |line: &str| line.len() - line.trim_start().len();
+        for pair in lines.windows(2) {
+            let (line, next) = (pair[0], pair[1]);
+            if line.trim().is_empty() || next.trim().is_empty() || indent(line) != indent(next) {
+                continue;
+            }
+            // The next item of a list, not the rest of a sentence.
+            if next.trim_start().starts_with(['-', '[']) || next.ends_with(':') {
+                continue;
+            }
+            let word = next.split_whitespace().next().unwrap_or_default();
+            assert!(
+                line.chars().count() + 1 + word.chars().count() > limit,
+                "at {width} columns, {line:?} ends before {word:?} although it fits:\n{help}"
+            );
+        }
+        assert!(help.contains("--timeout <SECS>"), "{help}");
+        assert!(!help.contains("--keepalive"), "hidden: {help}");
+    }
 }
 
 #[test]
@@ -141,7 +195,12 @@ fn unreachable_or_foreign_servers_get_a_clear_message() {
     let output = run_client(port, &["--output", "null"], "list\n");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success());
-    assert!(stderr.contains(&format!("cannot connect to 127.0.0.1:{port}")), "{stderr}");
+    assert_eq!(
+        stderr.trim_end(),
+        format!(
+            "jukebox-client: nothing is listening on 127.0.0.1:{port} (connection refused); is the server running?"
+        )
+    );
     // Something that accepts and hangs up, as an HTTP server does on garbage.
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -153,6 +212,27 @@ fn unreachable_or_foreign_servers_get_a_clear_message() {
     let output = run_client(port, &["--output", "null"], "list\n");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("not a jukebox server"), "{stderr}");
+    assert!(!stderr.contains("os error"), "{stderr}");
+}
+
+#[test]
+fn a_peer_that_never_answers_the_handshake_is_named() {
+    // Something that accepts and then says nothing at all.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in listener.incoming().flatten() {
+            held.push(s);
+        }
+    });
+    let output = run_client(port, &["--output", "null", "--timeout", "1"], "list\n");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert_eq!(
+        stderr.trim_end(),
+        format!("jukebox-client: no answer from 127.0.0.1:{port} within 1 s; is it a jukebox server?")
+    );
 }
 
 #[test]
@@ -165,20 +245,11 @@ fn bad_output_choice_is_explained() {
 
 #[test]
 fn a_server_that_stops_answering_is_given_up_on() {
-    use jukebox_protocol::{Message, Playing, RequestId, SongId, StreamId, Welcome, audio_frame_head};
-    use std::io::Read;
+    use jukebox_protocol::{Message, Playing, Request, SongId, StreamId, audio_frame_head};
     // A server that starts a song, sends its first frames, and then falls silent without
     // closing the connection (hung, or cut off by the network).
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        let Ok((mut socket, _)) = listener.accept() else { return };
-        let mut hello = [0u8; 8];
-        socket.read_exact(&mut hello).unwrap();
-        socket.write_all(&Welcome { version: 1, server_max_version: 1 }.encode()).unwrap();
-        let mut play = [0u8; 14];
-        socket.read_exact(&mut play).unwrap();
-        let id = RequestId(u32::from_be_bytes([play[6], play[7], play[8], play[9]]));
+    let server = fake_server(|mut peer| {
+        let Some(Request::Play { id, .. }) = peer.request() else { panic!("expected PLAY") };
         let file = std::fs::read(music_dir().join("01-morning-scale.mp3")).unwrap();
         let frames: Vec<_> = jukebox_protocol::mp3::frames(&file).take(10).collect();
         let data = &file[frames[0].offset..frames[9].offset + frames[9].header.len];
@@ -191,22 +262,70 @@ fn a_server_that_stops_answering_is_given_up_on() {
             title: "Morning Scale".into(),
             artist: String::new(),
         };
-        socket.write_all(&Message::Playing(playing).to_bytes().unwrap()).unwrap();
-        socket.write_all(&audio_frame_head(StreamId(1), 0, 0, data.len()).unwrap()).unwrap();
-        socket.write_all(data).unwrap();
-        // Silence: read (and ignore) whatever comes, never answer.
-        let mut sink = [0u8; 1024];
-        while matches!(socket.read(&mut sink), Ok(n) if n > 0) {}
+        peer.send(&Message::Playing(playing));
+        peer.socket.write_all(&audio_frame_head(StreamId(1), 0, 0, data.len()).unwrap()).unwrap();
+        peer.socket.write_all(data).unwrap();
+        // Silence: read (and ignore) whatever comes, PINGs included, never answer.
+        peer.drain();
     });
     let started = Instant::now();
-    let output = run_client(port, &["--output", "null"], "play 1\nwait\nstatus\n");
+    let output = run_client(
+        server.port,
+        &["--output", "null", "--timeout", "1", "--keepalive", "1"],
+        "play 1\nwait\nstatus\n",
+    );
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("Playing 1: Morning Scale"), "{stdout}");
+    // A PING after 1 s of quiet, unanswered for 1 s more.
     assert!(
-        stdout.contains("Disconnected: the server stopped answering (nothing heard for 25 s)."),
+        stdout.contains("Disconnected: the server stopped answering (nothing heard for 2 s)."),
         "{stdout}"
     );
     assert!(!output.status.success());
     let waited = started.elapsed();
-    assert!(waited >= Duration::from_secs(25) && waited < Duration::from_secs(40), "{waited:?}");
+    assert!(waited >= Duration::from_secs(2) && waited < Duration::from_secs(4), "{waited:?}");
+}
+
+#[test]
+fn song_lengths_are_rounded_to_the_nearest_second() {
+    use jukebox_protocol::{ListPage, Message, Playing, Request, SongEntry, SongId, StreamId};
+    let entry = |id: u32, duration_ms: u32| SongEntry {
+        id: SongId(id),
+        duration_ms,
+        size: 1,
+        title: format!("song {id}"),
+        artist: String::new(),
+        album: String::new(),
+    };
+    let server = fake_server(move |mut peer| {
+        let Some(Request::List { id }) = peer.request() else { panic!("expected LIST") };
+        let songs = vec![entry(1, 25_500), entry(2, 25_499), entry(3, 3_599_500)];
+        peer.send(&Message::ListPage(ListPage { id, last: true, songs }));
+        let Some(Request::Play { id, song }) = peer.request() else { panic!("expected PLAY") };
+        let playing = Playing {
+            id,
+            stream: StreamId(1),
+            song,
+            duration_ms: 25_500,
+            total_bytes: 1,
+            title: "song 1".into(),
+            artist: String::new(),
+        };
+        peer.send(&Message::Playing(playing));
+        peer.drain();
+    });
+    let output = run_client(server.port, &["--output", "null"], "list\nplay 1\nstatus\n");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "  1   0:26  song 1",
+            "  2   0:25  song 2",
+            "  3  1:00:00  song 3",
+            "Playing 1: song 1 (0:26)",
+            "Playing 1: song 1, 0:00 / 0:26 (0.0 s buffered)",
+        ],
+        "{stdout}"
+    );
 }

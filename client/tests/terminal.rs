@@ -5,7 +5,7 @@ mod common;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use common::{music_dir, serve, tone_song};
+use common::{fake_server, music_dir, serve, serve_on, tone_song};
 
 /// A tmux server of our own, killed when the test ends.
 struct Terminal {
@@ -26,8 +26,9 @@ impl Terminal {
         Command::new("tmux").args(["-L", &self.socket]).args(args).output().expect("run tmux")
     }
 
+    /// What the terminal shows, with lines that wrapped joined again.
     fn screen(&self) -> String {
-        String::from_utf8_lossy(&self.tmux(&["capture-pane", "-p", "-t", "t"]).stdout).into_owned()
+        String::from_utf8_lossy(&self.tmux(&["capture-pane", "-p", "-J", "-t", "t"]).stdout).into_owned()
     }
 
     fn type_text(&self, text: &str) {
@@ -48,6 +49,31 @@ impl Terminal {
             }
             assert!(Instant::now() < deadline, "waited for {text:?}; the screen shows:\n{screen}");
             std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Presses Enter after `command`, and waits until the client has read the line: the
+    /// cursor has left the line that shows it.
+    fn enter(&self, command: &str) {
+        let typed = format!("jukebox> {command}");
+        self.wait_for(&typed);
+        self.press("Enter");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let screen = self.screen();
+            let line = screen.lines().collect::<Vec<_>>().iter().rposition(|l| l.trim_end() == typed);
+            let cursor =
+                String::from_utf8_lossy(&self.tmux(&["display", "-p", "-t", "t", "#{cursor_y}"]).stdout)
+                    .trim()
+                    .parse::<usize>()
+                    .ok();
+            if let (Some(line), Some(cursor)) = (line, cursor)
+                && cursor > line
+            {
+                return;
+            }
+            assert!(Instant::now() < deadline, "{command:?} was not entered; the screen shows:\n{screen}");
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
 
@@ -74,7 +100,7 @@ fn a_person_lists_plays_switches_and_leaves() {
     terminal.type_text("list");
     terminal.press("Enter");
     let screen = terminal.wait_for("Evening Lullaby");
-    assert!(screen.contains("  2   0:32  Lanterns in the Rain — The Jukebox Synths"), "{screen}");
+    assert!(screen.contains("  2   0:33  Lanterns in the Rain — The Jukebox Synths"), "{screen}");
     terminal.type_text("play 2");
     terminal.press("Enter");
     terminal.wait_for("Playing 2: Lanterns in the Rain");
@@ -84,7 +110,7 @@ fn a_person_lists_plays_switches_and_leaves() {
     std::thread::sleep(Duration::from_millis(1200));
     terminal.type_text("status");
     terminal.press("Enter");
-    let screen = terminal.wait_for("/ 0:33");
+    let screen = terminal.wait_for("/ 0:34");
     assert!(screen.contains("Playing 4: Evening Lullaby — The Jukebox Synths, 0:0"), "{screen}");
     // History: the up arrow brings back the last command.
     terminal.press("Up");
@@ -117,4 +143,129 @@ fn an_event_while_typing_does_not_garble_the_prompt() {
     terminal.type_text("tus");
     terminal.press("Enter");
     terminal.wait_for("Nothing is playing.");
+}
+
+#[test]
+fn a_lost_server_is_reconnected_to_and_playback_carries_on() {
+    let server = serve(&music_dir());
+    let port = server.addr.port();
+    let terminal = Terminal::start(&client_command(port));
+    terminal.wait_for("jukebox>");
+    terminal.type_text("play 1");
+    terminal.press("Enter");
+    terminal.wait_for("Playing 1: Morning Scale");
+    server.shutdown();
+    terminal.wait_for("Disconnected: the server is shutting down; reconnecting in the background");
+    // While it is gone, commands say so plainly, and how to retry now.
+    terminal.type_text("list");
+    terminal.press("Enter");
+    let screen = terminal.wait_for(&format!("not connected to 127.0.0.1:{port}: "));
+    assert!(
+        screen.contains("; type connect to retry now.") || screen.contains("Trying to reconnect now."),
+        "{screen}"
+    );
+    // The server comes back where it was: the client finds it by itself.
+    let _server = serve_on(&music_dir(), port);
+    terminal.wait_for(&format!("Reconnected to 127.0.0.1:{port}."));
+    // The decoder and output survived: a song plays, and its audio arrives.
+    terminal.type_text("play 2");
+    terminal.press("Enter");
+    terminal.wait_for("Playing 2: Lanterns in the Rain");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        terminal.type_text("status");
+        terminal.press("Enter");
+        let screen = terminal.wait_for("buffered)");
+        if screen
+            .lines()
+            .any(|l| l.contains("Playing 2:") && !l.contains("(0.0 s buffered)") && l.contains("buffered"))
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no audio after reconnecting:\n{screen}");
+        terminal.press("C-l");
+    }
+}
+
+#[test]
+fn connect_switches_to_another_server_at_once() {
+    let first = serve(&music_dir());
+    let dir = tempfile::tempdir().unwrap();
+    tone_song(dir.path(), "other", 1.0);
+    let second = serve(dir.path());
+    let terminal = Terminal::start(&client_command(first.addr.port()));
+    terminal.wait_for("jukebox>");
+    terminal.type_text(&format!("connect 127.0.0.1 {}", second.addr.port()));
+    terminal.press("Enter");
+    terminal.wait_for(&format!("Connected to 127.0.0.1:{}.", second.addr.port()));
+    terminal.type_text("list");
+    terminal.press("Enter");
+    let screen = terminal.wait_for("  1   0:01  other");
+    assert!(!screen.contains("Morning Scale"), "{screen}");
+    // A server that is not there: the client says so and stays where it was.
+    let nowhere = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    terminal.type_text(&format!("connect 127.0.0.1 {nowhere}"));
+    terminal.press("Enter");
+    terminal.wait_for(&format!("nothing is listening on 127.0.0.1:{nowhere}"));
+    terminal.type_text("play 1");
+    terminal.press("Enter");
+    terminal.wait_for("Playing 1: other");
+}
+
+#[test]
+fn ctrl_c_cancels_a_wait_or_a_sleep_and_the_client_stays() {
+    let server = serve(&music_dir());
+    let terminal = Terminal::start(&client_command(server.addr.port()));
+    terminal.wait_for("jukebox>");
+    terminal.type_text("play 2");
+    terminal.press("Enter");
+    terminal.wait_for("Playing 2: Lanterns in the Rain");
+    terminal.type_text("wait");
+    terminal.enter("wait");
+    terminal.press("C-c");
+    terminal.wait_for("wait: cancelled; the song plays on.");
+    // The song was not stopped, and the client is still there.
+    terminal.type_text("status");
+    terminal.press("Enter");
+    terminal.wait_for("Playing 2: Lanterns in the Rain — The Jukebox Synths, 0:");
+    terminal.type_text("sleep 60");
+    terminal.enter("sleep 60");
+    terminal.press("C-c");
+    terminal.wait_for("sleep: cancelled.");
+    terminal.type_text("stop");
+    terminal.press("Enter");
+    terminal.wait_for("Stopped.");
+    assert!(terminal.is_running());
+}
+
+#[test]
+fn ctrl_c_ends_a_script_with_goodbye_and_status_130() {
+    use jukebox_protocol::{GoodbyeReason, Message, Playing, Request, StreamId};
+    let (goodbye_tx, goodbye) = std::sync::mpsc::channel();
+    // A song that never ends: PLAYING, and no audio after it.
+    let server = fake_server(move |mut peer| {
+        let Some(Request::Play { id, song }) = peer.request() else { panic!("expected PLAY") };
+        let playing = Playing {
+            id,
+            stream: StreamId(1),
+            song,
+            duration_ms: 60_000,
+            total_bytes: 1,
+            title: "endless".into(),
+            artist: String::new(),
+        };
+        peer.send(&Message::Playing(playing));
+        let _ = goodbye_tx.send(peer.drain());
+    });
+    let script = format!(
+        "printf 'play 1\\nwait\\n' | {}; echo \"exit status $?\"; read _",
+        client_command(server.port)
+    );
+    let terminal = Terminal::start(&format!("bash -c '{}'", script.replace('\'', "'\\''")));
+    terminal.wait_for("Playing 1: endless");
+    terminal.press("C-c");
+    terminal.wait_for("exit status 130");
+    let goodbye =
+        goodbye.recv_timeout(Duration::from_secs(10)).expect("the fake server saw the client leave");
+    assert_eq!(goodbye.map(|g| g.reason), Some(GoodbyeReason::Normal), "the client said GOODBYE");
 }

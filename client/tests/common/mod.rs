@@ -1,10 +1,13 @@
 //! Songs and servers for the client's integration tests.
 #![allow(dead_code)]
 
-use std::io::Write;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+use jukebox_protocol::handshake::HANDSHAKE_LEN;
+use jukebox_protocol::{Goodbye, Message, PROTOCOL_VERSION, Request, Welcome, read_message};
 use jukebox_server::{Catalog, RunningServer, Server};
 
 /// The sample songs shipped in `music/`.
@@ -16,6 +19,13 @@ pub fn music_dir() -> PathBuf {
 pub fn serve(dir: &Path) -> RunningServer {
     let catalog = Catalog::scanned(dir).expect("scan the music folder");
     Server::bind("127.0.0.1:0".parse().unwrap(), catalog).expect("bind").spawn()
+}
+
+/// A server over `dir` on 127.0.0.1:`port`, for a test that needs a server back where an
+/// earlier one was.
+pub fn serve_on(dir: &Path, port: u16) -> RunningServer {
+    let catalog = Catalog::scanned(dir).expect("scan the music folder");
+    Server::bind(([127, 0, 0, 1], port).into(), catalog).expect("bind the same port again").spawn()
 }
 
 /// Writes a mono 64 kbit/s MP3 of a sine tone lasting `seconds`, titled by its file name.
@@ -52,4 +62,83 @@ pub fn run_client_with_env(port: u16, args: &[&str], env: &[(&str, String)], scr
 /// [`run_client_with_env`] without extra environment.
 pub fn run_client(port: u16, args: &[&str], script: &str) -> Output {
     run_client_with_env(port, args, &[], script)
+}
+
+/// A jukebox server played by the test itself, for behaviour a real server never shows
+/// (hostile, broken or stuck). It accepts one connection, answers the handshake, and runs
+/// `script` with the connection.
+pub fn fake_server(script: impl FnOnce(Peer) + Send + 'static) -> FakeServer {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a fake server");
+    let port = listener.local_addr().expect("its address").port();
+    let thread = std::thread::spawn(move || {
+        let Ok((mut socket, _)) = listener.accept() else { return };
+        let mut hello = [0u8; HANDSHAKE_LEN];
+        if socket.read_exact(&mut hello).is_err() {
+            return;
+        }
+        let welcome = Welcome { version: PROTOCOL_VERSION, server_max_version: PROTOCOL_VERSION };
+        if socket.write_all(&welcome.encode()).is_err() {
+            return;
+        }
+        script(Peer { socket, scratch: Vec::new() });
+    });
+    FakeServer { port, thread }
+}
+
+/// A running [`fake_server`].
+pub struct FakeServer {
+    /// Where it listens, on 127.0.0.1.
+    pub port: u16,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl FakeServer {
+    /// Waits for the script to end; panics if it panicked (a failed assertion in it).
+    pub fn join(self) {
+        self.thread.join().expect("the fake server's script failed");
+    }
+}
+
+/// The fake server's end of the connection.
+pub struct Peer {
+    /// The socket, for scripts that write raw bytes.
+    pub socket: TcpStream,
+    scratch: Vec<u8>,
+}
+
+impl Peer {
+    /// The next message from the client; `None` when it hung up.
+    pub fn next(&mut self) -> Option<Message> {
+        read_message(&mut self.socket, &mut self.scratch).ok().flatten()
+    }
+
+    /// The client's next request other than a keepalive PING (which is answered); `None` when
+    /// the client hung up or said GOODBYE.
+    pub fn request(&mut self) -> Option<Request> {
+        loop {
+            match self.next()? {
+                Message::Request(Request::Ping { id }) => self.send(&Message::Pong { id }),
+                Message::Request(request) => return Some(request),
+                Message::Goodbye(_) => return None,
+                _ => {}
+            }
+        }
+    }
+
+    /// Sends a message; a client that has gone is not an error here.
+    pub fn send(&mut self, message: &Message) {
+        let _ = self.socket.write_all(&message.to_bytes().expect("a message that fits a frame"));
+    }
+
+    /// Reads and drops whatever comes until the client hangs up; returns the GOODBYE if the
+    /// client said one.
+    pub fn drain(&mut self) -> Option<Goodbye> {
+        let mut goodbye = None;
+        while let Some(message) = self.next() {
+            if let Message::Goodbye(g) = message {
+                goodbye = Some(g);
+            }
+        }
+        goodbye
+    }
 }

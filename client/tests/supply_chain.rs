@@ -1,0 +1,75 @@
+//! What the client is built from: no crate with a known memory-safety advisory, and unsafe code
+//! in one module only.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+/// Crates the client must not depend on, with why.
+const REFUSED: &[(&str, &str)] = &[
+    ("slice-ring-buffer", "RUSTSEC-2025-0044: double frees"),
+    ("minimp3", "describes itself as unsound, and pulls in slice-ring-buffer"),
+];
+
+/// Every package in the workspace's Cargo.lock, with the names of its dependencies.
+fn lock_file() -> BTreeMap<String, Vec<String>> {
+    let lock = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.lock")).unwrap();
+    let mut packages: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for block in lock.split("[[package]]").skip(1) {
+        let mut name = None;
+        let mut dependencies = Vec::new();
+        let mut in_dependencies = false;
+        for line in block.lines().map(str::trim) {
+            if let Some(value) = line.strip_prefix("name = ") {
+                name = Some(value.trim_matches('"').to_string());
+            } else if line == "dependencies = [" {
+                in_dependencies = true;
+            } else if line == "]" {
+                in_dependencies = false;
+            } else if in_dependencies {
+                // `"name"` or `"name version"` or `"name version (source)"`.
+                let entry = line.trim_end_matches(',').trim_matches('"');
+                dependencies.push(entry.split(' ').next().unwrap_or_default().to_string());
+            }
+        }
+        packages.entry(name.expect("every package has a name")).or_default().extend(dependencies);
+    }
+    packages
+}
+
+#[test]
+fn no_crate_with_a_memory_safety_advisory_is_built_into_the_client() {
+    let packages = lock_file();
+    let mut seen = BTreeSet::new();
+    let mut todo = vec!["jukebox-client".to_string()];
+    while let Some(name) = todo.pop() {
+        if seen.insert(name.clone()) {
+            todo.extend(packages.get(&name).into_iter().flatten().cloned());
+        }
+    }
+    assert!(seen.contains("minimp3-sys"), "the walk found the decoder: {seen:?}");
+    for (name, why) in REFUSED {
+        assert!(!seen.contains(*name), "jukebox-client depends on {name} ({why})");
+    }
+}
+
+#[test]
+fn only_the_decoder_module_may_use_unsafe() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    for root in ["lib.rs", "main.rs"] {
+        let text = std::fs::read_to_string(src.join(root)).unwrap();
+        assert!(text.contains("#![deny(unsafe_code)]"), "{root} must deny unsafe code");
+    }
+    for entry in std::fs::read_dir(&src).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let allows = text.matches("allow(unsafe_code)").count();
+        match name.as_str() {
+            // The `mod mp3dec` line.
+            "lib.rs" => assert_eq!(allows, 1, "{name}"),
+            // The decoder's own unsafe block.
+            "mp3dec.rs" => {}
+            _ => assert_eq!(allows, 0, "{name} allows unsafe code"),
+        }
+    }
+}
