@@ -13,6 +13,8 @@ pub enum Command {
     Play(SongId),
     /// Stop playing.
     Stop,
+    /// Ask the server to look for new, changed and removed songs, and wait for it.
+    Rescan,
     /// Show what plays.
     Status,
     /// Show the commands.
@@ -41,6 +43,7 @@ Commands:
   list          show every song on the server, with its id
   play N        play song N (switches at once if a song is playing)
   stop          stop playing
+  rescan        ask the server to look for new, changed and removed songs
   status        show what is playing and how far it got
   sleep SECS    pause for SECS seconds (for scripts)
   wait          wait until the current song ends or is stopped (for scripts)
@@ -101,6 +104,7 @@ impl std::str::FromStr for Command {
         match name.as_str() {
             "list" | "ls" => no_argument(Command::List),
             "stop" => no_argument(Command::Stop),
+            "rescan" => no_argument(Command::Rescan),
             "status" => no_argument(Command::Status),
             "help" | "?" => no_argument(Command::Help),
             "quit" | "exit" => no_argument(Command::Quit),

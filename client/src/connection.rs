@@ -7,7 +7,7 @@ use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -16,8 +16,8 @@ use jukebox_protocol::frame::KEEPALIVE_INTERVAL;
 use jukebox_protocol::handshake::HANDSHAKE_LEN;
 use jukebox_protocol::text::printable;
 use jukebox_protocol::{
-    ErrorReply, Goodbye, GoodbyeReason, Hello, Message, Playing, ReadError, Request, RequestId, SongEntry,
-    SongId, Stopped, Welcome, read_frame,
+    ErrorReply, Goodbye, GoodbyeReason, Hello, LibraryChanged, Message, Playing, ReadError, Request,
+    RequestId, SongEntry, SongId, Stopped, Welcome, read_frame,
 };
 
 use crate::explain;
@@ -149,6 +149,24 @@ pub struct Connection {
     /// Joined by [`Connection::close`], so that nothing of this connection reaches playback
     /// after it returns.
     socket_thread: Mutex<Option<thread::JoinHandle<()>>>,
+    /// The newest scan of the server's library this connection has heard of, for `rescan`.
+    scans: Arc<Scans>,
+}
+
+/// What the socket thread tells a `rescan` waiting for the end of its scan.
+#[derive(Debug, Default)]
+struct Scans {
+    state: Mutex<ScanState>,
+    changed: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct ScanState {
+    /// The newest LIBRARY_CHANGED received.
+    latest: Option<LibraryChanged>,
+    /// A `rescan` is waiting (for its SCANNING, then for its scan): what the scans bring
+    /// meanwhile is that command's to show, not an event's.
+    rescanning: bool,
 }
 
 impl Connection {
@@ -197,6 +215,7 @@ impl Connection {
             timing,
             stop_keepalive: Mutex::new(Some(stop_keepalive)),
             socket_thread: Mutex::new(None),
+            scans: Arc::new(Scans::default()),
         });
         let router = Router {
             pending: Arc::clone(&connection.pending),
@@ -208,6 +227,7 @@ impl Connection {
             timing,
             on_end: Some(on_end),
             started_a_stream: false,
+            scans: Arc::clone(&connection.scans),
         };
         let socket_thread = thread::Builder::new()
             .name("socket".into())
@@ -271,6 +291,39 @@ impl Connection {
         match self.wait(&replies)? {
             Message::Stopped(stopped) => Ok(stopped),
             other => Err(unexpected(other)),
+        }
+    }
+
+    /// Asks the server to scan its music folder again (RFC §6.1.5) and waits, up to
+    /// `patience`, for the scan to finish; returns what it changed.
+    pub fn rescan(&self, patience: Duration) -> Result<LibraryChanged, ClientError> {
+        lock(&self.scans.state).rescanning = true;
+        let result = self.rescan_and_wait(patience);
+        lock(&self.scans.state).rescanning = false;
+        result
+    }
+
+    fn rescan_and_wait(&self, patience: Duration) -> Result<LibraryChanged, ClientError> {
+        let request = self.send_request(|id| Request::Rescan { id })?;
+        let scan = match self.wait(&request)? {
+            Message::Scanning(scanning) => scanning.scan,
+            other => return Err(unexpected(other)),
+        };
+        let deadline = Instant::now() + patience;
+        let mut state = lock(&self.scans.state);
+        loop {
+            if let Some(done) = state.latest.filter(|latest| latest.scan >= scan) {
+                return Ok(done);
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if self.is_closed() {
+                return Err(ClientError::Disconnected);
+            }
+            if left.is_zero() {
+                return Err(ClientError::Timeout(patience));
+            }
+            let wait = left.min(Duration::from_millis(200));
+            state = self.scans.changed.wait_timeout(state, wait).unwrap_or_else(PoisonError::into_inner).0;
         }
     }
 
@@ -399,6 +452,7 @@ struct Router {
     on_end: Option<OnEnd>,
     /// This connection started the current song at some point: when it ends, it stops it.
     started_a_stream: bool,
+    scans: Arc<Scans>,
 }
 
 impl Router {
@@ -506,11 +560,23 @@ impl Router {
                 return None;
             }
             Message::Error(error) => error.id,
+            Message::Scanning(scanning) => scanning.id,
+            Message::LibraryChanged(changed) => {
+                let mut state = lock(&self.scans.state);
+                if state.latest.is_none_or(|latest| changed.scan > latest.scan) {
+                    state.latest = Some(*changed);
+                }
+                // While a `rescan` waits, what changed is that command's to show.
+                let rescanning = state.rescanning;
+                drop(state);
+                self.scans.changed.notify_all();
+                if changed.changed_anything() && !rescanning {
+                    self.events.send(Event::LibraryChanged(*changed));
+                }
+                return None;
+            }
             // Requests are not for clients; unknown kinds are from a newer server (RFC §5.4).
-            Message::Request(_)
-            | Message::Unknown { .. }
-            | Message::Scanning(_)
-            | Message::LibraryChanged(_) => return None,
+            Message::Request(_) | Message::Unknown { .. } => return None,
         };
         let last_reply = !matches!(&message, Message::ListPage(page) if !page.last);
         // Not under the lock: the send may wait for the command to catch up.

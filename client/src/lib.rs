@@ -85,6 +85,8 @@ pub enum Event {
     Reconnected(String),
     /// Something went wrong but the client carries on.
     Warning(String),
+    /// The server's library changed (RFC §6.3.3): a list shown earlier is out of date.
+    LibraryChanged(jukebox_protocol::LibraryChanged),
     /// This many events came while the queue was full and were dropped (see
     /// [`EVENT_QUEUE`]); made up by the receiving end once it has shown the rest.
     Dropped(u64),

@@ -329,3 +329,24 @@ fn song_lengths_are_rounded_to_the_nearest_second() {
         "{stdout}"
     );
 }
+
+#[test]
+fn rescan_finds_a_song_added_since_the_server_started() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["01-morning-scale.mp3", "03-tin-robot-shuffle.mp3"] {
+        std::fs::copy(music_dir().join(name), dir.path().join(name)).unwrap();
+    }
+    let server = common::serve(dir.path());
+    std::fs::copy(music_dir().join("02-lanterns-in-the-rain.mp3"), dir.path().join("02-lanterns.mp3"))
+        .unwrap();
+    std::fs::remove_file(dir.path().join("03-tin-robot-shuffle.mp3")).unwrap();
+    let output = run_client(server.addr.port(), &["--output", "null"], "rescan\nlist\nplay 2\n");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines[0], "Rescanned: 2 songs (1 new, 1 removed).", "{stdout}");
+    // The new song has the next id (3), the removed one's id (2) answers no more.
+    assert!(lines[1].trim_start().starts_with("1 ") && lines[2].trim_start().starts_with("3 "), "{stdout}");
+    assert!(lines[2].contains("Lanterns in the Rain"), "{stdout}");
+    assert!(stderr.contains("no song with id 2"), "{stderr}");
+}
