@@ -175,8 +175,9 @@ impl Acceptor {
         let [joined, left, troubled, turned_away] = std::array::from_fn(|i| tally[i] - self.last_tally[i]);
         self.last_tally = tally;
         let live = self.shared.live_connections.load(Ordering::SeqCst);
+        let clients = if live == 1 { "client" } else { "clients" };
         info!(
-            "{live} clients connected; in the last {} s {joined} joined and {left} left ({troubled} \
+            "{live} {clients} connected; in the last {} s {joined} joined and {left} left ({troubled} \
              closed for a protocol error, silence or not reading), {turned_away} turned away",
             SUMMARY_EVERY.as_secs()
         );
@@ -236,6 +237,16 @@ impl Acceptor {
     }
 
     fn expire(&mut self, now: Instant) {
+        // Most connections leave the handshake by completing it, not by being evicted: drop
+        // their entries from the oldest on, so that the queue holds only the last seconds of
+        // accepts (its front is at most HANDSHAKE_TIMEOUT old), not one entry per connection
+        // the server ever accepted.
+        while let Some(&(slot, generation)) = self.by_age.front() {
+            if self.slots.get(slot).and_then(Option::as_ref).is_some_and(|p| p.generation == generation) {
+                break;
+            }
+            self.by_age.pop_front();
+        }
         while let Some(&Reverse((at, slot, generation))) = self.deadlines.peek() {
             if at > now {
                 break;
