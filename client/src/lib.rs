@@ -46,8 +46,10 @@
 //!   old connection, and waits for its socket thread, before the new one can play anything.
 //! - The reconnect thread runs in interactive mode only: a script ends with its connection.
 //! - The REPL blocks only in readline, in waiting for a reply (at most `--timeout`), in
-//!   `connect` (as long), and in `sleep`/`wait` (which Ctrl-C cancels). The output never blocks: an empty queue plays
-//!   silence. Nothing that comes from the network can grow a queue without bound.
+//!   `connect` (as long), in `rescan` (for the server's scan to end, at most 120 s: the socket
+//!   thread wakes it when a LIBRARY_CHANGED arrives), and in `sleep`/`wait` (which Ctrl-C
+//!   cancels). The output never blocks: an empty queue plays silence. Nothing that comes from
+//!   the network can grow a queue without bound.
 //! - Nothing is cached: every `list` and `play` is a round trip.
 
 #![deny(unsafe_code)]
