@@ -85,8 +85,9 @@ pub struct Catalog {
     scanning: Mutex<()>,
     results: Mutex<ScanResults>,
     /// One wake-up per connection, pending at most once: a scan finished since it last read
-    /// the results.
-    subscribers: Mutex<Vec<Sender<()>>>,
+    /// the results. Keyed so that a connection that ends takes its entry with it.
+    subscribers: Mutex<HashMap<u64, Sender<()>>>,
+    next_subscriber: std::sync::atomic::AtomicU64,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -138,7 +139,8 @@ impl Catalog {
             wake: Condvar::new(),
             scanning: Mutex::new(()),
             results: Mutex::new(ScanResults::default()),
-            subscribers: Mutex::new(Vec::new()),
+            subscribers: Mutex::new(HashMap::new()),
+            next_subscriber: std::sync::atomic::AtomicU64::new(0),
         }))
     }
 
@@ -169,11 +171,14 @@ impl Catalog {
     }
 
     /// Wake-ups for one connection: a message means that a scan has finished since the last
-    /// one was received, and [`Catalog::results`] has it. Dropping the receiver unsubscribes.
-    pub fn subscribe(&self) -> Receiver<()> {
-        let (tx, rx) = crossbeam_channel::bounded(1);
-        lock(&self.subscribers).push(tx);
-        rx
+    /// one was received, and [`Catalog::results`] has it. Dropping the subscription
+    /// unsubscribes (a connection that merely dropped its receiver would leave its sender here
+    /// until the next scan: one per connection ever served, when nobody rescans).
+    pub fn subscribe(self: &Arc<Self>) -> Subscription {
+        let (tx, wakes) = crossbeam_channel::bounded(1);
+        let id = self.next_subscriber.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        lock(&self.subscribers).insert(id, tx);
+        Subscription { id, wakes, catalog: Arc::clone(self) }
     }
 
     /// The newest scan results.
@@ -300,7 +305,34 @@ impl Catalog {
             }
         }
         // A full channel already holds a wake-up that its writer has yet to act on.
-        lock(&self.subscribers).retain(|tx| !matches!(tx.try_send(()), Err(TrySendError::Disconnected(()))));
+        lock(&self.subscribers)
+            .retain(|_, tx| !matches!(tx.try_send(()), Err(TrySendError::Disconnected(()))));
+    }
+}
+
+/// One connection's wake-ups from the catalog; dropping it unsubscribes.
+#[derive(Debug)]
+pub struct Subscription {
+    id: u64,
+    wakes: Receiver<()>,
+    catalog: Arc<Catalog>,
+}
+
+impl Subscription {
+    /// A message here means a scan has finished since the last one was received.
+    pub fn wakes(&self) -> &Receiver<()> {
+        &self.wakes
+    }
+
+    /// The newest scan results.
+    pub fn results(&self) -> ScanResults {
+        self.catalog.results()
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        lock(&self.catalog.subscribers).remove(&self.id);
     }
 }
 
@@ -492,6 +524,19 @@ mod tests {
             fake_probe,
         );
         assert_eq!(third.songs.iter().find(|s| s.tags.title == "b").map(|s| s.id.0), Some(5));
+    }
+
+    #[test]
+    fn a_connection_that_ends_leaves_no_subscription_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let catalog = Catalog::scanned(dir.path()).unwrap();
+        let subscriptions: Vec<_> = (0..100).map(|_| catalog.subscribe()).collect();
+        assert_eq!(lock(&catalog.subscribers).len(), 100);
+        drop(subscriptions);
+        assert!(lock(&catalog.subscribers).is_empty());
+        let kept = catalog.subscribe();
+        catalog.scan_now();
+        assert!(kept.wakes().try_recv().is_ok(), "a scan wakes a live subscription");
     }
 
     #[test]

@@ -45,11 +45,8 @@ pub enum WriterEnd {
 pub struct Signals {
     /// Never sent on; disconnected when the server shuts down.
     pub shutdown: Receiver<()>,
-    /// A wake-up when scans of the library have finished; their results are read from the
-    /// catalog.
-    pub scans: Receiver<()>,
-    /// Where the scan results are.
-    pub catalog: std::sync::Arc<crate::Catalog>,
+    /// A wake-up when scans of the library have finished, and where their results are.
+    pub scans: crate::library::catalog::Subscription,
 }
 
 /// Runs the writer until the connection ends, then shuts the socket down: after a GOODBYE
@@ -57,7 +54,7 @@ pub struct Signals {
 /// the reader thread; otherwise both halves, to wake a reader still blocked in `read`.
 pub fn write_loop(socket: &TcpStream, work: &Receiver<Work>, signals: &Signals) -> io::Result<()> {
     let mut session = Session::default();
-    session.scans_seen(signals.catalog.results());
+    session.scans_seen(signals.scans.results());
     let mut writer = Writer { socket, session, buf: Vec::new(), audio: Vec::new() };
     let result = writer.run(work, signals);
     let how = if matches!(result, Ok(WriterEnd::SaidGoodbye)) { Shutdown::Write } else { Shutdown::Both };
@@ -76,7 +73,7 @@ struct Writer<'a> {
 
 impl Writer<'_> {
     fn run(&mut self, work: &Receiver<Work>, signals: &Signals) -> io::Result<WriterEnd> {
-        let mut scans = signals.scans.clone();
+        let mut scans = signals.scans.wakes().clone();
         loop {
             // Replies first: everything the reader has decided so far.
             match work.try_recv() {
@@ -111,7 +108,7 @@ impl Writer<'_> {
                 }
                 recv(scans) -> woken => match woken {
                     Ok(()) => {
-                        let outgoing = self.session.scans_finished(signals.catalog.results());
+                        let outgoing = self.session.scans_finished(signals.scans.results());
                         self.send(outgoing)?;
                     }
                     // The catalog is gone: no more scans, and no busy loop on a closed channel.
