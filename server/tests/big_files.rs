@@ -156,14 +156,19 @@ fn a_song_on_disk_cut_short_while_it_streams_ends_its_stream_not_the_connection(
 }
 
 #[test]
-fn a_file_over_the_size_bound_is_refused_in_words() {
+fn a_file_over_the_size_bound_is_not_listed_and_one_that_grew_past_it_is_refused_in_words() {
     let dir = tempfile::tempdir().unwrap();
-    // A constant-bitrate file is listed by its first frames and its size, and sparse beyond.
-    let path = dir.path().join("huge.mp3");
-    std::fs::write(&path, frames_with(FRAME_HEADER, 200, 1)).unwrap();
-    std::fs::OpenOptions::new().write(true).open(&path).unwrap().set_len(MAX_SONG_BYTES + 1).unwrap();
+    // Constant-bitrate files are listed by their first frames and their size; sparse beyond.
+    let huge = dir.path().join("a-huge.mp3");
+    std::fs::write(&huge, frames_with(FRAME_HEADER, 200, 1)).unwrap();
+    std::fs::OpenOptions::new().write(true).open(&huge).unwrap().set_len(MAX_SONG_BYTES + 1).unwrap();
+    let growing = dir.path().join("b-growing.mp3");
+    std::fs::write(&growing, frames_with(FRAME_HEADER, 200, 2)).unwrap();
     let server = common::serve(dir.path());
     let mut client = Client::connect(server.addr);
+    let listed: Vec<_> = client.list().into_iter().map(|s| s.title).collect();
+    assert_eq!(listed, ["b-growing"], "a file the server would never stream is not listed");
+    std::fs::OpenOptions::new().write(true).open(&growing).unwrap().set_len(MAX_SONG_BYTES + 1).unwrap();
     let id = client.play(1);
     let Message::Error(error) = client.recv() else { panic!("expected ERROR") };
     assert_eq!((error.id, error.code), (id, ErrorCode::SongUnavailable));

@@ -9,7 +9,6 @@
 //! always sees the folder as it was when the client asked (RFC §6.1.5).
 
 use std::collections::{HashMap, HashSet};
-use std::io::{Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, RwLock};
 use std::thread;
@@ -23,6 +22,7 @@ use crate::library::index::{Index, IndexError, Remembered, Stamp, default_locati
 use crate::library::open::open_listed;
 use crate::library::probe::{Probe, ProbeError, probe};
 use crate::library::scan::{Found, LinkPolicy, Root, find_mp3_files, show, words};
+use crate::library::song::MAX_SONG_BYTES;
 use crate::library::tags::Tags;
 use crate::library::{Library, ScanError, Song};
 
@@ -418,11 +418,12 @@ fn rescan(
 
 /// Reads a new or changed file: opens it safely, probes its audio, reads its tags.
 fn probe_file(root: &Root, file: &Found) -> Result<(Probe, Tags), ProbeError> {
-    let (mut handle, size) = open_listed(root, &file.path, &file.real)
-        .map_err(|e| ProbeError::Io(std::io::Error::other(e.to_string())))?;
+    if file.size > MAX_SONG_BYTES {
+        return Err(ProbeError::TooLarge { size: file.size });
+    }
+    let (mut handle, size) = open_listed(root, &file.path, &file.real)?;
     let found = probe(&mut handle, size)?;
-    handle.seek(SeekFrom::Start(0))?;
-    let tags = Tags::read(&mut handle, found.audio_start, &file.path);
+    let tags = Tags::read(&mut handle, size, &file.path);
     Ok((found, tags))
 }
 

@@ -49,6 +49,12 @@ pub enum ProbeError {
     /// No run of MPEG audio frames was found.
     #[error("it holds no MPEG audio frames")]
     NotMpegAudio,
+    /// Larger than the server streams: not worth a scan's time to walk.
+    #[error("it is {size} bytes, more than the {} the server streams", crate::library::song::MAX_SONG_BYTES)]
+    TooLarge {
+        /// Its size.
+        size: u64,
+    },
 }
 
 /// Probes a file of `size` bytes, read from its start.
@@ -61,7 +67,7 @@ pub fn probe<F: Read + Seek>(file: &mut F, size: u64) -> Result<Probe, ProbeErro
     let mut frames = mp3::frames(&head);
     let first = frames.next();
     let duration_of = |frames: u64, header: &AudioHeader| {
-        mp3::samples_to_duration(frames * u64::from(header.samples), header.sample_rate)
+        mp3::samples_to_duration(frames.saturating_mul(u64::from(header.samples)), header.sample_rate)
     };
     // An encoder's header frame (Xing, Info, VBRI) is silence and not counted in its own
     // count, so it does not count toward the duration either way.

@@ -1,14 +1,23 @@
 //! Title, artist and album of a file, from its ID3v2 tag, else its ID3v1 tag, else its name.
+//!
+//! Tags come from files anyone may have put in the music folder, and a tag parser is complex
+//! code: the `id3` crate reads a frame's announced size before the frame, and inflates
+//! compressed frames up to 256 MiB each. So it is given only a tag this module has checked:
+//! at most [`MAX_TAG_BYTES`], read into memory, whose frames all fit in it, none compressed,
+//! encrypted or unsynchronised (such a tag is rare; the song is then titled by its ID3v1 tag
+//! or its name). A panic in the parser costs the tag, not the scan.
 
-use std::io::{Read, Seek};
+use std::io::{Cursor, Read, Seek, SeekFrom};
 use std::path::Path;
 
 use id3::TagLike;
 use jukebox_protocol::truncate_text;
 
-/// Tags bigger than this (cover art of several megabytes is common, hundreds is not) are not
-/// read: a hostile file could otherwise make the scan hold a 256 MB tag in memory.
-pub const MAX_TAG_BYTES: u64 = 32 * 1024 * 1024;
+use crate::library::probe::id3v2_tag_len;
+
+/// An ID3v2 tag larger than this is not read (cover art is what makes tags large; the texts
+/// LIST shows are in the first frames).
+pub const MAX_TAG_BYTES: u64 = 1024 * 1024;
 
 /// What LIST shows of a song besides its numbers.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -22,13 +31,16 @@ pub struct Tags {
 }
 
 impl Tags {
-    /// Reads the tags of an opened file whose ID3v2 tags take `id3v2_len` bytes; `path` gives
-    /// the title when there is none. A missing or broken tag is not an error: the song is
-    /// still playable, so the file name stands in for the title.
-    pub fn read<F: Read + Seek>(file: F, id3v2_len: u64, path: &Path) -> Tags {
-        let tag = if id3v2_len <= MAX_TAG_BYTES { id3::v1v2::read_from(file).ok() } else { None };
-        let field =
-            |get: fn(&id3::Tag) -> Option<&str>| tag.as_ref().and_then(get).map(clean).unwrap_or_default();
+    /// Reads the tags of an opened file of `size` bytes; `path` gives the title when there is
+    /// none. A missing or broken tag is not an error: the song is still playable, so the file
+    /// name stands in for the title.
+    pub fn read<F: Read + Seek>(mut file: F, size: u64, path: &Path) -> Tags {
+        let v2 = parse_safely(read_v2(&mut file, size), id3::Tag::read_from2);
+        let v1 =
+            parse_safely(read_v1(&mut file, size), |bytes| id3::v1::Tag::read_from(bytes).map(Into::into));
+        let field = |get: fn(&id3::Tag) -> Option<&str>| {
+            [&v2, &v1].into_iter().flatten().find_map(get).map(clean).unwrap_or_default()
+        };
         let mut tags =
             Tags { title: field(|t| t.title()), artist: field(|t| t.artist()), album: field(|t| t.album()) };
         if tags.title.is_empty() {
@@ -36,6 +48,74 @@ impl Tags {
         }
         tags
     }
+}
+
+/// Parses checked tag bytes with `parse`; a parser error or panic is no tag.
+fn parse_safely(
+    bytes: Option<Vec<u8>>,
+    parse: impl FnOnce(Cursor<Vec<u8>>) -> id3::Result<id3::Tag> + std::panic::UnwindSafe,
+) -> Option<id3::Tag> {
+    let bytes = bytes?;
+    std::panic::catch_unwind(|| parse(Cursor::new(bytes)).ok()).ok().flatten()
+}
+
+/// The bytes of the ID3v2 tag at the start of the file, if it is small and plain enough to
+/// hand to the parser.
+fn read_v2<F: Read + Seek>(file: &mut F, size: u64) -> Option<Vec<u8>> {
+    let mut header = [0u8; 10];
+    file.seek(SeekFrom::Start(0)).ok()?;
+    file.read_exact(&mut header).ok()?;
+    let len = id3v2_tag_len(&header)?;
+    if len > MAX_TAG_BYTES || len > size {
+        return None;
+    }
+    let mut bytes = vec![0u8; usize::try_from(len).ok()?];
+    bytes[..10].copy_from_slice(&header);
+    file.read_exact(&mut bytes[10..]).ok()?;
+    plain_frames(&bytes).then_some(bytes)
+}
+
+/// The ID3v1 tag in the last 128 bytes, if there is one.
+fn read_v1<F: Read + Seek>(file: &mut F, size: u64) -> Option<Vec<u8>> {
+    let start = size.checked_sub(128)?;
+    let mut bytes = vec![0u8; 128];
+    file.seek(SeekFrom::Start(start)).ok()?;
+    file.read_exact(&mut bytes).ok()?;
+    bytes.starts_with(b"TAG").then_some(bytes)
+}
+
+/// Whether every frame of an ID3v2.2, 2.3 or 2.4 tag lies within it and is neither
+/// compressed, encrypted nor unsynchronised, and the tag has no extended header.
+fn plain_frames(tag: &[u8]) -> bool {
+    let (version, flags) = (tag[3], tag[5]);
+    // Unsynchronisation (0x80) and an extended header (0x40) are left to the fallbacks.
+    if flags & 0xC0 != 0 || !(2..=4).contains(&version) {
+        return false;
+    }
+    let header_len = if version == 2 { 6 } else { 10 };
+    let mut pos = 10;
+    while pos + header_len <= tag.len() {
+        let frame = &tag[pos..pos + header_len];
+        if frame[0] == 0 {
+            return true; // padding
+        }
+        let size = match version {
+            2 => frame[3..6].iter().fold(0usize, |acc, b| (acc << 8) | usize::from(*b)),
+            3 => frame[4..8].iter().fold(0usize, |acc, b| (acc << 8) | usize::from(*b)),
+            _ => frame[4..8].iter().fold(0usize, |acc, b| (acc << 7) | usize::from(b & 0x7F)),
+        };
+        let format_flags = if version == 2 { 0 } else { frame[9] };
+        let refused = match version {
+            3 => format_flags & 0xC0 != 0, // compression, encryption
+            4 => format_flags & 0x0F != 0, // compression, encryption, unsync, length
+            _ => false,
+        };
+        if refused || size > tag.len() - pos - header_len {
+            return false;
+        }
+        pos += header_len + size;
+    }
+    true
 }
 
 /// Trims padding and drops control characters and bidi overrides, which a tag may hold and a
@@ -54,10 +134,61 @@ mod tests {
         assert_eq!(clean("evil\u{202E}3pm"), "evil3pm");
     }
 
+    /// An ID3v2.3 tag holding `frames`, each (id, flags, body).
+    fn v23(frames: &[(&[u8; 4], [u8; 2], Vec<u8>)], claimed: Option<u32>) -> Vec<u8> {
+        let mut body = Vec::new();
+        for (id, flags, data) in frames {
+            body.extend_from_slice(*id);
+            body.extend_from_slice(&claimed.unwrap_or(data.len() as u32).to_be_bytes());
+            body.extend_from_slice(flags);
+            body.extend_from_slice(data);
+        }
+        let size = body.len() as u32;
+        let mut tag = b"ID3\x03\x00\x00".to_vec();
+        tag.extend([21, 14, 7, 0].map(|shift| ((size >> shift) & 0x7F) as u8));
+        tag.extend(body);
+        tag
+    }
+
+    fn text(s: &str) -> Vec<u8> {
+        let mut data = vec![3]; // UTF-8
+        data.extend_from_slice(s.as_bytes());
+        data
+    }
+
+    #[test]
+    fn a_plain_tag_is_read() {
+        let tag = v23(&[(b"TIT2", [0, 0], text("Tune")), (b"TPE1", [0, 0], text("Band"))], None);
+        let tags = Tags::read(Cursor::new(&tag), tag.len() as u64, Path::new("x.mp3"));
+        assert_eq!((tags.title.as_str(), tags.artist.as_str()), ("Tune", "Band"));
+    }
+
+    #[test]
+    fn a_tag_that_lies_about_a_frame_or_compresses_it_is_not_parsed() {
+        // A frame claiming 4 GiB, and a compressed one: the parser never sees them.
+        let huge = v23(&[(b"TIT2", [0, 0], text("Tune"))], Some(u32::MAX));
+        assert!(!plain_frames(&huge));
+        let compressed = v23(&[(b"TIT2", [0, 0x80], text("Tune"))], None);
+        assert!(!plain_frames(&compressed));
+        let tags = Tags::read(Cursor::new(&compressed), compressed.len() as u64, Path::new("dir/Named.mp3"));
+        assert_eq!(tags.title, "Named");
+    }
+
+    #[test]
+    fn an_id3v1_tag_stands_in_for_a_missing_v2_tag() {
+        let mut file = vec![0u8; 1000];
+        let mut v1 = b"TAG".to_vec();
+        v1.extend(format!("{:<30}{:<30}{:<30}", "Old Title", "Old Artist", "Old Album").bytes());
+        v1.resize(128, 0);
+        file.extend(v1);
+        let tags = Tags::read(Cursor::new(&file), file.len() as u64, Path::new("x.mp3"));
+        assert_eq!((tags.title.as_str(), tags.album.as_str()), ("Old Title", "Old Album"));
+    }
+
     #[test]
     fn untagged_file_is_titled_by_its_name() {
         let path = Path::new("music/My Tune.mp3");
-        let tags = Tags::read(std::io::Cursor::new(b"not really audio"), 0, path);
+        let tags = Tags::read(std::io::Cursor::new(b"not really audio"), 16, path);
         assert_eq!(tags, Tags { title: "My Tune".into(), artist: String::new(), album: String::new() });
     }
 }
