@@ -213,3 +213,32 @@ fn rescan_finds_new_and_removed_files_and_every_client_hears_of_it() {
     let id = other.play(1);
     assert!(matches!(other.recv(), Message::Error(e) if e.id == id && e.code == ErrorCode::NoSuchSong));
 }
+
+#[test]
+fn a_song_whose_file_changed_is_played_as_it_is_now_after_a_rescan() {
+    let dir = tempfile::tempdir().unwrap();
+    let before = write_song(&dir.path().join("a.mp3"), 40, 0);
+    let server = serve(dir.path());
+    let mut client = Client::connect(server.addr);
+    client.play(1);
+    let Message::Playing(first) = client.recv() else { panic!("expected PLAYING") };
+    assert_eq!(first.total_bytes, before.len() as u64);
+    // The file is rewritten, longer; a rescan sees it changed.
+    let after = write_song(&dir.path().join("a.mp3"), 60, 7);
+    client.request(|id| Request::Rescan { id });
+    loop {
+        if let Message::LibraryChanged(changed) = client.recv() {
+            assert_eq!(changed.updated, 1);
+            break;
+        }
+    }
+    client.play(1);
+    let playing = loop {
+        if let Message::Playing(playing) = client.recv() {
+            break playing;
+        }
+    };
+    assert_eq!(playing.total_bytes, after.len() as u64, "the new file, not the one in memory");
+    let Message::Audio(chunk) = client.recv() else { panic!("expected AUDIO") };
+    assert_eq!(chunk.data[4], 7, "the new file's frames");
+}

@@ -52,7 +52,7 @@ impl From<StoredPath> for PathBuf {
 }
 
 /// What invalidates a remembered file: any change of size or modification time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Stamp {
     /// Size in bytes.
     pub size: u64,

@@ -443,6 +443,10 @@ struct Job {
     pending: Arc<Pending>,
 }
 
+/// What a loaded song is cached under: its id and its file's size and time, so that a song
+/// whose file a rescan found changed is loaded again, not served from memory as it was.
+type Key = (SongId, crate::library::index::Stamp);
+
 /// Loaded songs: every song some connection is streaming (weakly, freed with its last
 /// listener), and the most recently played ones (strongly, while the limits allow).
 #[derive(Debug)]
@@ -464,17 +468,18 @@ impl std::fmt::Debug for Job {
 
 #[derive(Debug, Default)]
 struct Entries {
-    streaming: HashMap<SongId, Weak<LoadedSong>>,
+    streaming: HashMap<Key, Weak<LoadedSong>>,
     /// Loads in flight, so that many PLAYs of a song that is not loaded read it once.
-    loading: HashMap<SongId, Arc<Pending>>,
+    loading: HashMap<Key, Arc<Pending>>,
     /// Most recent first.
     recent: VecDeque<(SongId, Arc<LoadedSong>)>,
 }
 
 impl Entries {
-    fn touch(&mut self, id: SongId, song: &Arc<LoadedSong>) {
-        self.recent.retain(|(recent, _)| *recent != id);
-        self.recent.push_front((id, Arc::clone(song)));
+    fn touch(&mut self, key: Key, song: &Arc<LoadedSong>) {
+        // One version of a song is kept for later: the newest played.
+        self.recent.retain(|(recent, _)| *recent != key.0);
+        self.recent.push_front((key.0, Arc::clone(song)));
     }
 }
 
@@ -538,11 +543,12 @@ impl SongCache {
     pub fn load(&self, song: &Song) -> Result<Arc<LoadedSong>, Arc<LoadError>> {
         let pending = {
             let mut entries = lock(&self.entries);
-            if let Some(loaded) = entries.streaming.get(&song.id).and_then(Weak::upgrade) {
-                entries.touch(song.id, &loaded);
+            let key = (song.id, song.stamp);
+            if let Some(loaded) = entries.streaming.get(&key).and_then(Weak::upgrade) {
+                entries.touch(key, &loaded);
                 return Ok(loaded);
             }
-            match entries.loading.get(&song.id) {
+            match entries.loading.get(&key) {
                 Some(pending) => Arc::clone(pending),
                 None => {
                     let pending = Arc::new(Pending::default());
@@ -553,7 +559,7 @@ impl SongCache {
                             return Err(Arc::new(LoadError::Busy));
                         }
                     }
-                    entries.loading.insert(song.id, Arc::clone(&pending));
+                    entries.loading.insert(key, Arc::clone(&pending));
                     pending
                 }
             }
@@ -576,11 +582,12 @@ impl SongCache {
     fn run(&self, job: Job) {
         let result = self.read(&job.song).map_err(Arc::new);
         let mut entries = lock(&self.entries);
-        entries.loading.remove(&job.song.id);
+        let key = (job.song.id, job.song.stamp);
+        entries.loading.remove(&key);
         if let Ok(loaded) = &result {
             entries.streaming.retain(|_, weak| weak.strong_count() > 0);
-            entries.streaming.insert(job.song.id, Arc::downgrade(loaded));
-            entries.touch(job.song.id, loaded);
+            entries.streaming.insert(key, Arc::downgrade(loaded));
+            entries.touch(key, loaded);
         }
         drop(entries);
         *lock(&job.pending.result) = Some(result);
