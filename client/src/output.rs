@@ -173,12 +173,15 @@ struct QueueSource {
     next: usize,
     filled: usize,
     generation: u64,
+    /// The last sample handed out was a left one: the next must be its right, or the
+    /// channels swap for the rest of the session.
+    mid_frame: bool,
 }
 
 impl QueueSource {
     fn new(queue: Arc<PcmQueue>) -> Self {
         let generation = queue.generation();
-        QueueSource { queue, block: vec![0; DEVICE_BLOCK], next: 0, filled: 0, generation }
+        QueueSource { queue, block: vec![0; DEVICE_BLOCK], next: 0, filled: 0, generation, mid_frame: false }
     }
 }
 
@@ -190,6 +193,12 @@ impl Iterator for QueueSource {
         if generation != self.generation {
             self.generation = generation;
             self.next = self.filled;
+            // A switch between a left sample and its right one: finish the frame with silence,
+            // so the new stream starts on a left sample.
+            if self.mid_frame {
+                self.mid_frame = false;
+                return Some(0.0);
+            }
         }
         if self.next == self.filled {
             self.next = 0;
@@ -204,6 +213,7 @@ impl Iterator for QueueSource {
         }
         let sample = self.block[self.next];
         self.next += 1;
+        self.mid_frame = !self.mid_frame;
         Some(f32::from(sample) / 32_768.0)
     }
 }
@@ -288,6 +298,28 @@ fn wav_error(error: &hound::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_switch_between_left_and_right_keeps_the_channels_in_place() {
+        let (events, _receiver) = crate::event_channel();
+        let queue = Arc::new(PcmQueue::new(events));
+        let now = |stream| crate::pcm::NowPlaying {
+            stream: jukebox_protocol::StreamId(stream),
+            song: jukebox_protocol::SongId(1),
+            title: String::new(),
+            artist: String::new(),
+            duration: Duration::from_secs(1),
+        };
+        queue.start(now(1));
+        // Left samples are 1, right samples -1.
+        queue.push(jukebox_protocol::StreamId(1), &[1, -1, 1, -1]);
+        let mut source = QueueSource::new(Arc::clone(&queue));
+        assert_eq!(source.next(), Some(1.0 / 32_768.0)); // a left sample, then a switch
+        queue.start(now(2));
+        queue.push(jukebox_protocol::StreamId(2), &[2, -2, 2, -2]);
+        let rest: Vec<f32> = (0..5).map_while(|_| source.next()).map(|s| s * 32_768.0).collect();
+        assert_eq!(rest, [0.0, 2.0, -2.0, 2.0, -2.0], "silence for the right channel, then left first");
+    }
 
     #[test]
     fn output_specs_parse_and_print_back() {
