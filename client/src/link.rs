@@ -62,6 +62,10 @@ struct State {
     backoff: Backoff,
     /// The client is leaving: no more attempts.
     leaving: bool,
+    /// A connection that ended before it was installed (its socket thread can see the end
+    /// before the one who opened it records it: a full server answers WELCOME and GOODBYE at
+    /// once): its number and why, for [`Link::install`] to act on.
+    lost_early: Option<(u64, String)>,
 }
 
 /// The link to the server; see the module documentation.
@@ -97,6 +101,7 @@ impl Link {
                 server: server.clone(),
                 connection: None,
                 generation: 0,
+                lost_early: None,
                 down_because: String::new(),
                 retry_at: None,
                 attempting: false,
@@ -249,19 +254,35 @@ impl Link {
         state.retry_at = None;
         state.backoff = Backoff::default();
         state.down_because.clear();
-        state.connection.replace(connection)
+        let old = state.connection.replace(connection);
+        if let Some((_, why)) = state.lost_early.take_if(|(lost, _)| *lost == generation) {
+            self.went_down(state, why);
+        }
+        old
     }
 
     /// The socket thread of connection `generation` saw it end.
     fn lost(&self, generation: u64, why: String) {
         let mut state = self.lock();
-        if state.generation != generation || state.leaving {
+        if state.leaving {
             return;
         }
+        if generation > state.generation {
+            // Not installed yet: the one who opened it will find out when it installs it.
+            state.lost_early = Some((generation, why));
+            return;
+        }
+        if state.generation == generation {
+            self.went_down(&mut state, why);
+        }
+    }
+
+    /// The current connection has ended: say why, and retry if this link retries.
+    fn went_down(&self, state: &mut State, why: String) {
         state.connection = None;
         state.down_because.clone_from(&why);
         if self.retries {
-            self.schedule_retry(&mut state);
+            self.schedule_retry(state);
             self.events.send(Event::Disconnected(format!(
                 "{why}; reconnecting in the background (type connect to try now)"
             )));
@@ -310,7 +331,10 @@ impl Link {
                     if state.connection.is_none() && !state.leaving && state.server == server =>
                 {
                     self.install(&mut state, server.clone(), generation, connection);
-                    self.events.send(Event::Reconnected(server.to_string()));
+                    // It may have ended already, and said so.
+                    if state.connection.is_some() {
+                        self.events.send(Event::Reconnected(server.to_string()));
+                    }
                 }
                 Ok((_, unwanted)) => {
                     drop(state);
