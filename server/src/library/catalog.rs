@@ -12,11 +12,11 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, RwLock};
 use std::thread;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use jukebox_protocol::{LibraryChanged, SongId};
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::library::index::{Index, IndexError, Remembered, Stamp, default_location};
 use crate::library::open::open_listed;
@@ -36,6 +36,9 @@ pub struct ScanResults {
     /// The newest scan that finished and changed something.
     pub latest_change: Option<LibraryChanged>,
 }
+
+/// Scans start at most this often: a client that loops RESCAN cannot keep the disk busy.
+pub const MIN_SCAN_INTERVAL: Duration = Duration::from_secs(2);
 
 /// Where the index is kept.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -206,18 +209,32 @@ impl Catalog {
         }
         let catalog = Arc::clone(self);
         thread::Builder::new().name("scanner".into()).spawn(move || {
+            let mut last_start: Option<Instant> = None;
             loop {
                 let number = {
                     let mut scans = lock(&catalog.scans);
-                    while scans.requested <= scans.started && !scans.stop {
-                        scans = catalog.wake.wait(scans).unwrap_or_else(PoisonError::into_inner);
-                    }
-                    if scans.stop {
-                        return;
+                    loop {
+                        if scans.stop {
+                            return;
+                        }
+                        // A client that sends RESCAN after RESCAN gets a scan at most every
+                        // MIN_SCAN_INTERVAL; the RESCANs meanwhile join the waiting scan.
+                        let rest = last_start.map_or(Duration::ZERO, |t| {
+                            (t + MIN_SCAN_INTERVAL).saturating_duration_since(Instant::now())
+                        });
+                        if scans.requested > scans.started && rest.is_zero() {
+                            break;
+                        }
+                        scans = if rest.is_zero() {
+                            catalog.wake.wait(scans).unwrap_or_else(PoisonError::into_inner)
+                        } else {
+                            catalog.wake.wait_timeout(scans, rest).unwrap_or_else(PoisonError::into_inner).0
+                        };
                     }
                     scans.started = scans.requested;
                     scans.started
                 };
+                last_start = Some(Instant::now());
                 catalog.scan(number);
             }
         })
@@ -245,7 +262,7 @@ impl Catalog {
     fn scan(&self, number: u32) -> LibraryChanged {
         let _one_at_a_time = lock(&self.scanning);
         let began = Instant::now();
-        let found = find_mp3_files(&self.root, self.links);
+        let found = find_mp3_files(&self.root, self.links, number == 1);
         let previous = self.current();
         let mut index = lock(&self.index);
         let outcome = rescan(&self.root, &previous, &mut index, found, probe_file);
@@ -278,7 +295,7 @@ impl Catalog {
         drop(unsaved);
         drop(index);
         let took = began.elapsed().as_secs_f32();
-        info!(
+        let summary = format!(
             "scan {number} of {}: {} songs ({} new, {} removed, {} changed) in {took:.2} s",
             show(&self.root.given),
             result.songs,
@@ -286,6 +303,13 @@ impl Catalog {
             result.removed,
             result.updated
         );
+        // The first scan, and any that changed something, are worth a line; a client that
+        // rescans an unchanged folder is not.
+        if number == 1 || result.changed_anything() {
+            info!("{summary}");
+        } else {
+            debug!("{summary}");
+        }
         if empty {
             warn!(
                 "no songs in {}: it holds no .mp3 files with MPEG audio (subfolders included)",

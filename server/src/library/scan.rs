@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use jukebox_protocol::text::printable;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 /// Folders nested deeper than this are not entered: no music collection is that deep, and a
 /// hostile tree could be.
@@ -78,9 +78,11 @@ impl Root {
     }
 }
 
-/// Every `.mp3` file (any case) under `root`, sorted by path, found by the rules above.
-pub fn find_mp3_files(root: &Root, policy: LinkPolicy) -> Vec<Found> {
-    let mut walk = Walk { root, policy, visited: HashSet::new(), found: Vec::new() };
+/// Every `.mp3` file (any case) under `root`, sorted by path, found by the rules above. What
+/// is skipped is a warning when `loud` (the first scan), and a debug line on later scans, so
+/// that a client rescanning in a loop does not fill the log.
+pub fn find_mp3_files(root: &Root, policy: LinkPolicy, loud: bool) -> Vec<Found> {
+    let mut walk = Walk { root, policy, loud, visited: HashSet::new(), found: Vec::new() };
     if let Ok(meta) = fs::metadata(&root.real) {
         walk.visited.insert((meta.dev(), meta.ino()));
     }
@@ -93,22 +95,35 @@ pub fn find_mp3_files(root: &Root, policy: LinkPolicy) -> Vec<Found> {
 struct Walk<'a> {
     root: &'a Root,
     policy: LinkPolicy,
+    loud: bool,
     /// Directories entered, by (device, inode): each at most once.
     visited: HashSet<(u64, u64)>,
     found: Vec<Found>,
 }
 
 impl Walk<'_> {
+    /// Says what the walk skipped: loud on the first scan, quiet after.
+    fn skip(&self, what: std::fmt::Arguments<'_>) {
+        if self.loud {
+            warn!("{what}");
+        } else {
+            debug!("{what}");
+        }
+    }
+
     /// Walks the directory shown as `shown`, whose real path is `real`.
     fn directory(&mut self, shown: &Path, real: &Path, depth: usize) {
         if depth > MAX_DEPTH {
-            warn!("not entering {}: folders nested deeper than {MAX_DEPTH} are skipped", show(shown));
+            self.skip(format_args!(
+                "not entering {}: folders nested deeper than {MAX_DEPTH} are skipped",
+                show(shown)
+            ));
             return;
         }
         let entries = match fs::read_dir(shown) {
             Ok(entries) => entries,
             Err(e) => {
-                warn!("cannot read the folder {}: {}", show(shown), words(&e));
+                self.skip(format_args!("cannot read the folder {}: {}", show(shown), words(&e)));
                 return;
             }
         };
@@ -148,12 +163,12 @@ impl Walk<'_> {
             }
         };
         if !self.root.contains(&target) && self.policy == LinkPolicy::InsideOnly {
-            warn!(
+            self.skip(format_args!(
                 "not following the link {} to {}: it leads outside the music folder \
                  (start the server with --follow-outside-links to follow such links)",
                 show(path),
                 show(&target)
-            );
+            ));
             return;
         }
         let Ok(meta) = fs::metadata(&target) else { return };
@@ -200,7 +215,7 @@ mod tests {
         symlink("/", dir.path().join("everything")).unwrap();
         let root = Root::new(dir.path()).unwrap();
         let started = std::time::Instant::now();
-        let found = find_mp3_files(&root, LinkPolicy::InsideOnly);
+        let found = find_mp3_files(&root, LinkPolicy::InsideOnly, true);
         assert_eq!(names(&found, dir.path()), ["a.mp3"]);
         assert!(started.elapsed() < std::time::Duration::from_secs(1));
     }
@@ -216,9 +231,9 @@ mod tests {
         symlink(outside.path().join("secret.mp3"), dir.path().join("leak.mp3")).unwrap();
         symlink(outside.path(), dir.path().join("elsewhere")).unwrap();
         let root = Root::new(dir.path()).unwrap();
-        let inside = find_mp3_files(&root, LinkPolicy::InsideOnly);
+        let inside = find_mp3_files(&root, LinkPolicy::InsideOnly, true);
         assert_eq!(names(&inside, dir.path()), ["alias.mp3", "real/b.MP3"]);
-        let everything = find_mp3_files(&root, LinkPolicy::FollowOutside);
+        let everything = find_mp3_files(&root, LinkPolicy::FollowOutside, true);
         assert_eq!(
             names(&everything, dir.path()),
             ["alias.mp3", "elsewhere/secret.mp3", "leak.mp3", "real/b.MP3"]
@@ -236,7 +251,7 @@ mod tests {
         assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
         let root = Root::new(dir.path()).unwrap();
         for policy in [LinkPolicy::InsideOnly, LinkPolicy::FollowOutside] {
-            assert_eq!(names(&find_mp3_files(&root, policy), dir.path()), ["sub/c.mp3"]);
+            assert_eq!(names(&find_mp3_files(&root, policy, true), dir.path()), ["sub/c.mp3"]);
         }
     }
 }
