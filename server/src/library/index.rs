@@ -22,8 +22,8 @@ use crate::library::tags::Tags;
 /// Format version of the index file; another version is rebuilt, not misread.
 const FORMAT: u32 = 1;
 
-/// An index file larger than this is not read (10,000 songs take about 3 MB).
-pub const MAX_INDEX_BYTES: u64 = 256 * 1024 * 1024;
+/// An index file larger than this is not read (10,000 songs take 2.4 MB).
+pub const MAX_INDEX_BYTES: u64 = 64 * 1024 * 1024;
 
 /// A path kept exactly, even when it is not UTF-8 (file names on Linux are bytes).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -168,6 +168,8 @@ impl Index {
         if stored_root != root {
             return Err(IndexError::OtherFolder(stored_root));
         }
+        // The index is a file like any other: whoever could write it must not make the server
+        // open a path outside the music folder, or show text the scan would have cleaned.
         let mut songs: Vec<Remembered> = stored
             .songs
             .into_iter()
@@ -178,8 +180,9 @@ impl Index {
                 stamp: s.stamp,
                 audio_start: s.audio_start,
                 duration: Duration::from_nanos(s.duration_ns),
-                tags: s.tags,
+                tags: s.tags.cleaned(),
             })
+            .filter(|s| is_song_path(&s.path))
             .collect();
         songs.sort_by_key(|s| s.id);
         songs.dedup_by_key(|s| s.id);
@@ -187,7 +190,12 @@ impl Index {
         Ok(Index {
             next_id: stored.next_id.max(highest.saturating_add(1)).max(1),
             songs,
-            skipped: stored.skipped.into_iter().map(|s| (s.path.into(), s.stamp)).collect(),
+            skipped: stored
+                .skipped
+                .into_iter()
+                .map(|s| (PathBuf::from(s.path), s.stamp))
+                .filter(|(path, _)| is_song_path(path))
+                .collect(),
         })
     }
 
@@ -227,6 +235,13 @@ impl Index {
             let _ = fs::remove_file(&temporary);
         })
     }
+}
+
+/// Whether `path` can be one the scan found: relative to the music folder, made of plain names
+/// only (no `..`, no root), and an `.mp3` file.
+fn is_song_path(path: &Path) -> bool {
+    path.components().all(|c| matches!(c, std::path::Component::Normal(_)))
+        && crate::library::scan::is_mp3_name(path)
 }
 
 /// Where the index of the music folder `root` lives unless `--db` says otherwise: under the
@@ -288,6 +303,25 @@ mod tests {
         assert!(matches!(Index::load(&file, dir.path()), Err(IndexError::Missing)));
         fs::write(&file, b"{\"format\": 1, \"songs\": [").unwrap();
         assert!(matches!(Index::load(&file, dir.path()), Err(IndexError::Corrupt(_))));
+    }
+
+    #[test]
+    fn an_index_cannot_name_a_file_outside_the_folder_or_smuggle_escapes() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("index.json");
+        let mut bad = song(2, "/etc/passwd.mp3");
+        bad.tags.title = "x".into();
+        let mut escape = song(3, "ok.mp3");
+        escape.tags.title = "evil\u{1b}]0;pwned\u{7}".into();
+        let index = Index {
+            next_id: 9,
+            songs: vec![bad, song(4, "../up.mp3"), song(5, "notes.txt"), escape],
+            skipped: Vec::new(),
+        };
+        index.save(&file, dir.path()).unwrap();
+        let loaded = Index::load(&file, dir.path()).unwrap();
+        let kept: Vec<_> = loaded.songs.iter().map(|s| (s.id, s.tags.title.clone())).collect();
+        assert_eq!(kept, [(3, "evil]0;pwned".to_string())]);
     }
 
     #[test]

@@ -50,6 +50,14 @@ impl Tags {
     }
 }
 
+impl Tags {
+    /// The same tags with every field cleaned as a scan cleans them: for tags that come from
+    /// somewhere less careful (an index file on disk).
+    pub fn cleaned(self) -> Tags {
+        Tags { title: clean(&self.title), artist: clean(&self.artist), album: clean(&self.album) }
+    }
+}
+
 /// Parses checked tag bytes with `parse`; a parser error or panic is no tag.
 fn parse_safely(
     bytes: Option<Vec<u8>>,
