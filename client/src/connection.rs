@@ -113,6 +113,9 @@ pub enum ClientError {
 /// the server down, instead of the queue growing.
 const REPLY_QUEUE: usize = 16;
 
+/// How long a client that said GOODBYE waits for the server to close in turn.
+const GOODBYE_GRACE: Duration = Duration::from_secs(1);
+
 /// Replies routed to the command that waits for them.
 type Pending = Mutex<HashMap<RequestId, Sender<Message>>>;
 
@@ -295,15 +298,24 @@ impl Connection {
     }
 
     /// Asks the server to scan its music folder again (RFC §6.1.5) and waits, up to
-    /// `patience`, for the scan to finish; returns what it changed.
-    pub fn rescan(&self, patience: Duration) -> Result<LibraryChanged, ClientError> {
+    /// `patience` or until `give_up` says so, for the scan to finish; returns what it
+    /// changed, or `None` when given up on.
+    pub fn rescan(
+        &self,
+        patience: Duration,
+        give_up: impl Fn() -> bool,
+    ) -> Result<Option<LibraryChanged>, ClientError> {
         lock(&self.scans.state).rescanning = true;
-        let result = self.rescan_and_wait(patience);
+        let result = self.rescan_and_wait(patience, give_up);
         lock(&self.scans.state).rescanning = false;
         result
     }
 
-    fn rescan_and_wait(&self, patience: Duration) -> Result<LibraryChanged, ClientError> {
+    fn rescan_and_wait(
+        &self,
+        patience: Duration,
+        give_up: impl Fn() -> bool,
+    ) -> Result<Option<LibraryChanged>, ClientError> {
         let request = self.send_request(|id| Request::Rescan { id })?;
         let scan = match self.wait(&request)? {
             Message::Scanning(scanning) => scanning.scan,
@@ -313,7 +325,10 @@ impl Connection {
         let mut state = lock(&self.scans.state);
         loop {
             if let Some(done) = state.latest.filter(|latest| latest.scan >= scan) {
-                return Ok(done);
+                return Ok(Some(done));
+            }
+            if give_up() {
+                return Ok(None);
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if self.is_closed() {
@@ -339,12 +354,21 @@ impl Connection {
             if let Ok(bytes) = goodbye.to_bytes() {
                 let _ = writer.write_all(&bytes);
             }
-            let _ = writer.shutdown(Shutdown::Both);
+            // Only the sending half: closing a socket that still has audio arriving resets
+            // the connection, which can destroy the GOODBYE before the server reads it (RFC
+            // §8.2). The socket thread reads on, discarding, until the server closes in turn.
+            let _ = writer.shutdown(Shutdown::Write);
         }
         let socket_thread = lock(&self.socket_thread).take();
         if let Some(socket_thread) = socket_thread
             && socket_thread.thread().id() != thread::current().id()
         {
+            let deadline = Instant::now() + GOODBYE_GRACE;
+            while !socket_thread.is_finished() && Instant::now() < deadline {
+                thread::sleep(Duration::from_millis(10));
+            }
+            // A server that does not close: wake the socket thread ourselves.
+            let _ = lock(&self.writer).shutdown(Shutdown::Both);
             let _ = socket_thread.join();
         }
     }
@@ -463,7 +487,11 @@ impl Router {
                 Ok(Some(header)) => {
                     *lock(&self.last_heard) = Instant::now();
                     // Request kinds are never sent by a server: ignored undecoded (RFC §5.4.3).
-                    if header.class() == jukebox_protocol::Class::Request {
+                    // After our GOODBYE, what still arrives is only read until the server
+                    // closes, never played or answered.
+                    if header.class() == jukebox_protocol::Class::Request
+                        || self.closed.load(Ordering::SeqCst)
+                    {
                         continue;
                     }
                     match Message::decode(header.kind_byte, &scratch) {

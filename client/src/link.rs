@@ -149,6 +149,12 @@ impl Link {
         self.lock().server.clone()
     }
 
+    /// True once [`Link::close`] has begun: the client is being ended (by its user, or by a
+    /// signal on another thread, which exits the process when the GOODBYE is out).
+    pub fn is_leaving(&self) -> bool {
+        self.lock().leaving
+    }
+
     /// True while a connection is up.
     pub fn is_connected(&self) -> bool {
         self.lock().connection.as_ref().is_some_and(|c| !c.is_closed())

@@ -17,7 +17,7 @@ use jukebox_client::{command, explain};
 
 /// Plays songs from a jukebox server (see RFC.md) as they arrive.
 ///
-/// At the prompt, type help for the commands: list, play N, stop, status, sleep SECS, wait,
+/// At the prompt, type help for the commands: list, play N, stop, rescan, status, sleep SECS, wait,
 /// connect [HOST] [PORT], help and quit. Ctrl-C cancels a wait or a sleep; Ctrl-D leaves. If the
 /// server goes away, the client reconnects by itself, and connect retries at once.
 ///

@@ -99,8 +99,15 @@ impl Session {
                 );
             }
             Command::Rescan => {
-                let done = self.link.connection()?.rescan(RESCAN_PATIENCE)?;
-                let _ = writeln!(out, "Rescanned: {}.", describe_scan(&done));
+                let interrupted = || self.interrupt.as_ref().is_some_and(|i| i.take());
+                match self.link.connection()?.rescan(RESCAN_PATIENCE, interrupted)? {
+                    Some(done) => {
+                        let _ = writeln!(out, "Rescanned: {}.", describe_scan(&done));
+                    }
+                    None => {
+                        let _ = writeln!(out, "rescan: no longer waiting; the server scans on.");
+                    }
+                }
             }
             Command::Stop => {
                 let stopped = self.link.connection()?.stop()?;
@@ -249,6 +256,13 @@ fn scripted(session: &Session) -> ExitCode {
             }
         }
         if !session.link.is_connected() {
+            if session.link.is_leaving() {
+                // A signal is ending the client: its thread says GOODBYE and exits with the
+                // signal's status; this one has nothing left to do.
+                loop {
+                    thread::park();
+                }
+            }
             // The link reported why before it counted as down.
             session.print_events(&mut out);
             return ExitCode::FAILURE;

@@ -299,6 +299,18 @@ impl Session {
         Some(id)
     }
 
+    /// The PLAYING of `stream` has been handed to TCP at `now`: t0 of RFC §7.3, from which the
+    /// stream is paced. (It was started when the PLAY was applied; the write may have waited.)
+    pub fn playing_sent(&mut self, stream: StreamId, now: Instant) {
+        if let Some(Current::Sending(active)) = self.current.as_mut()
+            && active.id == stream
+            && active.sent == 0
+        {
+            active.started = now;
+            active.horizon = now;
+        }
+    }
+
     /// Ends the current stream, returning its id if there was one.
     pub fn stop(&mut self) -> Option<StreamId> {
         self.current.take().map(|s| s.id())
@@ -536,6 +548,20 @@ mod tests {
         assert_eq!(session.stop(), Some(second));
         assert_eq!(session.stop(), None);
         assert!(matches!(session.next(t0), Next::Idle));
+    }
+
+    #[test]
+    fn a_stream_is_paced_from_the_moment_its_playing_was_sent() {
+        let t0 = Instant::now();
+        let mut session = Session::default();
+        let id = session.play(song(), t0).unwrap();
+        // The PLAYING took 3 s to go out (a client that did not read): the burst is still
+        // LEAD + BATCH ahead of that moment, not 3 s more.
+        let sent = t0 + Duration::from_secs(3);
+        session.playing_sent(id, sent);
+        let (burst, _, next) = drain(&mut session, sent);
+        assert!(burst as f64 / RATE <= (LEAD + BATCH).as_secs_f64(), "{burst} bytes");
+        assert!(next.expect("more to come") >= sent + BATCH.mul_f64(0.9));
     }
 
     #[test]

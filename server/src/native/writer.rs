@@ -130,7 +130,14 @@ impl Writer<'_> {
     fn send(&mut self, outgoing: Outgoing) -> io::Result<Option<WriterEnd>> {
         match outgoing {
             Outgoing::Nothing => {}
-            Outgoing::Frame(message) => self.frame(&message)?,
+            Outgoing::Frame(message) => {
+                self.frame(&message)?;
+                if let Message::Playing(playing) = &message {
+                    // RFC §7.3 counts from the moment PLAYING is sent: if that write waited
+                    // behind a full socket, the stream's clock starts now, not before.
+                    self.session.playing_sent(playing.stream, Instant::now());
+                }
+            }
             Outgoing::Frames(messages) => {
                 for message in &messages {
                     self.frame(message)?;
