@@ -13,7 +13,7 @@
 //!   ┌────────────┐  Condvar: down, and a retry is due  ┌────────────────────────────────────┐
 //!   │ reconnect  │ ◀────────────────────────────────── │ Link: the Connection of the moment │
 //!   │ (interac-  │ ───── a new Connection ───────────▶ │ (if any), the server, when to      │
-//!   │ tive only) │                                     │ retry: 0.5 s doubling to 30 s,     │
+//!   │ tive only) │                                     │ retry: 0.25-0.5 s, doubling to 30 s│
 //!   └────────────┘                                     │ jittered                           │
 //!   ┌────────────┐ one per Connection, like the        └────────────────────────────────────┘
 //!   │ keepalive  │ socket thread: PING after 15 s without sending (--keepalive); shuts the

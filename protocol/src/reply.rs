@@ -239,7 +239,8 @@ impl Stopped {
 /// Why a request failed (RFC §9).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorCode {
-    /// The request's payload is shorter than its kind requires, or has a bad field.
+    /// The request's payload is shorter than its kind requires (RFC §9: the only way a version
+    /// 1 request can be malformed).
     MalformedRequest,
     /// The request's kind is not one this server knows.
     UnknownRequest,

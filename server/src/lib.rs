@@ -42,7 +42,9 @@
 //! - The writer encodes LIST pages itself, page by page, from the library snapshot the reader
 //!   took when it read the LIST.
 //! - Shutdown: the acceptor's waker stops its loop; dropping the shutdown sender wakes every
-//!   writer, which says GOODBYE and shuts the socket down; that wakes its reader.
+//!   writer, which says GOODBYE and shuts down the socket's sending half; its reader ends when
+//!   the client closes in turn (one that does not is left to the idle timeout, after
+//!   `Server::run` has returned).
 //! - The library is an immutable snapshot behind the [`Catalog`]; a scan builds a new one and
 //!   swaps it in. Loaded songs are shared through [`library::song::SongCache`] (a mutex held
 //!   only for map updates).

@@ -17,8 +17,9 @@ use jukebox_protocol::mp3::{self, AUDIO_HEADER_LEN, AudioHeader, FrameSpan, Laye
 /// How much of a file after its tags is read to find its first frames and encoder header.
 pub const HEAD_BYTES: usize = 64 * 1024;
 
-/// Files up to this size are walked frame by frame whatever their headers say: reading them
-/// whole is cheap, and the duration is then exact.
+/// Files up to this size that have no plausible encoder header are walked frame by frame
+/// rather than measured by their size: reading them whole is cheap, and the duration is then
+/// exact.
 pub const WALK_BELOW: u64 = 2 * 1024 * 1024;
 
 /// Bytes after the last frame that a header's frame count may leave unexplained (ID3v1, APE
