@@ -242,3 +242,34 @@ fn a_song_whose_file_changed_is_played_as_it_is_now_after_a_rescan() {
     let Message::Audio(chunk) = client.recv() else { panic!("expected AUDIO") };
     assert_eq!(chunk.data[4], 7, "the new file's frames");
 }
+
+#[test]
+fn a_home_user_gets_plain_words_at_start_up() {
+    use std::io::BufRead;
+    // An empty folder, a host name to bind to, and no --max-clients.
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_jukebox-server"))
+        .arg(dir.path())
+        .args(["0", "--bind", "localhost", "--db", "none"])
+        .env("RUST_LOG", "info")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start jukebox-server");
+    let stderr = child.stderr.take().unwrap();
+    let mut log = String::new();
+    for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+        log.push_str(&line);
+        log.push('\n');
+        if line.contains("no songs in") {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(log.contains("listening on 127.0.0.1:") || log.contains("listening on [::1]:"), "{log}");
+    assert!(log.contains("no songs in"), "an empty library is worth a warning:\n{log}");
+    assert!(
+        !log.contains("max_map_count") && !log.contains("pid_max"),
+        "no kernel tuning advice unasked:\n{log}"
+    );
+}
