@@ -269,3 +269,25 @@ fn ctrl_c_ends_a_script_with_goodbye_and_status_130() {
         goodbye.recv_timeout(Duration::from_secs(10)).expect("the fake server saw the client leave");
     assert_eq!(goodbye.map(|g| g.reason), Some(GoodbyeReason::Normal), "the client said GOODBYE");
 }
+
+#[test]
+fn a_full_server_does_not_stop_the_reconnecting() {
+    let server = serve(&music_dir());
+    let port = server.addr.port();
+    let terminal = Terminal::start(&client_command(port));
+    terminal.wait_for("jukebox>");
+    server.shutdown();
+    terminal.wait_for("reconnecting in the background");
+    // The server comes back full: each attempt gets WELCOME and GOODBYE(SERVER_BUSY) at once,
+    // and ends before the client has installed the connection.
+    let catalog = jukebox_server::Catalog::scanned(&music_dir()).expect("scan");
+    let full = jukebox_server::Server::bind(([127, 0, 0, 1], port).into(), catalog)
+        .expect("bind the same port again")
+        .with_max_clients(0)
+        .spawn();
+    terminal.wait_for("the server is full");
+    // Then there is room again: the client keeps trying and gets in.
+    full.shutdown();
+    let _server = serve_on(&music_dir(), port);
+    terminal.wait_for(&format!("Reconnected to 127.0.0.1:{port}."));
+}
