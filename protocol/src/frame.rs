@@ -37,6 +37,11 @@ pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(15);
 /// A server MAY close a connection from which it has received nothing for this long (RFC §8.1).
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// How far ahead a server SHOULD stay when TCP lets it: after the initial burst, every chunk
+/// goes out before real time comes within this much of its end (RFC §7.3), so a client that
+/// reads promptly always holds at least this much audio it has not played.
+pub const MIN_LEAD: Duration = Duration::from_millis(1500);
+
 /// The furthest a server may run ahead of real time: at `t` seconds after its PLAYING reply it
 /// MUST NOT have sent audio that ends later than `t + MAX_LEAD` into the song (RFC §7.3).
 pub const MAX_LEAD: Duration = Duration::from_secs(5);

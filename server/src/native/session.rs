@@ -440,8 +440,15 @@ mod tests {
         let batch_secs = batch as f64 / RATE;
         assert!((batch_secs - BATCH.as_secs_f64()).abs() < 0.3, "batch of {batch_secs:.2} s");
         assert!(after.expect("more to come") >= next + BATCH.mul_f64(0.9));
-        // Never more than LEAD + BATCH ahead of real time, inside the protocol's MAX_LEAD.
+        // Never more than LEAD + BATCH ahead of real time, inside the protocol's MAX_LEAD;
+        // and just before each write, still at least MIN_LEAD ahead (RFC §7.3's floor).
         assert!(LEAD + BATCH < jukebox_protocol::frame::MAX_LEAD);
+        let ahead_before_write =
+            (burst + batch) as f64 / RATE - (after.expect("more to come") - t0).as_secs_f64();
+        assert!(
+            ahead_before_write >= jukebox_protocol::frame::MIN_LEAD.as_secs_f64(),
+            "{ahead_before_write:.2} s ahead just before a write"
+        );
     }
 
     #[test]
