@@ -591,14 +591,17 @@ impl Router {
             Message::Scanning(scanning) => scanning.id,
             Message::LibraryChanged(changed) => {
                 let mut state = lock(&self.scans.state);
-                if state.latest.is_none_or(|latest| changed.scan > latest.scan) {
+                // The same scan may be announced twice (RFC §6.1.5: once when it ends, once
+                // after this client's SCANNING): news only once.
+                let news = state.latest.is_none_or(|latest| changed.scan > latest.scan);
+                if news {
                     state.latest = Some(*changed);
                 }
                 // While a `rescan` waits, what changed is that command's to show.
                 let rescanning = state.rescanning;
                 drop(state);
                 self.scans.changed.notify_all();
-                if changed.changed_anything() && !rescanning {
+                if changed.changed_anything() && news && !rescanning {
                     self.events.send(Event::LibraryChanged(*changed));
                 }
                 return None;
