@@ -218,7 +218,11 @@ impl Native {
             | Message::Request(_)
             | Message::Unknown { .. }
             | Message::Scanning(_)
-            | Message::LibraryChanged(_) => {}
+            | Message::LibraryChanged(_)
+            | Message::Tuned(_)
+            | Message::Queued(_)
+            | Message::QueuePage(_)
+            | Message::TrackChanged(_) => {}
         }
         Ok(())
     }

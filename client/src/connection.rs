@@ -606,10 +606,19 @@ impl Router {
                 }
                 return None;
             }
+            Message::Tuned(tuned) => tuned.id,
+            Message::Queued(queued) => queued.id,
+            Message::QueuePage(page) => page.id,
+            // The client does not tune in yet.
+            Message::TrackChanged(_) => return None,
             // Requests are not for clients; unknown kinds are from a newer server (RFC §5.4).
             Message::Request(_) | Message::Unknown { .. } => return None,
         };
-        let last_reply = !matches!(&message, Message::ListPage(page) if !page.last);
+        let last_reply = match &message {
+            Message::ListPage(page) => page.last,
+            Message::QueuePage(page) => page.last,
+            _ => true,
+        };
         // Not under the lock: the send may wait for the command to catch up.
         let waiter = lock(&self.pending).get(&reply_to).cloned();
         if let Some(waiter) = waiter {

@@ -90,6 +90,12 @@ kinds! {
     Play = 0x03, "PLAY";
     /// Client asks to stop the current stream (RFC §6.1.4).
     Stop = 0x04, "STOP";
+    /// Client asks to hear the station (RFC §6.1.6).
+    Tune = 0x09, "TUNE";
+    /// Client asks what the station plays now and next (RFC §6.1.7).
+    Queue = 0x0A, "QUEUE";
+    /// Client asks the station to play a song (RFC §6.1.8).
+    Request = 0x0B, "REQUEST";
     /// Client asks the server to look for new, changed and removed files (RFC §6.1.5).
     Rescan = 0x0C, "RESCAN";
     /// Reply to PING.
@@ -102,6 +108,12 @@ kinds! {
     Stopped = 0x44, "STOPPED";
     /// Reply to RESCAN: the scan that will see the files as they are now.
     Scanning = 0x45, "SCANNING";
+    /// Reply to TUNE: the station's stream has begun.
+    Tuned = 0x46, "TUNED";
+    /// Reply to REQUEST: the song's place in the queue.
+    Queued = 0x47, "QUEUED";
+    /// One page of the reply to QUEUE.
+    QueuePage = 0x48, "QUEUE_PAGE";
     /// A request failed, or (with request id 0) the server refused a frame that belongs to
     /// no request.
     Error = 0x7F, "ERROR";
@@ -111,6 +123,8 @@ kinds! {
     EndOfStream = 0x81, "END_OF_STREAM";
     /// A scan of the library has finished (RFC §6.3.3).
     LibraryChanged = 0x82, "LIBRARY_CHANGED";
+    /// A song begins on the station's stream (RFC §6.3.4).
+    TrackChanged = 0x83, "TRACK_CHANGED";
     /// The sender is closing the connection.
     Goodbye = 0xFF, "GOODBYE";
 }
@@ -285,14 +299,24 @@ mod tests {
         for &kind in Kind::ALL {
             let class = Class::of(kind.to_u8());
             let expected = match kind {
-                Kind::Ping | Kind::List | Kind::Play | Kind::Stop | Kind::Rescan => Class::Request,
+                Kind::Ping
+                | Kind::List
+                | Kind::Play
+                | Kind::Stop
+                | Kind::Rescan
+                | Kind::Tune
+                | Kind::Queue
+                | Kind::Request => Class::Request,
                 Kind::Pong
                 | Kind::ListPage
                 | Kind::Playing
                 | Kind::Stopped
                 | Kind::Scanning
+                | Kind::Tuned
+                | Kind::Queued
+                | Kind::QueuePage
                 | Kind::Error => Class::Reply,
-                Kind::Audio | Kind::EndOfStream | Kind::LibraryChanged => Class::Push,
+                Kind::Audio | Kind::EndOfStream | Kind::LibraryChanged | Kind::TrackChanged => Class::Push,
                 Kind::Goodbye => Class::Either,
             };
             assert_eq!(class, expected, "{}", kind.name());

@@ -7,6 +7,7 @@ use crate::error::{DecodeError, EncodeError, FrameError, ReadError};
 use crate::frame::{Class, FrameHeader, HEADER_LEN, Kind, check, encode_frame, encode_frame_of};
 use crate::goodbye::Goodbye;
 use crate::library::{LibraryChanged, Scanning};
+use crate::radio::{QueuePage, Queued, TrackChanged, Tuned};
 use crate::reply::{ErrorReply, ListPage, Playing, Stopped};
 use crate::request::{Request, RequestId};
 use crate::stream::{Audio, EndOfStream};
@@ -30,6 +31,14 @@ pub enum Message {
     Stopped(Stopped),
     /// Reply to RESCAN.
     Scanning(Scanning),
+    /// Reply to TUNE.
+    Tuned(Tuned),
+    /// Reply to REQUEST.
+    Queued(Queued),
+    /// One page of a QUEUE reply.
+    QueuePage(QueuePage),
+    /// A song begins on the station's stream.
+    TrackChanged(TrackChanged),
     /// A request failed.
     Error(ErrorReply),
     /// A chunk of audio.
@@ -73,6 +82,10 @@ impl Message {
             Message::Playing(_) => Kind::Playing,
             Message::Stopped(_) => Kind::Stopped,
             Message::Scanning(_) => Kind::Scanning,
+            Message::Tuned(_) => Kind::Tuned,
+            Message::Queued(_) => Kind::Queued,
+            Message::QueuePage(_) => Kind::QueuePage,
+            Message::TrackChanged(_) => Kind::TrackChanged,
             Message::Error(_) => Kind::Error,
             Message::Audio(_) => Kind::Audio,
             Message::EndOfStream(_) => Kind::EndOfStream,
@@ -94,6 +107,10 @@ impl Message {
             Message::Playing(p) => p.encode_payload(out),
             Message::Stopped(s) => s.encode_payload(out),
             Message::Scanning(s) => s.encode_payload(out),
+            Message::Tuned(t) => t.encode_payload(out),
+            Message::Queued(q) => q.encode_payload(out),
+            Message::QueuePage(p) => p.encode_payload(out),
+            Message::TrackChanged(t) => t.encode_payload(out),
             Message::Error(e) => e.encode_payload(out),
             Message::Audio(a) => a.encode_payload(out),
             Message::EndOfStream(e) => e.encode_payload(out),
@@ -136,12 +153,23 @@ impl Message {
             Kind::Playing => Message::Playing(Playing::decode(&mut c)?),
             Kind::Stopped => Message::Stopped(Stopped::decode(&mut c)?),
             Kind::Scanning => Message::Scanning(Scanning::decode(&mut c)?),
+            Kind::Tuned => Message::Tuned(Tuned::decode(&mut c)?),
+            Kind::Queued => Message::Queued(Queued::decode(&mut c)?),
+            Kind::QueuePage => Message::QueuePage(QueuePage::decode(&mut c)?),
+            Kind::TrackChanged => Message::TrackChanged(TrackChanged::decode(&mut c)?),
             Kind::Error => Message::Error(ErrorReply::decode(&mut c)?),
             Kind::Audio => Message::Audio(Audio::decode(&mut c)?),
             Kind::EndOfStream => Message::EndOfStream(EndOfStream::decode(&mut c)?),
             Kind::LibraryChanged => Message::LibraryChanged(LibraryChanged::decode(&mut c)?),
             Kind::Goodbye => Message::Goodbye(Goodbye::decode(&mut c)?),
-            Kind::Ping | Kind::List | Kind::Play | Kind::Stop | Kind::Rescan => {
+            Kind::Ping
+            | Kind::List
+            | Kind::Play
+            | Kind::Stop
+            | Kind::Rescan
+            | Kind::Tune
+            | Kind::Queue
+            | Kind::Request => {
                 return Err(c.invalid("request"));
             }
         })

@@ -252,6 +252,14 @@ pub enum ErrorCode {
     SongUnavailable,
     /// This connection has used every stream id; a new connection can play again (RFC §7.1).
     StreamIdsExhausted,
+    /// REQUEST named a song that is already waiting in the queue or on air.
+    AlreadyQueued,
+    /// The requester already has as many songs waiting as the station allows one listener.
+    RequestLimit,
+    /// The queue holds as many songs as the station allows in all.
+    QueueFull,
+    /// The station has nothing to play (an empty library, or the radio is switched off).
+    OffAir,
     /// The server failed in a way that is not the client's fault.
     Internal,
     /// A code from a newer version.
@@ -268,6 +276,10 @@ impl ErrorCode {
             ErrorCode::NoSuchSong => 0x0010,
             ErrorCode::SongUnavailable => 0x0011,
             ErrorCode::StreamIdsExhausted => 0x0012,
+            ErrorCode::AlreadyQueued => 0x0013,
+            ErrorCode::RequestLimit => 0x0014,
+            ErrorCode::QueueFull => 0x0015,
+            ErrorCode::OffAir => 0x0016,
             ErrorCode::Internal => 0x00FF,
             ErrorCode::Other(v) => v,
         }
@@ -282,6 +294,10 @@ impl ErrorCode {
             0x0010 => ErrorCode::NoSuchSong,
             0x0011 => ErrorCode::SongUnavailable,
             0x0012 => ErrorCode::StreamIdsExhausted,
+            0x0013 => ErrorCode::AlreadyQueued,
+            0x0014 => ErrorCode::RequestLimit,
+            0x0015 => ErrorCode::QueueFull,
+            0x0016 => ErrorCode::OffAir,
             0x00FF => ErrorCode::Internal,
             v => ErrorCode::Other(v),
         }
@@ -297,6 +313,10 @@ impl fmt::Display for ErrorCode {
             ErrorCode::NoSuchSong => "no such song",
             ErrorCode::SongUnavailable => "song unavailable",
             ErrorCode::StreamIdsExhausted => "stream ids exhausted",
+            ErrorCode::AlreadyQueued => "already queued",
+            ErrorCode::RequestLimit => "request limit reached",
+            ErrorCode::QueueFull => "queue full",
+            ErrorCode::OffAir => "station off the air",
             ErrorCode::Internal => "internal server error",
             ErrorCode::Other(v) => return write!(f, "error {v:#06x}"),
         };

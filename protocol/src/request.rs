@@ -3,8 +3,8 @@
 //! appends are ignored by a version 1 receiver (RFC §5.3).
 //!
 //! ```text
-//! PING, LIST, STOP, RESCAN:  | request id (32) |
-//! PLAY:                      | request id (32) | song id (32) |
+//! PING, LIST, STOP, RESCAN, TUNE, QUEUE:  | request id (32) |
+//! PLAY, REQUEST:                         | request id (32) | song id (32) |
 //! ```
 
 use std::fmt;
@@ -63,6 +63,23 @@ pub enum Request {
         /// Echoed in SCANNING.
         id: RequestId,
     },
+    /// Leaves any current stream for the station's (RFC §6.1.6).
+    Tune {
+        /// Echoed in TUNED or ERROR.
+        id: RequestId,
+    },
+    /// Asks what is on air and which requests wait (RFC §6.1.7).
+    Queue {
+        /// Echoed in every QUEUE_PAGE.
+        id: RequestId,
+    },
+    /// Asks the station to play `song` after the requests before it (RFC §6.1.8).
+    RequestSong {
+        /// Echoed in QUEUED or ERROR.
+        id: RequestId,
+        /// The song wanted.
+        song: SongId,
+    },
 }
 
 impl Request {
@@ -73,6 +90,9 @@ impl Request {
             | Request::List { id }
             | Request::Stop { id }
             | Request::Rescan { id }
+            | Request::Tune { id }
+            | Request::Queue { id }
+            | Request::RequestSong { id, .. }
             | Request::Play { id, .. } => *id,
         }
     }
@@ -85,12 +105,15 @@ impl Request {
             Request::Play { .. } => Kind::Play,
             Request::Stop { .. } => Kind::Stop,
             Request::Rescan { .. } => Kind::Rescan,
+            Request::Tune { .. } => Kind::Tune,
+            Request::Queue { .. } => Kind::Queue,
+            Request::RequestSong { .. } => Kind::Request,
         }
     }
 
     pub(crate) fn encode_payload(&self, out: &mut Vec<u8>) {
         put_u32(out, self.id().0);
-        if let Request::Play { song, .. } = self {
+        if let Request::Play { song, .. } | Request::RequestSong { song, .. } = self {
             put_u32(out, song.0);
         }
     }
@@ -102,7 +125,10 @@ impl Request {
             Kind::List => |id, _| Ok(Request::List { id }),
             Kind::Stop => |id, _| Ok(Request::Stop { id }),
             Kind::Rescan => |id, _| Ok(Request::Rescan { id }),
+            Kind::Tune => |id, _| Ok(Request::Tune { id }),
+            Kind::Queue => |id, _| Ok(Request::Queue { id }),
             Kind::Play => |id, c| Ok(Request::Play { id, song: SongId(c.u32()?) }),
+            Kind::Request => |id, c| Ok(Request::RequestSong { id, song: SongId(c.u32()?) }),
             _ => return None,
         };
         Some(c.request_id().and_then(|id| make(id, c)))

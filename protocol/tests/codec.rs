@@ -5,8 +5,8 @@
 use jukebox_protocol::frame::{HEADER_LEN, Kind};
 use jukebox_protocol::{
     Audio, EndOfStream, ErrorCode, ErrorReply, FrameError, Goodbye, GoodbyeReason, LibraryChanged, ListPage,
-    MAX_PAYLOAD_LEN, Message, Playing, Request, RequestId, Scanning, SongEntry, SongId, Stopped, StreamId,
-    read_message,
+    MAX_PAYLOAD_LEN, Message, NowPlaying, Playing, QueueEntry, QueuePage, Queued, Request, RequestId,
+    Scanning, SongEntry, SongId, Stopped, StreamId, Track, TrackChanged, Tuned, read_message,
 };
 use proptest::prelude::*;
 
@@ -32,7 +32,66 @@ fn song_entry() -> impl Strategy<Value = SongEntry> {
     )
 }
 
+fn track() -> impl Strategy<Value = Track> {
+    (1..=u32::MAX, any::<u32>(), text(), text()).prop_map(|(song, duration_ms, title, artist)| Track {
+        song: SongId(song),
+        duration_ms,
+        title,
+        artist,
+    })
+}
+
+/// The radio family (RFC §6.1.6-6.3.4).
+fn radio_message() -> impl Strategy<Value = Message> {
+    let id = any::<u32>().prop_map(RequestId);
+    prop_oneof![
+        id.clone().prop_map(|id| Message::Request(Request::Tune { id })),
+        id.clone().prop_map(|id| Message::Request(Request::Queue { id })),
+        (id.clone(), any::<u32>())
+            .prop_map(|(id, s)| Message::Request(Request::RequestSong { id, song: SongId(s) })),
+        (id.clone(), stream_id(), any::<u16>(), any::<u32>()).prop_map(
+            |(id, stream, bitrate_kbps, sample_rate)| Message::Tuned(Tuned {
+                id,
+                stream,
+                bitrate_kbps,
+                sample_rate
+            })
+        ),
+        (id.clone(), 1..=u32::MAX, 1..=u32::MAX).prop_map(|(id, song, place)| Message::Queued(Queued {
+            id,
+            song: SongId(song),
+            place
+        })),
+        (
+            id,
+            any::<bool>(),
+            prop::option::of(
+                (track(), any::<u32>()).prop_map(|(track, elapsed_ms)| NowPlaying { track, elapsed_ms })
+            ),
+            prop::collection::vec(
+                (track(), any::<bool>()).prop_map(|(track, mine)| QueueEntry { track, mine }),
+                0..20
+            )
+        )
+            .prop_map(|(id, last, now, entries)| Message::QueuePage(QueuePage {
+                id,
+                last,
+                now,
+                entries
+            })),
+        (stream_id(), any::<u64>(), any::<u32>(), track()).prop_map(
+            |(stream, offset, position_ms, track)| {
+                Message::TrackChanged(TrackChanged { stream, offset, position_ms, track })
+            }
+        ),
+    ]
+}
+
 fn message() -> impl Strategy<Value = Message> {
+    prop_oneof![3 => core_message(), 1 => radio_message()]
+}
+
+fn core_message() -> impl Strategy<Value = Message> {
     let id = any::<u32>().prop_map(RequestId);
     prop_oneof![
         id.clone().prop_map(|id| Message::Request(Request::Ping { id })),

@@ -74,6 +74,12 @@ fn answer(request: Request, library: &Library) -> Dispatch {
         Request::List { id } => Dispatch::List { id },
         Request::Stop { id } => Dispatch::Stop { id },
         Request::Rescan { id } => Dispatch::Rescan { id },
+        // The station is not built yet: answered as a server without it would (RFC §14).
+        request @ (Request::Tune { .. } | Request::Queue { .. } | Request::RequestSong { .. }) => error(
+            request.id(),
+            ErrorCode::UnknownRequest,
+            format!("unknown request kind {:#04x}", request.kind().to_u8()),
+        ),
         Request::Play { id, song } => match library.get(song) {
             Some(found) => Dispatch::Play { id, song: Box::new(found.clone()) },
             None => no_such_song(id, song),
