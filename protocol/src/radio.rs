@@ -251,7 +251,7 @@ impl QueuePage {
         let duration_ms = c.u32()?;
         let title = c.text()?;
         let artist = c.text()?;
-        let now = (song != 0).then(|| NowPlaying {
+        let now = (song != 0).then_some(NowPlaying {
             track: Track { song: SongId(song), duration_ms, title, artist },
             elapsed_ms,
         });
@@ -325,7 +325,7 @@ mod tests {
                 title: "t".repeat(title_len),
                 artist: "a".into(),
             },
-            mine: id % 2 == 0,
+            mine: id.is_multiple_of(2),
         }
     }
 
