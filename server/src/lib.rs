@@ -52,6 +52,7 @@
 pub mod capacity;
 pub mod library;
 pub mod native;
+pub mod radio;
 
 use std::io;
 use std::net::SocketAddr;

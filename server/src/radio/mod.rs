@@ -1,0 +1,376 @@
+//! The station: one stream of songs that every listener hears at the same moment, through the
+//! Jukebox Protocol (TUNE, RFC §7.5) or HTTP (`GET /radio`). Listeners' requests play in a fair
+//! order; when nobody has asked, a shuffle of the library plays, so the station never falls
+//! silent while it has songs.
+//!
+//! - [`queue`]: what plays next (sans-IO): the requests in turns, and the shuffle.
+//! - [`hub`]: the chunks on the air, shared by every listener without a copy; a slow listener
+//!   skips forward instead of slowing anyone.
+//! - [`station`]: the two threads that make the stream: the encoder (loads songs, decodes,
+//!   resamples, encodes one continuous MP3 stream) and the clock (puts each chunk on the air
+//!   at its time).
+//!
+//! The output is re-encoded to one format ([`BITRATE_KBPS`], 44.1 kHz stereo) because players
+//! do not all survive a change of sample rate or channels in the middle of a stream, and
+//! because one continuous encode joins songs without a gap.
+
+pub mod hub;
+pub mod queue;
+pub mod station;
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender, TrySendError};
+use jukebox_protocol::{ErrorCode, NowPlaying, QueueEntry, SongId, Track};
+
+use crate::library::Catalog;
+use crate::library::song::SongCache;
+
+pub use hub::{Slice, Tuning, Via};
+pub use queue::{Refusal, Requester};
+
+/// The station's bitrate: near-transparent for most music, and what Icecast's examples use.
+pub const BITRATE_KBPS: u16 = 128;
+
+/// The station's sample rate: every song is resampled to it.
+pub const SAMPLE_RATE: u32 = 44_100;
+
+/// Audio a new listener gets at once: its cushion against network jitter, and how far behind
+/// live every listener is (RFC §7.5.2: MIN_LEAD).
+pub const BURST: Duration = Duration::from_millis(1500);
+
+/// Audio the station holds for a listener who does not read before it skips them forward
+/// (RFC §7.5.4). Icecast's default queue-size (512 KiB) is 32 s at 128 kbit/s; a listener so
+/// far behind hears stale radio, so the bound here is shorter.
+pub const LAG_LIMIT: Duration = Duration::from_secs(8);
+
+/// Events a subscriber (a web page's event stream) may have waiting before it misses some.
+const EVENT_QUEUE: usize = 64;
+
+/// One song's turn on the air.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Airing {
+    /// Counts the station's songs from 1: two airings of one song differ.
+    pub seq: u64,
+    /// The song as TRACK_CHANGED announces it.
+    pub track: Track,
+    /// The album, for the web page.
+    pub album: String,
+    /// Station time, in milliseconds, at which its first sample sounds.
+    pub start_ms: u64,
+}
+
+/// A piece of the station's stream: whole MP3 frames, shared by every listener.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chunk {
+    /// Station time at which its first frame starts to sound.
+    pub position_ms: u64,
+    /// How long its frames play.
+    pub duration: Duration,
+    /// The frames.
+    pub data: Arc<[u8]>,
+    /// The song heard at the chunk's start.
+    pub airing: Arc<Airing>,
+    /// A song that begins inside this chunk, if any.
+    pub starts: Option<Arc<Airing>>,
+}
+
+/// What the station tells those who watch it (the web page, the log).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A song went on the air.
+    TrackChanged(Arc<Airing>),
+    /// A request joined the queue, or the queue moved.
+    QueueChanged,
+    /// A song's turn came and it could not be played.
+    Skipped {
+        /// The song.
+        song: SongId,
+        /// Its title.
+        title: String,
+        /// Why, in words.
+        reason: String,
+    },
+}
+
+/// Why a REQUEST (or `POST /request/N`) was refused, in words a person understands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestError {
+    /// The code of RFC §9.
+    pub code: ErrorCode,
+    /// What to tell the requester.
+    pub message: String,
+}
+
+/// A request accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Accepted {
+    /// The song.
+    pub track: Track,
+    /// Its place in the queue, from 1.
+    pub place: u32,
+}
+
+impl Accepted {
+    /// "Tin Robot Shuffle is 2nd in the queue".
+    pub fn message(&self) -> String {
+        format!("{} is {} in the queue", self.track.title, ordinal(self.place))
+    }
+}
+
+/// The queue as QUEUE and the web page show it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct QueueView {
+    /// On the air now, at the live edge.
+    pub now: Option<NowPlaying>,
+    /// Its album.
+    pub now_album: String,
+    /// Requests in the order they will play; `mine` for the asker's own.
+    pub entries: Vec<QueueEntry>,
+}
+
+/// A requested song on its way: popped from the queue, loading or encoding, not yet on air.
+#[derive(Debug, Clone)]
+struct Upcoming {
+    seq: u64,
+    song: SongId,
+    requester: Option<Requester>,
+}
+
+/// What the station plays: now, soon, and later.
+#[derive(Debug, Default)]
+struct Program {
+    requests: queue::Requests,
+    upcoming: VecDeque<Upcoming>,
+    on_air: Option<Arc<Airing>>,
+    /// Station time at the live edge.
+    live_ms: u64,
+    /// When the newest chunk went on the air, and its station time: the station's clock.
+    aired: Option<(Instant, u64)>,
+}
+
+impl Program {
+    /// Whether `song` is on the air or on its way there (so not to be requested or shuffled in).
+    fn busy(&self, song: SongId) -> bool {
+        self.on_air.as_ref().is_some_and(|a| a.track.song == song)
+            || self.upcoming.iter().any(|u| u.song == song)
+    }
+}
+
+#[derive(Debug)]
+struct Inner {
+    hub: hub::Hub,
+    program: Mutex<Program>,
+    catalog: Arc<Catalog>,
+    watchers: Mutex<Vec<Sender<Event>>>,
+    started: Instant,
+    /// Radio bytes handed to listeners' sockets, for the status page.
+    sent: AtomicU64,
+    /// False for a server started without a station.
+    on: bool,
+}
+
+/// The station, shared by every connection. Cloning is cheap.
+#[derive(Debug, Clone)]
+pub struct Station {
+    inner: Arc<Inner>,
+}
+
+impl Station {
+    /// A station that is off the air for good: TUNE and REQUEST answer OFF_AIR.
+    pub fn off(catalog: Arc<Catalog>) -> Station {
+        Station::new(catalog, false)
+    }
+
+    /// Starts the station's threads: it plays from now on, to listeners or not.
+    pub fn start(catalog: Arc<Catalog>, cache: Arc<SongCache>) -> std::io::Result<Station> {
+        let station = Station::new(catalog, true);
+        station::spawn(station.clone(), cache)?;
+        Ok(station)
+    }
+
+    fn new(catalog: Arc<Catalog>, on: bool) -> Station {
+        Station {
+            inner: Arc::new(Inner {
+                hub: hub::Hub::new(LAG_LIMIT, station::CHUNK),
+                program: Mutex::default(),
+                catalog,
+                watchers: Mutex::default(),
+                started: Instant::now(),
+                sent: AtomicU64::new(0),
+                on,
+            }),
+        }
+    }
+
+    /// Tunes a listener in: the burst, then live chunks. `None` when the station is off the
+    /// air (RFC §6.1.6: OFF_AIR).
+    pub fn tune(&self, via: Via) -> Option<Tuning> {
+        if !self.on_air() {
+            return None;
+        }
+        let from_ms = self.now_ms().saturating_sub(BURST.as_millis() as u64);
+        Some(self.inner.hub.subscribe(from_ms, via))
+    }
+
+    /// Station time now, by the wall clock since the newest chunk went on the air.
+    pub fn now_ms(&self) -> u64 {
+        match self.program().aired {
+            Some((at, position_ms)) => position_ms + at.elapsed().as_millis() as u64,
+            None => 0,
+        }
+    }
+
+    /// The station's constant format: (bitrate in kbit/s, sample rate in Hz).
+    pub fn format(&self) -> (u16, u32) {
+        (BITRATE_KBPS, SAMPLE_RATE)
+    }
+
+    /// Whether the station plays: it is on, and has a song on the air or in its library.
+    pub fn on_air(&self) -> bool {
+        self.inner.on && (self.program().on_air.is_some() || !self.inner.catalog.current().is_empty())
+    }
+
+    /// Asks for `song` on behalf of `requester` (RFC §6.1.8 gives the order of the checks).
+    pub fn request(&self, requester: Requester, song: SongId) -> Result<Accepted, RequestError> {
+        let refuse = |code, message: String| Err(RequestError { code, message });
+        if !self.on_air() {
+            return refuse(ErrorCode::OffAir, "the station is off the air: it has no songs".into());
+        }
+        let library = self.inner.catalog.current();
+        let Some(found) = library.get(song) else {
+            return refuse(ErrorCode::NoSuchSong, format!("no song with id {song}"));
+        };
+        let track = track_of(found);
+        let mut program = self.program();
+        let playing_now = program.on_air.as_ref().is_some_and(|a| a.track.song == song);
+        let Program { requests, upcoming, on_air, .. } = &mut *program;
+        let busy = |s: SongId| {
+            on_air.as_ref().is_some_and(|a| a.track.song == s) || upcoming.iter().any(|u| u.song == s)
+        };
+        match requests.push(requester, song, busy) {
+            Ok(place) => {
+                drop(program);
+                self.notify(Event::QueueChanged);
+                Ok(Accepted { track, place: u32::try_from(place).unwrap_or(u32::MAX) })
+            }
+            Err(Refusal::AlreadyQueued) => {
+                let when = if playing_now { "is playing now" } else { "is already in the queue" };
+                refuse(ErrorCode::AlreadyQueued, format!("{} {when}", track.title))
+            }
+            Err(Refusal::Limit) => refuse(
+                ErrorCode::RequestLimit,
+                format!(
+                    "you already have {} songs waiting; ask again when one has played",
+                    queue::PER_REQUESTER
+                ),
+            ),
+            Err(Refusal::Full) => refuse(
+                ErrorCode::QueueFull,
+                format!("the queue is full ({} songs); try later", queue::MAX_QUEUE),
+            ),
+        }
+    }
+
+    /// What is on the air and what waits, with `mine` set for `asker`'s requests.
+    pub fn queue(&self, asker: Option<Requester>) -> QueueView {
+        let program = self.program();
+        let library = self.inner.catalog.current();
+        let now = program.on_air.as_ref().map(|airing| NowPlaying {
+            track: airing.track.clone(),
+            elapsed_ms: u32::try_from(program.live_ms.saturating_sub(airing.start_ms)).unwrap_or(u32::MAX),
+        });
+        let now_album = program.on_air.as_ref().map(|a| a.album.clone()).unwrap_or_default();
+        let upcoming = program.upcoming.iter().filter_map(|u| u.requester.map(|r| (r, u.song)));
+        let entries = upcoming
+            .chain(program.requests.order())
+            .filter_map(|(requester, song)| {
+                library
+                    .get(song)
+                    .map(|found| QueueEntry { track: track_of(found), mine: Some(requester) == asker })
+            })
+            .collect();
+        QueueView { now, now_album, entries }
+    }
+
+    /// A feed of the station's [`Event`]s. A watcher that falls [`EVENT_QUEUE`] events behind
+    /// misses the rest: it should reread the state when it next looks.
+    pub fn watch(&self) -> Receiver<Event> {
+        let (tx, rx) = crossbeam_channel::bounded(EVENT_QUEUE);
+        lock(&self.inner.watchers).push(tx);
+        rx
+    }
+
+    /// Listeners now: (native, HTTP).
+    pub fn listeners(&self) -> (usize, usize) {
+        self.inner.hub.listeners()
+    }
+
+    /// When the station started.
+    pub fn started(&self) -> Instant {
+        self.inner.started
+    }
+
+    /// Counts radio bytes handed to a listener's socket.
+    pub fn count_sent(&self, bytes: usize) {
+        self.inner.sent.fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+
+    /// Radio bytes sent to listeners since the start.
+    pub fn bytes_sent(&self) -> u64 {
+        self.inner.sent.load(Ordering::Relaxed)
+    }
+
+    fn notify(&self, event: Event) {
+        lock(&self.inner.watchers)
+            .retain(|w| !matches!(w.try_send(event.clone()), Err(TrySendError::Disconnected(_))));
+    }
+
+    fn program(&self) -> MutexGuard<'_, Program> {
+        lock(&self.inner.program)
+    }
+}
+
+/// The song as the station announces it.
+fn track_of(song: &crate::library::Song) -> Track {
+    let entry = song.entry();
+    Track { song: entry.id, duration_ms: entry.duration_ms, title: entry.title, artist: entry.artist }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// 1st, 2nd, 3rd, 4th, ... 11th, 12th, 13th, ... 21st.
+pub fn ordinal(n: u32) -> String {
+    let suffix = match (n % 10, n % 100) {
+        (_, 11..=13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    format!("{n}{suffix}")
+}
+
+/// The station time of `samples` at [`SAMPLE_RATE`], in milliseconds.
+pub fn samples_to_ms(samples: u64) -> u64 {
+    samples * 1000 / u64::from(SAMPLE_RATE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ordinals_read_as_english() {
+        let got: Vec<String> = [1, 2, 3, 4, 11, 12, 13, 21, 22, 101, 111].into_iter().map(ordinal).collect();
+        assert_eq!(
+            got,
+            ["1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "101st", "111th"]
+        );
+    }
+}
