@@ -68,6 +68,7 @@ pub use library::{Catalog, CatalogOptions, Library, ScanError};
 
 use crate::library::song::SongCache;
 use crate::native::handshake::{Acceptor, WAKER};
+use crate::radio::Station;
 
 /// How long [`Server::run`] waits, after shutdown, for connections to say goodbye.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
@@ -86,6 +87,8 @@ const LISTEN_BACKLOG: i32 = 4096;
 pub(crate) struct Shared {
     catalog: Arc<Catalog>,
     cache: Arc<SongCache>,
+    /// The station: off unless [`Server::with_radio`] started it.
+    station: Station,
     /// Never sent on; disconnected when the server shuts down.
     shutdown: Receiver<()>,
     live_connections: AtomicUsize,
@@ -159,9 +162,11 @@ impl Server {
         let waker = Arc::new(mio::Waker::new(poll.registry(), WAKER)?);
         let (shutdown_tx, shutdown_rx) = crossbeam_channel::bounded(0);
         let cache = SongCache::new(catalog.root().clone());
+        let station = Station::off(Arc::clone(&catalog));
         let shared = Arc::new(Shared {
             catalog,
             cache,
+            station,
             shutdown: shutdown_rx,
             live_connections: AtomicUsize::new(0),
             tally: Tally::default(),
@@ -189,6 +194,21 @@ impl Server {
             shared.cache = SongCache::with_budget(shared.catalog.root().clone(), bytes);
         }
         self
+    }
+
+    /// Starts the station (RFC §7.5): from now on it plays, to listeners or not, and TUNE and
+    /// REQUEST are answered. Without it they get OFF_AIR. Call after
+    /// [`Server::with_song_memory`], whose cache the station loads its songs through.
+    pub fn with_radio(mut self) -> io::Result<Server> {
+        let shared = Arc::get_mut(&mut self.shared)
+            .ok_or_else(|| io::Error::other("the server is already running"))?;
+        shared.station = Station::start(Arc::clone(&shared.catalog), Arc::clone(&shared.cache))?;
+        Ok(self)
+    }
+
+    /// The station, on the air or off, for the HTTP side and tests.
+    pub fn station(&self) -> Station {
+        self.shared.station.clone()
     }
 
     /// The address actually bound (useful after binding port 0).
@@ -223,6 +243,7 @@ impl Server {
             thread::sleep(Duration::from_millis(10));
         }
         self.shared.catalog.stop_scanner();
+        self.shared.station.stop();
         drop(scanner);
         info!("server stopped");
     }

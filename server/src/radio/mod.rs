@@ -171,6 +171,8 @@ struct Inner {
     sent: AtomicU64,
     /// False for a server started without a station.
     on: bool,
+    /// Set when the server stops: the station's threads end.
+    stopped: std::sync::atomic::AtomicBool,
 }
 
 /// The station, shared by every connection. Cloning is cheap.
@@ -202,14 +204,26 @@ impl Station {
                 started: Instant::now(),
                 sent: AtomicU64::new(0),
                 on,
+                stopped: std::sync::atomic::AtomicBool::new(false),
             }),
         }
+    }
+
+    /// Takes the station off the air for good: its threads end, and its listeners' streams
+    /// with them.
+    pub fn stop(&self) {
+        self.inner.stopped.store(true, Ordering::SeqCst);
+        self.inner.hub.close_all();
+    }
+
+    fn stopped(&self) -> bool {
+        self.inner.stopped.load(Ordering::SeqCst)
     }
 
     /// Tunes a listener in: the burst, then live chunks. `None` when the station is off the
     /// air (RFC §6.1.6: OFF_AIR).
     pub fn tune(&self, via: Via) -> Option<Tuning> {
-        if !self.on_air() {
+        if !self.on_air() || self.stopped() {
             return None;
         }
         let from_ms = self.now_ms().saturating_sub(BURST.as_millis() as u64);

@@ -111,7 +111,7 @@ impl Encoding {
     }
 
     fn run(mut self) {
-        loop {
+        while !self.station.stopped() {
             let Some((song, requester)) = self.next_song() else {
                 // An empty library: the clock ends the listeners' streams; look again later.
                 thread::sleep(IDLE_POLL);
@@ -239,6 +239,9 @@ impl Encoding {
     }
 
     fn send_chunk(&mut self) -> Result<(), Closed> {
+        if self.station.stopped() {
+            return Err(Closed);
+        }
         let first_frame = self.frames - self.building_frames as u64;
         let mut starts = None;
         while self.starts.front().is_some_and(|(f, _)| *f < self.frames) {
@@ -283,6 +286,9 @@ fn run_clock(station: Station, chunks: Receiver<Chunk>) {
             }
             Err(RecvTimeoutError::Disconnected) => return,
         };
+        if station.stopped() {
+            return;
+        }
         let at = Duration::from_millis(chunk.position_ms);
         let now = Instant::now();
         let due = match origin {
