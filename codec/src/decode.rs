@@ -1,9 +1,9 @@
 //! The one door to minimp3's C decoder (`minimp3-sys`), and the only `unsafe` code of the
-//! client.
+//! workspace's own crates.
 //!
 //! The `minimp3` wrapper crate is not used: it pulls in `slice-ring-buffer`, which has double
-//! frees (RUSTSEC-2025-0044), and describes itself as unsound. What the client needs of the C
-//! library is two functions, wrapped here behind a safe [`FrameDecoder`]: the decoder state
+//! frees (RUSTSEC-2025-0044), and describes itself as unsound. What we need of the C library
+//! is two functions, wrapped here behind a safe [`FrameDecoder`]: the decoder state
 //! and the sample buffer are owned Rust values, every call hands the C code a slice it may read
 //! and a buffer of the size it documents, and nothing the C code returns is trusted without a
 //! bounds check.
