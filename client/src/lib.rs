@@ -22,7 +22,7 @@
 //!            socket thread: PLAYING/STOPPED switch the PcmQueue at once; AUDIO and
 //!            END_OF_STREAM go to the decoder as DecodeCmd (bounded(64)) ──┐
 //!   ┌──────────────────┐  pull, never blocks  ┌──────────┐                ▼
-//!   │ output: rodio    │ ◀─────────────────── │ PcmQueue │ ◀── decoder thread (mp3dec)
+//!   │ output: rodio    │ ◀─────────────────── │ PcmQueue │ ◀── decoder thread (jukebox_codec)
 //!   │ callback, or the │                      └──────────┘     pushes 44.1 kHz stereo,
 //!   │ null/WAV clock   │                                        waits only when 20 s are queued
 //!   └──────────────────┘
@@ -61,9 +61,6 @@ pub mod explain;
 pub mod interrupt;
 pub mod link;
 pub mod list;
-// The only unsafe code of the client: two calls into minimp3's C decoder.
-#[allow(unsafe_code)]
-pub mod mp3dec;
 pub mod output;
 pub mod pcm;
 pub mod playback;

@@ -14,10 +14,9 @@ use jukebox_protocol::{SongId, StreamId};
 
 use crate::{Event, EventSender};
 
-/// Every output plays this format; decoders convert to it.
-pub const SAMPLE_RATE: u32 = 44_100;
-/// Interleaved stereo.
-pub const CHANNELS: u16 = 2;
+/// Every output plays this format, 44.1 kHz interleaved stereo; the decoder's
+/// [`jukebox_codec::Resampler`] converts to it.
+pub use jukebox_codec::{CHANNELS, SAMPLE_RATE};
 
 /// A decoder waits when this much audio is queued: a server that ignores pacing is slowed by
 /// TCP instead of filling memory.

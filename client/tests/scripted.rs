@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{fake_server, music_dir, run_client, tone_song};
-use jukebox_client::mp3dec::FrameDecoder;
+use jukebox_codec::FrameDecoder;
 use jukebox_server::RunningServer;
 
 fn serve() -> RunningServer {
