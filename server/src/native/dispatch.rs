@@ -33,6 +33,23 @@ pub enum Dispatch {
         /// The RESCAN's id.
         id: RequestId,
     },
+    /// Hear the station (RFC §6.1.6).
+    Tune {
+        /// The TUNE's id.
+        id: RequestId,
+    },
+    /// Tell what the station plays and which requests wait (RFC §6.1.7).
+    Queue {
+        /// The QUEUE's id.
+        id: RequestId,
+    },
+    /// Ask the station for a song (RFC §6.1.8).
+    RequestSong {
+        /// The REQUEST's id.
+        id: RequestId,
+        /// The song wanted.
+        song: SongId,
+    },
     /// A connection-level kind from a newer version (0xC0-0xFE): skipped (RFC §5.2).
     Ignore,
     /// The client is closing.
@@ -74,12 +91,9 @@ fn answer(request: Request, library: &Library) -> Dispatch {
         Request::List { id } => Dispatch::List { id },
         Request::Stop { id } => Dispatch::Stop { id },
         Request::Rescan { id } => Dispatch::Rescan { id },
-        // The station is not built yet: answered as a server without it would (RFC §14).
-        request @ (Request::Tune { .. } | Request::Queue { .. } | Request::RequestSong { .. }) => error(
-            request.id(),
-            ErrorCode::UnknownRequest,
-            format!("unknown request kind {:#04x}", request.kind().to_u8()),
-        ),
+        Request::Tune { id } => Dispatch::Tune { id },
+        Request::Queue { id } => Dispatch::Queue { id },
+        Request::RequestSong { id, song } => Dispatch::RequestSong { id, song },
         Request::Play { id, song } => match library.get(song) {
             Some(found) => Dispatch::Play { id, song: Box::new(found.clone()) },
             None => no_such_song(id, song),

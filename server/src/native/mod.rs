@@ -69,7 +69,11 @@ fn serve(socket: TcpStream, peer: SocketAddr, shared: &Arc<Shared>) {
     // connections fit under the open-file limit.
     let socket = Arc::new(socket);
     let (work_tx, work_rx) = bounded(WORK_QUEUE);
-    let signals = Signals { shutdown: shared.shutdown.clone(), scans: shared.catalog.subscribe() };
+    let signals = Signals {
+        shutdown: shared.shutdown.clone(),
+        scans: shared.catalog.subscribe(),
+        station: shared.station.clone(),
+    };
     let writer_socket = Arc::clone(&socket);
     let writer = thread::Builder::new()
         .name(format!("write {peer}"))

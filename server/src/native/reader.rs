@@ -11,7 +11,9 @@ use std::net::{SocketAddr, TcpStream};
 
 use crossbeam_channel::Sender;
 use jukebox_protocol::frame::IDLE_TIMEOUT;
-use jukebox_protocol::{ErrorCode, ErrorReply, Goodbye, GoodbyeReason, Message, ReadError, read_frame};
+use jukebox_protocol::{
+    ErrorCode, ErrorReply, Goodbye, GoodbyeReason, Message, Queued, ReadError, read_frame,
+};
 use tracing::{debug, warn};
 
 use crate::Shared;
@@ -19,6 +21,11 @@ use crate::library::duration_ms;
 use crate::native::dispatch::{Dispatch, PlayBudget, dispatch};
 use crate::native::ending::Ending;
 use crate::native::session::Work;
+use crate::radio::{Requester, Via};
+
+fn error(id: jukebox_protocol::RequestId, code: ErrorCode, message: &str) -> Message {
+    Message::Error(ErrorReply { id, code, message: message.to_string() })
+}
 
 /// A receive buffer larger than this is shrunk back after its frame: one 64 KiB frame must
 /// not cost a connection 64 KiB for the rest of its life.
@@ -33,6 +40,7 @@ pub(crate) fn read_loop(
 ) -> Ending {
     let mut scratch = Vec::new();
     let mut plays = PlayBudget::default();
+    let requester = Requester::new(peer.ip());
     loop {
         let header = match read_frame(&mut socket, &mut scratch) {
             Ok(Some(header)) => header,
@@ -89,6 +97,20 @@ pub(crate) fn read_loop(
                     }
                 }
             }
+            Dispatch::Tune { id } => match shared.station.tune(Via::Native) {
+                Some(tuning) => Work::Tune { id, tuning: Box::new(tuning) },
+                None => {
+                    Work::Reply(error(id, ErrorCode::OffAir, "the station is off the air: it has no songs"))
+                }
+            },
+            Dispatch::Queue { id } => Work::Queue { id, view: shared.station.queue(Some(requester)) },
+            Dispatch::RequestSong { id, song } => match shared.station.request(requester, song) {
+                Ok(accepted) => {
+                    debug!(%peer, "requested song {song}: {}", accepted.message());
+                    Work::Reply(Message::Queued(Queued { id, song, place: accepted.place }))
+                }
+                Err(refused) => Work::Reply(error(id, refused.code, &refused.message)),
+            },
             Dispatch::Ignore => continue,
             Dispatch::Closing(goodbye) => return Ending::ClientGoodbye(goodbye),
         };

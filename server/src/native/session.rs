@@ -3,18 +3,21 @@
 //! It never reads a clock or touches a socket: callers pass `now` and send what it returns, so
 //! tests drive it without sockets or sleeping.
 
+use std::collections::VecDeque;
 use std::ops::Range;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crossbeam_channel::TryRecvError;
 use jukebox_protocol::mp3;
 use jukebox_protocol::{
-    EndOfStream, ErrorCode, ErrorReply, Goodbye, LibraryChanged, Message, Playing, RequestId, Scanning,
-    SongId, Stopped, StreamId,
+    EndOfStream, ErrorCode, ErrorReply, Goodbye, LibraryChanged, Message, Playing, QueuePage, RequestId,
+    Scanning, SongId, Stopped, StreamId, TrackChanged, Tuned,
 };
 
 use crate::library::song::LoadedSong;
 use crate::library::{Library, ScanResults};
+use crate::radio::{BITRATE_KBPS, QueueView, SAMPLE_RATE, Slice, Tuning};
 
 /// How far ahead of real time the server keeps a stream: the first `LEAD` of a song goes out at
 /// once (so playback starts immediately and rides out jitter), the rest as real time reaches
@@ -44,6 +47,11 @@ pub const MAX_WRITE_AUDIO: Duration =
 /// one batch, so this is what a connection holds for it.
 pub const MAX_WRITE_BYTES: usize =
     (MAX_WRITE_AUDIO.as_millis() as u64 * mp3::MAX_AUDIO_BYTES_PER_SECOND / 1000) as usize;
+
+/// How often a radio listener's writer wakes to send what the station has put on the air
+/// since: each wake-up is a context switch and a `writev`, the main cost per listener. The
+/// listener's cushion (the burst, `radio::BURST`) shrinks by up to this much between writes.
+pub const RADIO_BATCH: Duration = Duration::from_millis(500);
 
 /// What the reader asks of the writer, in the order the requests arrived.
 #[derive(Debug)]
@@ -85,6 +93,20 @@ pub enum Work {
         id: RequestId,
         /// The scan's number.
         scan: u32,
+    },
+    /// Leave any stream for the station's, and reply TUNED (RFC §6.1.6).
+    Tune {
+        /// The TUNE's id.
+        id: RequestId,
+        /// The listener's end of the station: boxed, as it is large beside the other work.
+        tuning: Box<Tuning>,
+    },
+    /// Reply with the QUEUE_PAGEs of the station's queue as it was when the QUEUE was read.
+    Queue {
+        /// The QUEUE's id.
+        id: RequestId,
+        /// The queue.
+        view: QueueView,
     },
     /// Send GOODBYE and close.
     Goodbye(Goodbye),
@@ -141,11 +163,40 @@ pub struct Batch {
     pub end: Option<EndOfStream>,
 }
 
+/// Something of a radio stream to put on the wire, in order.
+#[derive(Debug)]
+pub enum RadioItem {
+    /// Announce a song (sent before the chunk it names).
+    Track(TrackChanged),
+    /// An AUDIO frame: the head's fields and the shared data.
+    Audio {
+        /// Radio bytes of the stream sent before it.
+        offset: u64,
+        /// Station time of its first frame, modulo 2^32 (RFC §7.5.1).
+        position_ms: u32,
+        /// The frames.
+        slice: Slice,
+    },
+}
+
+/// Radio audio to send in one write.
+#[derive(Debug)]
+pub struct RadioBatch {
+    /// The stream.
+    pub stream: StreamId,
+    /// What to send, in order.
+    pub items: Vec<RadioItem>,
+    /// Set when the station went off the air: end the stream after the items.
+    pub end: Option<EndOfStream>,
+}
+
 /// What the writer should do about audio at `now`.
 #[derive(Debug)]
 pub enum Next {
     /// Write this, then ask again (after checking for replies to send).
     Send(Batch),
+    /// Write this radio audio, then ask again.
+    Radio(RadioBatch),
     /// Nothing is due before this instant.
     WaitUntil(Instant),
     /// Nothing is streaming.
@@ -160,6 +211,23 @@ enum Current {
     /// Its song's file changed under the server, so it sends no more audio; it stays current
     /// until the client's STOP or PLAY ends it (see [`Session::halt`]).
     Halted(StreamId),
+    /// The station, as it goes on the air.
+    Radio(Box<RadioStream>),
+}
+
+/// A connection's radio stream.
+#[derive(Debug)]
+struct RadioStream {
+    id: StreamId,
+    tuning: Tuning,
+    /// Chunks received from the station and not yet sent: first the burst.
+    pending: VecDeque<Slice>,
+    /// Radio bytes sent: the next AUDIO's Offset.
+    sent: u64,
+    /// The newest song announced with TRACK_CHANGED (its airing's number).
+    announced: u64,
+    /// The next write is not before this.
+    next_write: Instant,
 }
 
 impl Current {
@@ -167,6 +235,7 @@ impl Current {
         match self {
             Current::Sending(stream) => stream.id,
             Current::Halted(id) => *id,
+            Current::Radio(radio) => radio.id,
         }
     }
 }
@@ -242,8 +311,36 @@ impl Session {
                     }
                 }
             }
+            Work::Tune { id, tuning } => match self.tune(*tuning, now) {
+                Some(stream) => {
+                    let (bitrate_kbps, sample_rate) = (BITRATE_KBPS, SAMPLE_RATE);
+                    Outgoing::Frame(Message::Tuned(Tuned { id, stream, bitrate_kbps, sample_rate }))
+                }
+                None => Outgoing::Frame(Message::Error(ErrorReply {
+                    id,
+                    code: ErrorCode::StreamIdsExhausted,
+                    message: "this connection has used every stream id; reconnect to listen".into(),
+                })),
+            },
+            Work::Queue { id, view } => Outgoing::Frames(
+                QueuePage::paginate(id, view.now, &view.entries)
+                    .into_iter()
+                    .map(Message::QueuePage)
+                    .collect(),
+            ),
             Work::Goodbye(goodbye) => Outgoing::Close(goodbye),
         }
+    }
+
+    /// Starts a radio stream at `now`, replacing any current stream: the burst goes out at
+    /// once. `None` once every stream id has been used.
+    pub fn tune(&mut self, tuning: Tuning, now: Instant) -> Option<StreamId> {
+        self.last_stream = self.last_stream.checked_add(1)?;
+        let id = StreamId(self.last_stream);
+        let pending = tuning.burst.iter().cloned().collect();
+        let radio = RadioStream { id, tuning, pending, sent: 0, announced: 0, next_write: now };
+        self.current = Some(Current::Radio(Box::new(radio)));
+        Some(id)
     }
 
     /// Takes note of the scans that finished before this connection began: they are not news
@@ -343,6 +440,13 @@ impl Session {
     /// so the stream never runs more than `LEAD + BATCH` ahead of real time. One batch holds
     /// at most [`MAX_WRITE_AUDIO`] of audio.
     pub fn next(&mut self, now: Instant) -> Next {
+        if let Some(Current::Radio(radio)) = self.current.as_mut() {
+            let next = radio_next(radio, now);
+            if matches!(&next, Next::Radio(batch) if batch.end.is_some()) {
+                self.current = None;
+            }
+            return next;
+        }
         let Some(Current::Sending(stream)) = self.current.as_mut() else { return Next::Idle };
         let mut chunks = Vec::new();
         let mut carried = Duration::ZERO;
@@ -383,6 +487,63 @@ impl Session {
     }
 }
 
+/// The radio audio to write at `now`: whatever the station has put on the air since the last
+/// write, at most every [`RADIO_BATCH`] (the burst at once), with a TRACK_CHANGED before the
+/// chunk in which each song is first heard (RFC §7.5.2).
+fn radio_next(radio: &mut RadioStream, now: Instant) -> Next {
+    if now < radio.next_write {
+        return Next::WaitUntil(radio.next_write);
+    }
+    if radio.tuning.take_lag() {
+        // The station dropped chunks for this listener: skip forward to live (RFC §7.5.4).
+        radio.pending.clear();
+    }
+    let mut off_air = false;
+    loop {
+        match radio.tuning.live.try_recv() {
+            Ok(chunk) => radio.pending.push_back(Slice::whole(chunk)),
+            Err(TryRecvError::Empty) => break,
+            Err(TryRecvError::Disconnected) => {
+                off_air = true;
+                break;
+            }
+        }
+    }
+    radio.next_write = now + RADIO_BATCH;
+    if radio.pending.is_empty() && !off_air {
+        return Next::WaitUntil(radio.next_write);
+    }
+    let mut items = Vec::new();
+    let mut bytes = 0;
+    while let Some(slice) = radio.pending.front() {
+        let len = slice.data().len();
+        if bytes > 0 && bytes + len > MAX_WRITE_BYTES {
+            // The rest goes in the next write, at once.
+            radio.next_write = now;
+            break;
+        }
+        let Some(slice) = radio.pending.pop_front() else { break };
+        let heard = [Some(&slice.chunk.airing), slice.chunk.starts.as_ref()];
+        for airing in heard.into_iter().flatten() {
+            if airing.seq > radio.announced {
+                radio.announced = airing.seq;
+                items.push(RadioItem::Track(TrackChanged {
+                    stream: radio.id,
+                    offset: radio.sent,
+                    position_ms: airing.start_ms as u32,
+                    track: airing.track.clone(),
+                }));
+            }
+        }
+        items.push(RadioItem::Audio { offset: radio.sent, position_ms: slice.position_ms as u32, slice });
+        radio.sent += len as u64;
+        bytes += len;
+    }
+    let end = (off_air && radio.pending.is_empty())
+        .then_some(EndOfStream { stream: radio.id, total_bytes: radio.sent });
+    Next::Radio(RadioBatch { stream: radio.id, items, end })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -412,8 +573,120 @@ mod tests {
                     }
                 }
                 Next::WaitUntil(at) => return (sent, batches, Some(at)),
-                Next::Idle => return (sent, batches, None),
+                Next::Idle | Next::Radio(_) => return (sent, batches, None),
             }
+        }
+    }
+
+    mod radio {
+        use super::*;
+        use crate::radio::hub::{Hub, Via};
+        use crate::radio::{Airing, Chunk};
+        use jukebox_protocol::Track;
+
+        fn airing(seq: u64, start_ms: u64) -> Arc<Airing> {
+            let track = Track {
+                song: SongId(seq as u32),
+                duration_ms: 5000,
+                title: format!("song {seq}"),
+                artist: String::new(),
+            };
+            Arc::new(Airing { seq, track, album: String::new(), start_ms })
+        }
+
+        /// A chunk of eight 417-byte frames at station time `n` × 209 ms.
+        fn chunk(n: u64, airing: &Arc<Airing>, starts: Option<&Arc<Airing>>) -> Arc<Chunk> {
+            let mut data = Vec::new();
+            for _ in 0..8 {
+                let start = data.len();
+                data.extend_from_slice(&[0xFF, 0xFB, 0x90, 0x00]);
+                data.resize(start + 417, 0);
+            }
+            Arc::new(Chunk {
+                position_ms: n * 209,
+                duration: Duration::from_millis(209),
+                data: Arc::from(data),
+                airing: Arc::clone(airing),
+                starts: starts.cloned(),
+            })
+        }
+
+        fn batch(session: &mut Session, now: Instant) -> Option<RadioBatch> {
+            match session.next(now) {
+                Next::Radio(batch) => Some(batch),
+                _ => None,
+            }
+        }
+
+        #[test]
+        fn the_burst_goes_at_once_then_the_air_every_radio_batch_with_songs_announced_before_their_audio() {
+            let hub = Hub::new(Duration::from_secs(8), Duration::from_millis(209));
+            let (one, two) = (airing(1, 0), airing(2, 5 * 209 + 10));
+            for n in 0..5 {
+                hub.publish(chunk(n, &one, None));
+            }
+            let t0 = Instant::now();
+            let mut session = Session::default();
+            let stream = session.tune(hub.subscribe(3 * 209, Via::Native), t0).unwrap();
+            let burst = batch(&mut session, t0).expect("the burst at once");
+            assert_eq!(burst.stream, stream);
+            // The song heard first is announced at offset 0, before any audio.
+            assert!(
+                matches!(&burst.items[0], RadioItem::Track(t) if t.offset == 0 && t.track.song == SongId(1))
+            );
+            let audio: Vec<(u64, u32)> = burst
+                .items
+                .iter()
+                .filter_map(|i| match i {
+                    RadioItem::Audio { offset, position_ms, .. } => Some((*offset, *position_ms)),
+                    RadioItem::Track(_) => None,
+                })
+                .collect();
+            assert_eq!(audio, [(0, 627), (3336, 836)], "chunks 3 and 4, offsets contiguous");
+            // Nothing more before RADIO_BATCH, even with new audio on the air.
+            hub.publish(chunk(5, &one, Some(&two)));
+            hub.publish(chunk(6, &two, None));
+            assert!(
+                matches!(session.next(t0 + RADIO_BATCH / 2), Next::WaitUntil(at) if at == t0 + RADIO_BATCH)
+            );
+            let next = batch(&mut session, t0 + RADIO_BATCH).expect("the air since");
+            // The new song is announced once, before the chunk it begins in, naming its offset.
+            let kinds: Vec<String> = next
+                .items
+                .iter()
+                .map(|i| match i {
+                    RadioItem::Track(t) => format!("track {} at {}", t.track.song, t.offset),
+                    RadioItem::Audio { offset, .. } => format!("audio at {offset}"),
+                })
+                .collect();
+            assert_eq!(kinds, ["track 2 at 6672", "audio at 6672", "audio at 10008"]);
+            assert!(matches!(&next.items[0], RadioItem::Track(t) if t.position_ms == 5 * 209 + 10));
+        }
+
+        #[test]
+        fn a_listener_who_lagged_skips_to_live_and_one_whose_station_stopped_gets_its_end() {
+            let hub = Hub::new(Duration::from_millis(500), Duration::from_millis(209));
+            let one = airing(1, 0);
+            let t0 = Instant::now();
+            let mut session = Session::default();
+            session.tune(hub.subscribe(0, Via::Native), t0).unwrap();
+            for n in 0..10 {
+                hub.publish(chunk(n, &one, None));
+            }
+            let after_lag = batch(&mut session, t0).map(|b| b.items.len()).unwrap_or(0);
+            assert_eq!(after_lag, 0, "the backlog was dropped");
+            hub.publish(chunk(10, &one, None));
+            let later = t0 + RADIO_BATCH;
+            let live = batch(&mut session, later).expect("live again");
+            assert!(
+                matches!(live.items.last(), Some(RadioItem::Audio { position_ms: 2090, offset: 0, .. })),
+                "position jumps, offset stays contiguous"
+            );
+            hub.close_all();
+            drop(hub);
+            let end = batch(&mut session, later + RADIO_BATCH).expect("the end");
+            assert_eq!(end.end.map(|e| e.total_bytes), Some(3336));
+            assert!(session.current().is_none());
         }
     }
 

@@ -23,7 +23,7 @@ use tracing::warn;
 
 use crate::library::Library;
 use crate::library::song::Audio;
-use crate::native::session::{Batch, Next, Outgoing, Session, Work};
+use crate::native::session::{Batch, Next, Outgoing, RadioBatch, RadioItem, Session, Work};
 
 /// A write that makes no progress for this long means the client stopped reading; the
 /// connection is closed so its threads and buffers are freed (RFC §7.3).
@@ -47,6 +47,8 @@ pub struct Signals {
     pub shutdown: Receiver<()>,
     /// A wake-up when scans of the library have finished, and where their results are.
     pub scans: crate::library::catalog::Subscription,
+    /// The station, to count the radio bytes sent.
+    pub station: crate::radio::Station,
 }
 
 /// Runs the writer until the connection ends, then shuts the socket down: after a GOODBYE
@@ -55,7 +57,8 @@ pub struct Signals {
 pub fn write_loop(socket: &TcpStream, work: &Receiver<Work>, signals: &Signals) -> io::Result<()> {
     let mut session = Session::default();
     session.scans_seen(signals.scans.results());
-    let mut writer = Writer { socket, session, buf: Vec::new(), audio: Vec::new() };
+    let mut writer =
+        Writer { socket, session, buf: Vec::new(), audio: Vec::new(), station: &signals.station };
     let result = writer.run(work, signals);
     let how = if matches!(result, Ok(WriterEnd::SaidGoodbye)) { Shutdown::Write } else { Shutdown::Both };
     let _ = socket.shutdown(how);
@@ -69,6 +72,7 @@ struct Writer<'a> {
     buf: Vec<u8>,
     /// The data of one batch of a song on disk, while it is written; empty otherwise.
     audio: Vec<u8>,
+    station: &'a crate::radio::Station,
 }
 
 impl Writer<'_> {
@@ -91,6 +95,10 @@ impl Writer<'_> {
             let wait_until = match self.session.next(Instant::now()) {
                 Next::Send(batch) => {
                     self.write_batch(&batch)?;
+                    continue;
+                }
+                Next::Radio(batch) => {
+                    self.write_radio(&batch)?;
                     continue;
                 }
                 Next::WaitUntil(at) => Some(at),
@@ -240,6 +248,53 @@ impl Writer<'_> {
         drop(slices);
         self.audio = Vec::new();
         result
+    }
+}
+
+impl Writer<'_> {
+    /// Writes radio audio with one vectored write: each chunk's AUDIO head, then its data as a
+    /// slice of the bytes the station shares with every listener; TRACK_CHANGED frames where
+    /// they fall.
+    fn write_radio(&mut self, batch: &RadioBatch) -> io::Result<()> {
+        let mut heads: Vec<Vec<u8>> = Vec::with_capacity(batch.items.len() + 1);
+        let mut audio_bytes = 0;
+        for item in &batch.items {
+            match item {
+                RadioItem::Track(track) => {
+                    let mut frame = Vec::new();
+                    Message::TrackChanged(track.clone()).encode(&mut frame).map_err(io::Error::other)?;
+                    heads.push(frame);
+                }
+                RadioItem::Audio { offset, position_ms, slice } => {
+                    let data = slice.data();
+                    audio_bytes += data.len();
+                    let head = audio_frame_head(batch.stream, *offset, *position_ms, data.len())
+                        .map_err(io::Error::other)?;
+                    heads.push(head.to_vec());
+                }
+            }
+        }
+        if let Some(end) = batch.end {
+            let mut frame = Vec::new();
+            Message::EndOfStream(end).encode(&mut frame).map_err(io::Error::other)?;
+            heads.push(frame);
+        }
+        let mut slices: Vec<IoSlice<'_>> = Vec::with_capacity(heads.len() * 2);
+        let mut heads_iter = heads.iter();
+        for item in &batch.items {
+            if let Some(head) = heads_iter.next() {
+                slices.push(IoSlice::new(head));
+            }
+            if let RadioItem::Audio { slice, .. } = item {
+                slices.push(IoSlice::new(slice.data()));
+            }
+        }
+        for tail in heads_iter {
+            slices.push(IoSlice::new(tail));
+        }
+        write_all_vectored(self.socket, &mut slices)?;
+        self.station.count_sent(audio_bytes);
+        Ok(())
     }
 }
 
