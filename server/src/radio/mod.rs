@@ -261,12 +261,29 @@ impl Station {
         let track = track_of(found);
         let mut program = self.program();
         let playing_now = program.on_air.as_ref().is_some_and(|a| a.track.song == song);
+        // A song the shuffle has already picked to play next is granted: it plays next anyway,
+        // and the asker sees it in the queue as theirs.
+        let ahead = program.upcoming.iter().filter(|u| u.requester.is_some()).count();
+        let waiting = program.requests.waiting_for(requester)
+            + program.upcoming.iter().filter(|u| u.requester == Some(requester)).count();
+        if let Some(picked) = program.upcoming.iter_mut().find(|u| u.song == song && u.requester.is_none())
+            && !playing_now
+            && waiting < queue::PER_REQUESTER
+        {
+            picked.requester = Some(requester);
+            program.requests.served(requester);
+            drop(program);
+            self.notify(Event::QueueChanged);
+            return Ok(Accepted { track, place: u32::try_from(ahead + 1).unwrap_or(u32::MAX) });
+        }
         let Program { requests, upcoming, on_air, .. } = &mut *program;
+        let elsewhere = upcoming.iter().filter(|u| u.requester == Some(requester)).count();
         let busy = |s: SongId| {
             on_air.as_ref().is_some_and(|a| a.track.song == s) || upcoming.iter().any(|u| u.song == s)
         };
-        match requests.push(requester, song, busy) {
+        match requests.push(requester, song, busy, elsewhere) {
             Ok(place) => {
+                let place = place + ahead;
                 drop(program);
                 self.notify(Event::QueueChanged);
                 Ok(Accepted { track, place: u32::try_from(place).unwrap_or(u32::MAX) })

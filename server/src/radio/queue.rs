@@ -42,27 +42,34 @@ pub enum Refusal {
 }
 
 /// The requests waiting, one line per requester, served in turns: the play order takes the
-/// first song of each line in the order the lines joined the round, then the second of each,
-/// and so on. A requester whose line empties leaves the round; asking again joins its end.
+/// first song of each line, then the second of each, and so on. A requester who has had a
+/// song played this round waits until everyone waiting has had theirs: a newcomer's line goes
+/// before the lines of those already served this round, after those still waiting their turn.
 #[derive(Debug, Default, Clone)]
 pub struct Requests {
+    /// Lines not yet served this round first, in turn order; then the served ones.
     lines: VecDeque<(Requester, VecDeque<SongId>)>,
+    /// Requesters who have had a song taken this round.
+    served: HashSet<Requester>,
     len: usize,
 }
 
 impl Requests {
     /// Adds `song` for `requester`, unless a rule refuses it; `busy` says whether the song is
-    /// on the air or about to be. Returns its place in the play order, from 1.
+    /// on the air or about to be, `elsewhere` how many of the requester's songs wait outside
+    /// this queue (taken from it, not yet on the air). Returns its place in the play order,
+    /// from 1.
     pub fn push(
         &mut self,
         requester: Requester,
         song: SongId,
         busy: impl Fn(SongId) -> bool,
+        elsewhere: usize,
     ) -> Result<usize, Refusal> {
         if busy(song) || self.contains(song) {
             return Err(Refusal::AlreadyQueued);
         }
-        if self.waiting_for(requester) >= PER_REQUESTER {
+        if self.waiting_for(requester) + elsewhere >= PER_REQUESTER {
             return Err(Refusal::Limit);
         }
         if self.len >= MAX_QUEUE {
@@ -70,7 +77,14 @@ impl Requests {
         }
         match self.lines.iter_mut().find(|(who, _)| *who == requester) {
             Some((_, line)) => line.push_back(song),
-            None => self.lines.push_back((requester, VecDeque::from([song]))),
+            None => {
+                let at = self
+                    .lines
+                    .iter()
+                    .position(|(who, _)| self.served.contains(who))
+                    .unwrap_or(self.lines.len());
+                self.lines.insert(at, (requester, VecDeque::from([song])));
+            }
         }
         self.len += 1;
         Ok(self.order().position(|(_, s)| s == song).map_or(self.len, |i| i + 1))
@@ -82,10 +96,29 @@ impl Requests {
         let (requester, mut line) = self.lines.pop_front()?;
         let song = line.pop_front()?;
         self.len -= 1;
+        // The next in turn has been served already: everyone waiting has, a new round begins.
+        if self.served.contains(&requester) {
+            self.served.clear();
+        }
+        self.served.insert(requester);
         if !line.is_empty() {
             self.lines.push_back((requester, line));
         }
         Some((requester, song))
+    }
+
+    /// Counts a song `requester` got outside the queue (a song the shuffle had picked, granted
+    /// to them) as their turn this round.
+    pub fn served(&mut self, requester: Requester) {
+        if self.lines.front().is_some_and(|(who, _)| self.served.contains(who)) {
+            self.served.clear();
+        }
+        self.served.insert(requester);
+        if let Some(at) = self.lines.iter().position(|(who, _)| *who == requester)
+            && let Some(line) = self.lines.remove(at)
+        {
+            self.lines.push_back(line);
+        }
     }
 
     /// The songs waiting, in the order they will play.
@@ -197,8 +230,8 @@ mod tests {
     #[test]
     fn one_requester_is_played_in_the_order_asked() {
         let mut q = Requests::default();
-        assert_eq!(q.push(who(1), SongId(5), free), Ok(1));
-        assert_eq!(q.push(who(1), SongId(3), free), Ok(2));
+        assert_eq!(q.push(who(1), SongId(5), free, 0), Ok(1));
+        assert_eq!(q.push(who(1), SongId(3), free, 0), Ok(2));
         assert_eq!(q.pop(), Some((who(1), SongId(5))));
         assert_eq!(q.pop(), Some((who(1), SongId(3))));
         assert_eq!(q.pop(), None);
@@ -208,12 +241,12 @@ mod tests {
     fn requesters_take_turns_and_a_newcomer_joins_the_end_of_the_round() {
         let mut q = Requests::default();
         for song in [1, 2, 3] {
-            q.push(who(1), SongId(song), free).unwrap();
+            q.push(who(1), SongId(song), free, 0).unwrap();
         }
         // B's first song goes before A's second.
-        assert_eq!(q.push(who(2), SongId(10), free), Ok(2));
-        assert_eq!(q.push(who(2), SongId(11), free), Ok(4));
-        assert_eq!(q.push(who(3), SongId(20), free), Ok(3));
+        assert_eq!(q.push(who(2), SongId(10), free, 0), Ok(2));
+        assert_eq!(q.push(who(2), SongId(11), free, 0), Ok(4));
+        assert_eq!(q.push(who(3), SongId(20), free, 0), Ok(3));
         assert_eq!(ids(&q), [1, 10, 20, 2, 11, 3]);
         let mut played = Vec::new();
         while let Some((_, song)) = q.pop() {
@@ -225,41 +258,65 @@ mod tests {
     #[test]
     fn a_requester_who_has_just_had_a_turn_waits_for_the_others() {
         let mut q = Requests::default();
-        q.push(who(1), SongId(1), free).unwrap();
-        q.push(who(2), SongId(2), free).unwrap();
+        q.push(who(1), SongId(1), free, 0).unwrap();
+        q.push(who(2), SongId(2), free, 0).unwrap();
         assert_eq!(q.pop(), Some((who(1), SongId(1))));
         // A asks again while B waits: B first.
-        assert_eq!(q.push(who(1), SongId(3), free), Ok(2));
+        assert_eq!(q.push(who(1), SongId(3), free, 0), Ok(2));
         assert_eq!(ids(&q), [2, 3]);
+    }
+
+    #[test]
+    fn a_newcomer_goes_before_those_already_served_this_round() {
+        let mut q = Requests::default();
+        q.push(who(1), SongId(1), free, 0).unwrap();
+        q.push(who(1), SongId(2), free, 0).unwrap();
+        assert_eq!(q.pop(), Some((who(1), SongId(1))));
+        // A has had her turn; B, new, plays before A's second song.
+        assert_eq!(q.push(who(2), SongId(10), free, 0), Ok(1));
+        q.push(who(3), SongId(20), free, 0).unwrap();
+        assert_eq!(ids(&q), [10, 20, 2]);
+        assert_eq!(q.pop(), Some((who(2), SongId(10))));
+        assert_eq!(q.pop(), Some((who(3), SongId(20))));
+        // A newcomer still goes before A, who has had a song this round.
+        q.push(who(4), SongId(30), free, 0).unwrap();
+        assert_eq!(ids(&q), [30, 2]);
+        assert_eq!(q.pop(), Some((who(4), SongId(30))));
+        // Now everyone waiting has been served: a new round, in which A plays before anyone new.
+        assert_eq!(q.pop(), Some((who(1), SongId(2))));
     }
 
     #[test]
     fn duplicates_limits_and_a_full_queue_are_refused() {
         let mut q = Requests::default();
-        q.push(who(1), SongId(1), free).unwrap();
-        assert_eq!(q.push(who(2), SongId(1), free), Err(Refusal::AlreadyQueued));
-        assert_eq!(q.push(who(2), SongId(9), |s| s == SongId(9)), Err(Refusal::AlreadyQueued), "on the air");
-        q.push(who(1), SongId(2), free).unwrap();
-        q.push(who(1), SongId(3), free).unwrap();
-        assert_eq!(q.push(who(1), SongId(4), free), Err(Refusal::Limit));
+        q.push(who(1), SongId(1), free, 0).unwrap();
+        assert_eq!(q.push(who(2), SongId(1), free, 0), Err(Refusal::AlreadyQueued));
+        assert_eq!(
+            q.push(who(2), SongId(9), |s| s == SongId(9), 0),
+            Err(Refusal::AlreadyQueued),
+            "on the air"
+        );
+        q.push(who(1), SongId(2), free, 0).unwrap();
+        q.push(who(1), SongId(3), free, 0).unwrap();
+        assert_eq!(q.push(who(1), SongId(4), free, 0), Err(Refusal::Limit));
         assert_eq!(q.len(), 3, "a refusal changes nothing");
         let mut n = 100u32;
         let mut host = 2u8;
         while q.len() < MAX_QUEUE {
-            q.push(who(host), SongId(n), free).unwrap();
+            q.push(who(host), SongId(n), free, 0).unwrap();
             n += 1;
             if q.waiting_for(who(host)) == PER_REQUESTER {
                 host += 1;
             }
         }
-        assert_eq!(q.push(who(250), SongId(99_999), free), Err(Refusal::Full));
+        assert_eq!(q.push(who(250), SongId(99_999), free, 0), Err(Refusal::Full));
     }
 
     #[test]
     fn songs_gone_from_the_library_leave_the_queue_and_the_rest_keep_their_order() {
         let mut q = Requests::default();
         for (h, s) in [(1, 1), (1, 2), (2, 3), (2, 4)] {
-            q.push(who(h), SongId(s), free).unwrap();
+            q.push(who(h), SongId(s), free, 0).unwrap();
         }
         q.retain(|s| s != SongId(1) && s != SongId(3));
         assert_eq!(ids(&q), [2, 4]);

@@ -306,7 +306,9 @@ fn run_clock(station: Station, chunks: Receiver<Chunk>) {
         let changed = {
             let mut program = station.program();
             program.live_ms = chunk.position_ms + chunk.duration.as_millis() as u64;
-            program.aired = Some((Instant::now(), chunk.position_ms));
+            // The clock's time, not the moment this thread woke: a late wake-up must not move
+            // every later listener's burst.
+            program.aired = Some((due, chunk.position_ms));
             let newest = chunk.starts.as_ref().unwrap_or(&chunk.airing);
             let changed = program.on_air.as_ref().is_none_or(|a| a.seq != newest.seq);
             if changed {

@@ -56,7 +56,11 @@ pub struct Client {
 
 impl Client {
     pub fn connect(addr: SocketAddr) -> Client {
-        let mut socket = TcpStream::connect(addr).expect("connect");
+        Client::handshaken(TcpStream::connect(addr).expect("connect"))
+    }
+
+    /// Says HELLO on a connected socket and reads WELCOME.
+    pub fn handshaken(mut socket: TcpStream) -> Client {
         socket.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
         socket.write_all(&Hello::current().encode()).unwrap();
         let mut welcome = [0u8; 8];
