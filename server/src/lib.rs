@@ -45,6 +45,14 @@
 //!   writer, which says GOODBYE and shuts down the socket's sending half; its reader ends when
 //!   the client closes in turn (one that does not is left to the idle timeout, after
 //!   `Server::run` has returned).
+//! - The station (`radio`, started by [`Server::with_radio`]) has two threads of its own: an
+//!   encoder that picks songs (the fair queue, else a shuffle), loads them through the
+//!   [`library::song::SongCache`], decodes, resamples and encodes them into one stream, at
+//!   most 2 s ahead; and a clock that puts each chunk on the air at its time, into the queue of
+//!   every listener (`try_send`: a listener who does not keep up is skipped forward, never
+//!   waited for). A tuned connection's writer takes the chunks from its queue every 0.5 s
+//!   (`RADIO_BATCH`) and writes them as shared slices; its reader answers REQUEST and QUEUE
+//!   from the station's state under one mutex, without waiting on the station's threads.
 //! - The library is an immutable snapshot behind the [`Catalog`]; a scan builds a new one and
 //!   swaps it in. Loaded songs are shared through [`library::song::SongCache`] (a mutex held
 //!   only for map updates).

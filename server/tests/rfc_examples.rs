@@ -79,3 +79,66 @@ fn the_rescan_example_is_what_the_server_sends() {
     let answer: Vec<u8> = dump[1..].concat();
     assert_eq!(exchange(&mut client, &dump[0], answer.len()), answer);
 }
+
+/// The station's examples name songs and times that depend on when the example was taken, so
+/// they are checked against the protocol's own encoder instead of a live server: each dump is
+/// the encoding of the message the text describes.
+#[test]
+fn the_station_examples_are_the_encodings_of_what_the_text_says() {
+    use jukebox_protocol::{
+        ErrorCode, ErrorReply, Message, NowPlaying, QueueEntry, QueuePage, Queued, Request, RequestId,
+        SongId, StreamId, Track, TrackChanged, Tuned,
+    };
+    let heading = "### 11.11. The Station: TUNE, TRACK_CHANGED, REQUEST and QUEUE";
+    let synths = "The Jukebox Synths".to_string();
+    let lanterns = Track {
+        song: SongId(2),
+        duration_ms: 32731,
+        title: "Lanterns in the Rain".into(),
+        artist: synths.clone(),
+    };
+    let scale = Track { song: SongId(1), duration_ms: 25548, title: "Morning Scale".into(), artist: synths };
+    let expected = [
+        vec![
+            Message::Request(Request::Tune { id: RequestId(21) }),
+            Message::Tuned(Tuned {
+                id: RequestId(21),
+                stream: StreamId(3),
+                bitrate_kbps: 128,
+                sample_rate: 44_100,
+            }),
+            Message::TrackChanged(TrackChanged {
+                stream: StreamId(3),
+                offset: 0,
+                position_ms: 73_521,
+                track: lanterns.clone(),
+            }),
+        ],
+        vec![
+            Message::Request(Request::RequestSong { id: RequestId(22), song: SongId(1) }),
+            Message::Queued(Queued { id: RequestId(22), song: SongId(1), place: 1 }),
+            Message::Request(Request::RequestSong { id: RequestId(23), song: SongId(1) }),
+            Message::Error(ErrorReply {
+                id: RequestId(23),
+                code: ErrorCode::AlreadyQueued,
+                message: "Morning Scale is already in the queue".into(),
+            }),
+        ],
+        vec![
+            Message::Request(Request::Queue { id: RequestId(24) }),
+            Message::QueuePage(QueuePage {
+                id: RequestId(24),
+                last: true,
+                now: Some(NowPlaying { track: lanterns, elapsed_ms: 4210 }),
+                entries: vec![QueueEntry { track: scale, mine: true }],
+            }),
+        ],
+    ];
+    for (block, messages) in expected.iter().enumerate() {
+        let dumps = dumps(heading, block);
+        assert_eq!(dumps.len(), messages.len(), "block {block}");
+        for (dump, message) in dumps.iter().zip(messages) {
+            assert_eq!(dump, &message.to_bytes().unwrap(), "{message:?}");
+        }
+    }
+}
