@@ -97,12 +97,21 @@ pub(crate) fn read_loop(
                     }
                 }
             }
-            Dispatch::Tune { id } => match shared.station.tune(Via::Native) {
-                Some(tuning) => Work::Tune { id, tuning: Box::new(tuning) },
-                None => {
-                    Work::Reply(error(id, ErrorCode::OffAir, "the station is off the air: it has no songs"))
+            Dispatch::Tune { id } => {
+                // A TUNE starts a stream with a burst, as a PLAY does: it takes a PLAY's turn.
+                let wait = plays.admit(std::time::Instant::now());
+                if !wait.is_zero() {
+                    std::thread::sleep(wait);
                 }
-            },
+                match shared.station.tune(Via::Native) {
+                    Some(tuning) => Work::Tune { id, tuning: Box::new(tuning) },
+                    None => Work::Reply(error(
+                        id,
+                        ErrorCode::OffAir,
+                        "the station is off the air: it has no songs",
+                    )),
+                }
+            }
             Dispatch::Queue { id } => Work::Queue { id, view: shared.station.queue(Some(requester)) },
             Dispatch::RequestSong { id, song } => match shared.station.request(requester, song) {
                 Ok(accepted) => {
