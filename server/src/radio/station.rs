@@ -292,10 +292,20 @@ fn run_clock(station: Station, chunks: Receiver<Chunk>) {
         let at = Duration::from_millis(chunk.position_ms);
         let now = Instant::now();
         let due = match origin {
-            Some(origin) if origin + at + CHUNK >= now => origin + at,
-            // The first chunk, or the encoder fell behind: the air resumes now.
-            _ => {
+            // Late by less than a burst (the pre-roll, or a short stall): at once, so listeners'
+            // cushions fill up again.
+            Some(origin) if origin + at + super::BURST + CHUNK >= now => origin + at,
+            // The encoder fell far behind (a song that took long to load): the air resumes now,
+            // without sending listeners what they missed.
+            Some(_) => {
                 origin = now.checked_sub(at);
+                now
+            }
+            // The first chunk: the station starts a burst in the past, so the first listener
+            // is as far behind live as every later one (RFC §7.5.2), and its first BURST of
+            // audio goes on the air at once.
+            None => {
+                origin = now.checked_sub(at + super::BURST);
                 now
             }
         };
