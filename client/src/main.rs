@@ -38,7 +38,10 @@ struct Args {
     port: u16,
     /// Where the sound goes: `auto` (the sound card, or silence with a warning if there is
     /// none), `device` (the sound card or fail), `null` (decode at real time, no sound), or
-    /// `wav:PATH` (write exactly what plays to a 44.1 kHz 16-bit stereo WAV file).
+    /// `wav:PATH` (write exactly what plays to a 44.1 kHz 16-bit stereo WAV file). The WAV
+    /// file begins with the first sound played; the wall-clock time of that first sample is
+    /// written to PATH.start, in nanoseconds since the Unix epoch, so that recordings made by
+    /// several clients can be lined up in time.
     #[arg(long, short, default_value = "auto", value_name = "auto|device|null|wav:PATH")]
     output: OutputSpec,
     /// How many seconds to wait for the server: to connect, for the answer to each command,
