@@ -547,7 +547,12 @@ impl Router {
         // Audio is most of the traffic: hand its data over without a copy.
         let message = match message {
             Message::Audio(audio) => {
-                self.playback.feed(audio.stream, audio.data);
+                self.playback.feed(audio);
+                return None;
+            }
+            // In frame order with the audio: the decoder places it among the stream's frames.
+            Message::TrackChanged(track) => {
+                self.playback.track_changed(track);
                 return None;
             }
             other => other,
@@ -606,10 +611,14 @@ impl Router {
                 }
                 return None;
             }
-            Message::Tuned(tuned) => tuned.id,
+            // Like PLAYING: switch here, before any audio of the station is read.
+            Message::Tuned(tuned) => {
+                self.playback.tune(tuned.stream);
+                self.started_a_stream = true;
+                tuned.id
+            }
             Message::Queued(queued) => queued.id,
             Message::QueuePage(page) => page.id,
-            // The client does not tune in yet.
             Message::TrackChanged(_) => return None,
             // Requests are not for clients; unknown kinds are from a newer server (RFC §5.4).
             Message::Request(_) | Message::Unknown { .. } => return None,

@@ -297,6 +297,8 @@ fn spawn_event_printer(events: EventReceiver, mut print: impl FnMut(String) + Se
 fn describe_event(event: Event) -> String {
     match event {
         Event::Finished(now) => format!("Finished {}: {}", now.song, describe_now(&now)),
+        Event::TrackChanged(now) => format!("Now playing: {}", describe_now(&now)),
+        Event::StationEnded => "The station went off the air.".to_string(),
         Event::Disconnected(why) => format!("Disconnected: {}.", printable(&why)),
         Event::Reconnected(server) => format!("Reconnected to {}.", printable(&server)),
         Event::Warning(text) => format!("warning: {}", printable(&text)),
