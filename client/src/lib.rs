@@ -58,7 +58,9 @@
 //!   output's [`pcm::PcmQueue::take`] sends [`Event::TrackChanged`] when it takes that frame to
 //!   play: on time to within a take (10 ms on the null and WAV outputs; a device adds its own
 //!   buffer's latency).
-//! - Nothing is cached: every `list` and `play` is a round trip.
+//! - Nothing is cached but the songs of the last `list`, for `request` to name the song it
+//!   queued (QUEUED carries only its id); `rescan` and `connect` forget them. Every other
+//!   command is a round trip.
 
 #![deny(unsafe_code)]
 
