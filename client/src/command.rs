@@ -13,6 +13,12 @@ pub enum Command {
     Play(SongId),
     /// Stop playing.
     Stop,
+    /// Tune in to the server's station.
+    Radio,
+    /// Ask the station to play a song.
+    Request(SongId),
+    /// Show what the station plays and which requests wait.
+    Queue,
     /// Ask the server to look for new, changed and removed songs, and wait for it.
     Rescan,
     /// Show what plays.
@@ -43,10 +49,14 @@ Commands:
   list          show every song on the server, with its id
   play N        play song N (switches at once if a song is playing)
   stop          stop playing
+  radio         tune in to the server's station (also: tune); play N or stop leave it
+  request N     ask the station to play song N; says its place in the queue
+  queue         show what the station plays and the songs requested
   rescan        ask the server to look for new, changed and removed songs
   status        show what is playing and how far it got
   sleep SECS    pause for SECS seconds (for scripts)
-  wait          wait until the current song ends or is stopped (for scripts)
+  wait          wait until the current song ends or is stopped (for scripts; on the
+                radio, until the station goes off the air)
   connect       connect again now (after the server went away)
   connect HOST [PORT]
                 connect to another server (on the same port unless PORT is given)
@@ -109,14 +119,10 @@ impl std::str::FromStr for Command {
             "help" | "?" => no_argument(Command::Help),
             "quit" | "exit" => no_argument(Command::Quit),
             "wait" => no_argument(Command::Wait),
-            "play" => match argument {
-                // Song ids start at 1 (RFC §6.2.2).
-                Some(arg) => match arg.parse::<u32>() {
-                    Ok(id) if id > 0 => Ok(Command::Play(SongId(id))),
-                    _ => Err(format!("play: {arg:?} is not a song id (list shows them); try: play 2")),
-                },
-                None => Err("play: which song? Give its id (list shows them); try: play 2".into()),
-            },
+            "radio" | "tune" => no_argument(Command::Radio),
+            "queue" => no_argument(Command::Queue),
+            "play" => song_id(&name, argument).map(Command::Play),
+            "request" => song_id(&name, argument).map(Command::Request),
             "sleep" => match argument.map(seconds) {
                 Some(Ok(duration)) => Ok(Command::Sleep(duration)),
                 Some(Err(e)) => Err(format!("sleep: {e}; try: sleep 2.5")),
@@ -124,6 +130,17 @@ impl std::str::FromStr for Command {
             },
             _ => Err(format!("unknown command {name:?}; type help for the list")),
         }
+    }
+}
+
+/// The song id that `play` and `request` take. Song ids start at 1 (RFC §6.2.2).
+fn song_id(name: &str, argument: Option<&str>) -> Result<SongId, String> {
+    match argument {
+        Some(arg) => match arg.parse::<u32>() {
+            Ok(id) if id > 0 => Ok(SongId(id)),
+            _ => Err(format!("{name}: {arg:?} is not a song id (list shows them); try: {name} 2")),
+        },
+        None => Err(format!("{name}: which song? Give its id (list shows them); try: {name} 2")),
     }
 }
 
@@ -153,6 +170,10 @@ mod tests {
         assert_eq!("play 2".parse(), Ok(Command::Play(SongId(2))));
         assert_eq!("  PLAY   7 ".parse(), Ok(Command::Play(SongId(7))));
         assert_eq!("list".parse(), Ok(Command::List));
+        assert_eq!("radio".parse(), Ok(Command::Radio));
+        assert_eq!("Tune".parse(), Ok(Command::Radio));
+        assert_eq!("queue".parse(), Ok(Command::Queue));
+        assert_eq!("request 3".parse(), Ok(Command::Request(SongId(3))));
         assert_eq!("sleep 0.5".parse(), Ok(Command::Sleep(Duration::from_millis(500))));
         assert_eq!("".parse(), Ok(Command::Nothing));
         assert_eq!("# a comment".parse(), Ok(Command::Nothing));
@@ -170,6 +191,12 @@ mod tests {
         assert!("play two".parse::<Command>().unwrap_err().contains("\"two\" is not a song id"));
         assert!("play -1".parse::<Command>().is_err());
         assert!("play 0".parse::<Command>().is_err());
+        assert_eq!(
+            "request".parse::<Command>().unwrap_err(),
+            "request: which song? Give its id (list shows them); try: request 2"
+        );
+        assert!("request x".parse::<Command>().unwrap_err().contains("\"x\" is not a song id"));
+        assert!("radio 2".parse::<Command>().unwrap_err().contains("no argument"));
         assert!("sleep forever".parse::<Command>().is_err());
         assert!("sleep NaN".parse::<Command>().is_err());
         assert!("sleep 1e9".parse::<Command>().is_err());

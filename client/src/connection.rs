@@ -16,13 +16,14 @@ use jukebox_protocol::frame::KEEPALIVE_INTERVAL;
 use jukebox_protocol::handshake::HANDSHAKE_LEN;
 use jukebox_protocol::text::printable;
 use jukebox_protocol::{
-    ErrorReply, Goodbye, GoodbyeReason, Hello, LibraryChanged, Message, Playing, ReadError, Request,
-    RequestId, SongEntry, SongId, Stopped, Welcome, read_frame,
+    ErrorCode, ErrorReply, Goodbye, GoodbyeReason, Hello, LibraryChanged, Message, Playing, Queued,
+    ReadError, Request, RequestId, SongEntry, SongId, Stopped, Tuned, Welcome, read_frame,
 };
 
 use crate::explain;
 use crate::list::{ListError, SongList};
 use crate::playback::Playback;
+use crate::radio::{QueueError, QueueReply, StationQueue};
 use crate::{Event, EventSender};
 
 /// How long the client waits, by default, for the server to accept the connection, to
@@ -90,6 +91,11 @@ pub enum ClientError {
     /// The server refused the request; the text is the server's, made safe to show.
     #[error("server: {}", printable(&.0.message))]
     Server(ErrorReply),
+    /// The station refused (RFC §6.1.6, §6.1.8: off the air, already queued, too many
+    /// requests, a full queue); the server's sentence is the answer, shown as it is (made
+    /// safe) with a capital: "Tin Robot Shuffle is already in the queue".
+    #[error("{}", capitalized(&printable(&.0.message)))]
+    Refused(ErrorReply),
     /// The connection was lost while the command waited for its reply.
     #[error("the connection to the server was lost")]
     Disconnected,
@@ -106,11 +112,40 @@ pub enum ClientError {
     /// The reply to LIST broke the RFC or outgrew the client's limits.
     #[error(transparent)]
     List(#[from] ListError),
+    /// The reply to QUEUE outgrew the client's limits.
+    #[error(transparent)]
+    Queue(#[from] QueueError),
 }
 
-/// Replies that may wait for the command that asked for them. Only a LIST has more than one
-/// (a page each); when the command is this far behind, the socket thread waits, and TCP slows
-/// the server down, instead of the queue growing.
+impl ClientError {
+    /// A refusal by the station is an answer in the server's words: [`ClientError::Refused`].
+    fn station_refusal(self) -> ClientError {
+        match self {
+            ClientError::Server(error)
+                if matches!(
+                    error.code,
+                    ErrorCode::OffAir
+                        | ErrorCode::AlreadyQueued
+                        | ErrorCode::RequestLimit
+                        | ErrorCode::QueueFull
+                ) =>
+            {
+                ClientError::Refused(error)
+            }
+            other => other,
+        }
+    }
+}
+
+/// `text` with its first letter in capitals, to start a line.
+pub fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map(|first| first.to_uppercase().chain(chars).collect()).unwrap_or_default()
+}
+
+/// Replies that may wait for the command that asked for them. Only a LIST and a QUEUE have
+/// more than one (a page each); when the command is this far behind, the socket thread waits,
+/// and TCP slows the server down, instead of the queue growing.
 const REPLY_QUEUE: usize = 16;
 
 /// How long a client that said GOODBYE waits for the server to close in turn.
@@ -285,6 +320,41 @@ impl Connection {
         match self.wait(&replies)? {
             Message::Playing(playing) => Ok(playing),
             other => Err(unexpected(other)),
+        }
+    }
+
+    /// Tunes in to the station (RFC §6.1.6). Playback has already switched when this returns.
+    pub fn tune(&self) -> Result<Tuned, ClientError> {
+        let replies = self.send_request(|id| Request::Tune { id })?;
+        match self.wait(&replies).map_err(ClientError::station_refusal)? {
+            Message::Tuned(tuned) => Ok(tuned),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Asks the station to play `song` (RFC §6.1.8); says where it is in the queue.
+    pub fn request(&self, song: SongId) -> Result<Queued, ClientError> {
+        let replies = self.send_request(|id| Request::RequestSong { id, song })?;
+        match self.wait(&replies).map_err(ClientError::station_refusal)? {
+            Message::Queued(queued) => Ok(queued),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// What the station plays and which requests wait (RFC §6.1.7), checked as
+    /// [`QueueReply`] describes.
+    pub fn queue(&self) -> Result<StationQueue, ClientError> {
+        let request = self.send_request(|id| Request::Queue { id })?;
+        let mut reply = QueueReply::default();
+        loop {
+            match self.wait(&request)? {
+                Message::QueuePage(page) => {
+                    if reply.add(page)? {
+                        return Ok(reply.into_queue());
+                    }
+                }
+                other => return Err(unexpected(other)),
+            }
         }
     }
 
@@ -547,7 +617,12 @@ impl Router {
         // Audio is most of the traffic: hand its data over without a copy.
         let message = match message {
             Message::Audio(audio) => {
-                self.playback.feed(audio.stream, audio.data);
+                self.playback.feed(audio);
+                return None;
+            }
+            // In frame order with the audio: the decoder places it among the stream's frames.
+            Message::TrackChanged(track) => {
+                self.playback.track_changed(track);
                 return None;
             }
             other => other,
@@ -606,10 +681,14 @@ impl Router {
                 }
                 return None;
             }
-            Message::Tuned(tuned) => tuned.id,
+            // Like PLAYING: switch here, before any audio of the station is read.
+            Message::Tuned(tuned) => {
+                self.playback.tune(tuned.stream);
+                self.started_a_stream = true;
+                tuned.id
+            }
             Message::Queued(queued) => queued.id,
             Message::QueuePage(page) => page.id,
-            // The client does not tune in yet.
             Message::TrackChanged(_) => return None,
             // Requests are not for clients; unknown kinds are from a newer server (RFC §5.4).
             Message::Request(_) | Message::Unknown { .. } => return None,

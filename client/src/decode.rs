@@ -4,24 +4,41 @@
 //! of a frame, and chunks from the network need not end on a frame boundary, so the decoder
 //! is handed exactly one whole frame per call: [`FrameSplitter`] cuts the received bytes into
 //! frames and [`FrameDecoder`] decodes them.
+//!
+//! On the radio the decoder also keeps the station's clock (RFC §7.5.1): it counts the frames
+//! it hands the queue, so that it knows at which of them each chunk's station time (AUDIO's
+//! Position ms) sounds, and so at which frame each song announced by TRACK_CHANGED begins
+//! ([`crate::radio::frame_at`]); it tells the queue, which announces the song when the output
+//! gets there. To keep that count true, a radio frame that cannot be decoded plays as silence
+//! of its length instead of being left out: the first frame of a burst never decodes (minimp3
+//! needs the frame before it, which was never received); left out, it would make the client
+//! play one frame (26 ms) ahead of the station time AUDIO gives, and the song announced for
+//! the burst's first chunk a frame off.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crossbeam_channel::Receiver;
-use jukebox_protocol::StreamId;
 use jukebox_protocol::mp3::{AUDIO_HEADER_LEN, AudioHeader};
+use jukebox_protocol::{Audio, StreamId, TrackChanged};
 
 use jukebox_codec::{FrameDecoder, Resampler};
 
-use crate::pcm::PcmQueue;
+use crate::pcm::{MAX_WAITING_SONGS, NowPlaying, PcmQueue, SAMPLE_RATE};
+use crate::radio::frame_at;
 
 /// What the socket thread tells the decoder.
 #[derive(Debug)]
 pub enum DecodeCmd {
     /// A new stream begins; forget the old one.
     Start(StreamId),
+    /// A new radio stream begins; forget the old one.
+    Tune(StreamId),
     /// Whole MP3 frames of a stream.
-    Data(StreamId, Vec<u8>),
+    Data(Audio),
+    /// A song of a radio stream, announced before the chunk it is first heard in.
+    Track(TrackChanged),
     /// The stream has been received completely.
     End(StreamId),
 }
@@ -73,27 +90,90 @@ struct Current {
     splitter: FrameSplitter,
     decoder: FrameDecoder,
     resampler: Resampler,
+    /// Set for a radio stream.
+    radio: Option<StationClock>,
+}
+
+/// Where a radio stream is on the station's clock.
+#[derive(Debug, Default)]
+struct StationClock {
+    /// Frames (sample pairs) of the stream handed to the queue so far.
+    pushed: u64,
+    /// Songs announced whose chunk has not arrived yet, in order.
+    waiting: VecDeque<TrackChanged>,
 }
 
 impl Current {
-    fn new(stream: StreamId) -> Current {
+    fn new(stream: StreamId, radio: bool) -> Current {
         Current {
             stream,
             splitter: FrameSplitter::default(),
             decoder: FrameDecoder::default(),
             resampler: Resampler::default(),
+            radio: radio.then(StationClock::default),
         }
+    }
+
+    /// Takes in one chunk of the stream: on the radio, first places the songs that begin in
+    /// it (or before it) on the stream's frames, then decodes.
+    fn receive(&mut self, audio: &Audio, queue: &PcmQueue, out: &mut Vec<i16>) {
+        if let Some(clock) = self.radio.as_mut() {
+            // The chunk's first frame is the next one pushed: chunks hold whole frames.
+            let end = audio.offset.saturating_add(audio.data.len() as u64);
+            while clock.waiting.front().is_some_and(|track| track.offset < end) {
+                let Some(track) = clock.waiting.pop_front() else { break };
+                let frame = frame_at(clock.pushed, audio.position_ms, track.position_ms);
+                queue.announce(self.stream, frame, now_playing(&track));
+            }
+        }
+        self.splitter.push(&audio.data);
+        self.decode_available(queue, out);
     }
 
     /// Decodes every whole frame received so far into the queue.
     fn decode_available(&mut self, queue: &PcmQueue, out: &mut Vec<i16>) {
         while let Some(frame) = self.splitter.next_frame() {
-            if let Some(decoded) = self.decoder.decode(frame) {
-                out.clear();
-                self.resampler.convert(decoded.samples, decoded.channels, decoded.sample_rate, out);
-                queue.push(self.stream, out);
+            // The splitter found the header: it parses.
+            let length = AudioHeader::parse(frame).map_or(0, |h| {
+                u64::from(h.samples) * u64::from(SAMPLE_RATE) / u64::from(h.sample_rate.max(1))
+            });
+            out.clear();
+            match self.decoder.decode(frame) {
+                Some(decoded) => {
+                    self.resampler.convert(decoded.samples, decoded.channels, decoded.sample_rate, out);
+                }
+                // Silence in its place on the radio, to keep the station's clock.
+                None if self.radio.is_some() => {
+                    out.resize(usize::try_from(length).unwrap_or(0) * usize::from(crate::pcm::CHANNELS), 0);
+                }
+                None => continue,
+            }
+            queue.push(self.stream, out);
+            if let Some(clock) = self.radio.as_mut() {
+                clock.pushed += (out.len() / usize::from(crate::pcm::CHANNELS)) as u64;
             }
         }
+    }
+
+    /// A song of this radio stream, to place when its chunk arrives.
+    fn announce(&mut self, track: TrackChanged) {
+        if let Some(clock) = self.radio.as_mut() {
+            if clock.waiting.len() == MAX_WAITING_SONGS {
+                clock.waiting.pop_front();
+            }
+            clock.waiting.push_back(track);
+        }
+    }
+}
+
+/// A station's song as the queue shows it.
+fn now_playing(track: &TrackChanged) -> NowPlaying {
+    NowPlaying {
+        stream: track.stream,
+        song: track.track.song,
+        title: track.track.title.clone(),
+        artist: track.track.artist.clone(),
+        duration: Duration::from_millis(u64::from(track.track.duration_ms)),
     }
 }
 
@@ -103,11 +183,16 @@ pub fn run(commands: Receiver<DecodeCmd>, queue: Arc<PcmQueue>) {
     let mut out = Vec::new();
     for command in commands {
         match command {
-            DecodeCmd::Start(stream) => current = Some(Current::new(stream)),
-            DecodeCmd::Data(stream, bytes) => {
-                if let Some(current) = current.as_mut().filter(|c| c.stream == stream) {
-                    current.splitter.push(&bytes);
-                    current.decode_available(&queue, &mut out);
+            DecodeCmd::Start(stream) => current = Some(Current::new(stream, false)),
+            DecodeCmd::Tune(stream) => current = Some(Current::new(stream, true)),
+            DecodeCmd::Data(audio) => {
+                if let Some(current) = current.as_mut().filter(|c| c.stream == audio.stream) {
+                    current.receive(&audio, &queue, &mut out);
+                }
+            }
+            DecodeCmd::Track(track) => {
+                if let Some(current) = current.as_mut().filter(|c| c.stream == track.stream) {
+                    current.announce(track);
                 }
             }
             DecodeCmd::End(stream) => {
@@ -173,5 +258,74 @@ mod tests {
         assert!(whole.len() > 44_100 * 2 * 20, "{} samples", whole.len());
         assert!(decode_in_pieces(1) == whole);
         assert!(decode_in_pieces(1000) == whole);
+    }
+
+    #[test]
+    fn radio_songs_are_placed_on_the_frames_where_their_station_time_sounds() {
+        use jukebox_protocol::Track;
+        let file =
+            std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../music/01-morning-scale.mp3")).unwrap();
+        let frames: Vec<_> = jukebox_protocol::mp3::frames(&file).collect();
+        assert_eq!((frames[100].header.sample_rate, frames[100].header.samples), (44_100, 1152));
+        let bytes = |from: usize, to: usize| file[frames[from].offset..frames[to].offset].to_vec();
+        let (first, second) = (bytes(100, 108), bytes(108, 116));
+        let stream = StreamId(3);
+        let track = |offset: u64, position_ms: u32, id: u32| TrackChanged {
+            stream,
+            offset,
+            position_ms,
+            track: Track {
+                song: jukebox_protocol::SongId(id),
+                duration_ms: 1,
+                title: id.to_string(),
+                artist: String::new(),
+            },
+        };
+        let (events, received) = crate::event_channel();
+        let queue = Arc::new(PcmQueue::new(events));
+        queue.tune(stream);
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let commands = [
+            DecodeCmd::Tune(stream),
+            // The song the burst begins in began half a second before it.
+            DecodeCmd::Track(track(0, 9_500, 1)),
+            DecodeCmd::Data(Audio { stream, offset: 0, position_ms: 10_000, data: first.clone() }),
+            // An old stream's news and audio are not this one's.
+            DecodeCmd::Track(TrackChanged { stream: StreamId(2), ..track(0, 10_000, 9) }),
+            DecodeCmd::Data(Audio {
+                stream: StreamId(2),
+                offset: 0,
+                position_ms: 10_000,
+                data: first.clone(),
+            }),
+            // The next song begins 10 ms into the second chunk, which begins 8 frames later.
+            DecodeCmd::Track(track(first.len() as u64, 10_218, 2)),
+            DecodeCmd::Data(Audio { stream, offset: first.len() as u64, position_ms: 10_208, data: second }),
+        ];
+        for command in commands {
+            tx.send(command).unwrap();
+        }
+        drop(tx);
+        run(rx, Arc::clone(&queue));
+        // Sixteen whole frames: the first, which needs the frames before it, as silence.
+        assert_eq!(queue.status().buffered, frames_to(16 * 1152));
+        let mut out = vec![0i16; 2 * (8 * 1152 + 441)];
+        assert_eq!(queue.take(&mut out), out.len());
+        assert!(out[..2 * 1152].iter().all(|&s| s == 0) && out[2 * 1152..].iter().any(|&s| s != 0));
+        assert_eq!(
+            received.try_next().map(|e| matches!(e, crate::Event::TrackChanged(n) if n.title == "1")),
+            Some(true)
+        );
+        assert_eq!(received.try_next(), None, "song 2 begins at the next frame");
+        assert_eq!(queue.take(&mut out[..2]), 2);
+        assert_eq!(
+            received.try_next().map(|e| matches!(e, crate::Event::TrackChanged(n) if n.title == "2")),
+            Some(true)
+        );
+        assert_eq!(received.try_next(), None);
+    }
+
+    fn frames_to(frames: u64) -> std::time::Duration {
+        std::time::Duration::from_nanos(frames * 1_000_000_000 / 44_100)
     }
 }

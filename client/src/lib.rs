@@ -19,13 +19,14 @@
 //!   │ keepalive  │ socket thread: PING after 15 s without sending (--keepalive); shuts the
 //!   └────────────┘ socket down after 15 + 10 s without a frame (--timeout)
 //!
-//!            socket thread: PLAYING/STOPPED switch the PcmQueue at once; AUDIO and
-//!            END_OF_STREAM go to the decoder as DecodeCmd (bounded(64)) ──┐
-//!   ┌──────────────────┐  pull, never blocks  ┌──────────┐                ▼
+//!            socket thread: PLAYING/TUNED/STOPPED switch the PcmQueue at once; AUDIO,
+//!            TRACK_CHANGED and END_OF_STREAM go to the decoder as DecodeCmd (bounded(64)) ──┐
+//!   ┌──────────────────┐  pull, never blocks  ┌──────────┐                                 ▼
 //!   │ output: rodio    │ ◀─────────────────── │ PcmQueue │ ◀── decoder thread (jukebox_codec)
-//!   │ callback, or the │                      └──────────┘     pushes 44.1 kHz stereo,
-//!   │ null/WAV clock   │                                        waits only when 20 s are queued
-//!   └──────────────────┘
+//!   │ callback, or the │  (and, on the radio, └──────────┘     pushes 44.1 kHz stereo, and on
+//!   │ null/WAV clock   │  announces each song                  the radio the frame at which
+//!   └──────────────────┘  when it takes the                    each song begins; waits only
+//!                         song's first frame)                  when 20 s are queued
 //!
 //!   Event (bounded(256); when full, dropped and counted) ◀── Link, socket thread, output
 //!     └──▶ the events thread prints them above the prompt (interactive), or the REPL
@@ -38,7 +39,7 @@
 //! ```
 //!
 //! - Only the socket thread reads the socket, so it sees replies and audio in wire order: it
-//!   switches playback when it reads PLAYING or STOPPED, before it reads any later audio.
+//!   switches playback when it reads PLAYING, TUNED or STOPPED, before it reads any later audio.
 //!   Samples carry their stream; a switch empties the queue and bumps a generation counter
 //!   that the output checks on every sample, so no old audio is heard after a switch.
 //! - Connections come and go; the decoder, the queue and the output are made once and serve
@@ -50,7 +51,16 @@
 //!   thread wakes it when a LIBRARY_CHANGED arrives), and in `sleep`/`wait` (which Ctrl-C
 //!   cancels). The output never blocks: an empty queue plays silence. Nothing that comes from
 //!   the network can grow a queue without bound.
-//! - Nothing is cached: every `list` and `play` is a round trip.
+//! - On the radio (RFC §7.5) a song is shown when it is heard, not when its TRACK_CHANGED
+//!   arrives (about 1.5 s earlier: the station's burst keeps that much queued): the decoder keeps count of the frames it hands the queue and
+//!   knows each chunk's station time, so it places each song on the frame where it begins
+//!   (an undecodable frame plays as silence of its length, so the count holds), and the
+//!   output's [`pcm::PcmQueue::take`] sends [`Event::TrackChanged`] when it takes that frame to
+//!   play: on time to within a take (10 ms on the null and WAV outputs; a device adds its own
+//!   buffer's latency).
+//! - Nothing is cached but the songs of the last `list`, for `request` to name the song it
+//!   queued (QUEUED carries only its id); `rescan` and `connect` forget them. Every other
+//!   command is a round trip.
 
 #![deny(unsafe_code)]
 
@@ -64,6 +74,7 @@ pub mod list;
 pub mod output;
 pub mod pcm;
 pub mod playback;
+pub mod radio;
 pub mod repl;
 
 use std::sync::Arc;
@@ -77,6 +88,11 @@ use crossbeam_channel::{Receiver, Sender, TryRecvError, TrySendError};
 pub enum Event {
     /// A song played to its end.
     Finished(pcm::NowPlaying),
+    /// On the radio, playback has reached the first sample of this song (RFC §6.3.4).
+    TrackChanged(pcm::NowPlaying),
+    /// The radio stream ended: the station went off the air (RFC §7.5.4), and what it had
+    /// sent has been played.
+    StationEnded,
     /// The server went away or closed the connection; the text says why, and whether the
     /// client reconnects.
     Disconnected(String),

@@ -17,8 +17,10 @@ use jukebox_client::{command, explain};
 
 /// Plays songs from a jukebox server (see RFC.md) as they arrive.
 ///
-/// At the prompt, type help for the commands: list, play N, stop, rescan, status, sleep SECS, wait,
-/// connect [HOST] [PORT], help and quit. Ctrl-C cancels a wait or a sleep; Ctrl-D leaves. If the
+/// At the prompt, type help for the commands: list, play N, stop, radio, request N, queue, rescan,
+/// status, sleep SECS, wait, connect [HOST] [PORT], help and quit. radio tunes in to the server's
+/// station, which plays the same music to every listener at the same moment; request N asks it
+/// to play song N, and queue shows what it plays and which songs wait. Ctrl-C cancels a wait or a sleep; Ctrl-D leaves. If the
 /// server goes away, the client reconnects by itself, and connect retries at once.
 ///
 /// When standard input is not a terminal, the client reads one command per line, without a
@@ -38,7 +40,10 @@ struct Args {
     port: u16,
     /// Where the sound goes: `auto` (the sound card, or silence with a warning if there is
     /// none), `device` (the sound card or fail), `null` (decode at real time, no sound), or
-    /// `wav:PATH` (write exactly what plays to a 44.1 kHz 16-bit stereo WAV file).
+    /// `wav:PATH` (write exactly what plays to a 44.1 kHz 16-bit stereo WAV file). The WAV
+    /// file begins with the first sound played; the wall-clock time of that first sample is
+    /// written to PATH.start, in nanoseconds since the Unix epoch, so that recordings made by
+    /// several clients can be lined up in time.
     #[arg(long, short, default_value = "auto", value_name = "auto|device|null|wav:PATH")]
     output: OutputSpec,
     /// How many seconds to wait for the server: to connect, for the answer to each command,

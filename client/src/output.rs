@@ -1,5 +1,11 @@
 //! Where decoded audio goes: the sound card (rodio), nowhere at real time, or a WAV file at
 //! real time. Every output pulls from the [`PcmQueue`] at the pace it plays.
+//!
+//! A WAV file starts with the first sample played, not when the client started, so two
+//! recordings cannot be lined up by their contents' timing alone: the WAV output also writes
+//! the wall-clock time at which it played its first sample beside the file, in `PATH.start`
+//! (see [`start_stamp_path`]). With it, two clients' recordings of the radio can be compared
+//! sample for sample at the same moment.
 
 use std::fmt;
 use std::num::NonZero;
@@ -8,7 +14,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::pcm::{CHANNELS, PcmQueue, SAMPLE_RATE};
 use crate::{Event, EventSender, explain};
@@ -103,6 +109,14 @@ impl Output {
             }),
             OutputSpec::Null => Ok(start_clock(queue, events, None, "silent output".into())),
             OutputSpec::Wav(path) => {
+                // A stamp left by an earlier recording would date this one.
+                let stamp = start_stamp_path(path);
+                match std::fs::remove_file(&stamp) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                        return Err(OutputError::Wav { path: stamp, why: explain::io(&e) });
+                    }
+                    _ => {}
+                }
                 let spec = hound::WavSpec {
                     channels: CHANNELS,
                     sample_rate: SAMPLE_RATE,
@@ -111,7 +125,8 @@ impl Output {
                 };
                 let writer = hound::WavWriter::create(path, spec)
                     .map_err(|e| OutputError::Wav { path: path.clone(), why: wav_error(&e) })?;
-                Ok(start_clock(queue, events, Some(writer), format!("WAV file {}", path.display())))
+                let wav = Wav { writer, stamp: Some(stamp) };
+                Ok(start_clock(queue, events, Some(wav), format!("WAV file {}", path.display())))
             }
         }
     }
@@ -241,14 +256,25 @@ const TICK: Duration = Duration::from_millis(10);
 
 type WavWriter = hound::WavWriter<std::io::BufWriter<std::fs::File>>;
 
+/// Where the WAV output at `path` writes the wall-clock time of its first sample: `PATH.start`,
+/// one line holding nanoseconds since the Unix epoch (1970-01-01 00:00:00 UTC), written when
+/// that sample is played. Sample `n` of the file played `n / 44100` seconds later, for as long
+/// as playback did not run dry (time spent without audio is not recorded).
+pub fn start_stamp_path(path: &std::path::Path) -> PathBuf {
+    let mut stamp = path.as_os_str().to_owned();
+    stamp.push(".start");
+    PathBuf::from(stamp)
+}
+
+/// A WAV file being written, and where its start is to be stamped until it has been.
+struct Wav {
+    writer: WavWriter,
+    stamp: Option<PathBuf>,
+}
+
 /// Plays the queue at real time without a device: each tick takes as many samples as the time
 /// that passed is worth. Time spent with an empty queue is lost, as on a device.
-fn start_clock(
-    queue: Arc<PcmQueue>,
-    events: EventSender,
-    wav: Option<WavWriter>,
-    description: String,
-) -> Output {
+fn start_clock(queue: Arc<PcmQueue>, events: EventSender, wav: Option<Wav>, description: String) -> Output {
     let stop = Arc::new(AtomicBool::new(false));
     let running = Arc::clone(&stop);
     let clock = thread::Builder::new()
@@ -257,21 +283,34 @@ fn start_clock(
     Output { _device: None, stop, clock: clock.ok(), description, without_device: false }
 }
 
-fn run_clock(queue: &PcmQueue, events: &EventSender, mut wav: Option<WavWriter>, stop: &AtomicBool) {
+fn run_clock(queue: &PcmQueue, events: &EventSender, mut wav: Option<Wav>, stop: &AtomicBool) {
     let mut block = vec![0i16; 2 * SAMPLE_RATE as usize * usize::from(CHANNELS) / 10];
     let mut last = Instant::now();
     let mut owed_frames = 0.0f64;
     while !stop.load(Ordering::SeqCst) {
         thread::sleep(TICK);
         let now = Instant::now();
+        let wall = SystemTime::now();
         owed_frames += now.duration_since(last).as_secs_f64() * f64::from(SAMPLE_RATE);
         last = now;
         let frames = (owed_frames as usize).min(block.len() / usize::from(CHANNELS));
         owed_frames -= frames as f64;
         let n = queue.take(&mut block[..frames * usize::from(CHANNELS)]);
-        if let Some(writer) = wav.as_mut()
+        if let Some(out) = wav.as_mut()
             && n > 0
         {
+            // The samples taken now play from now on: the first of them starts the file.
+            if let Some(stamp) = out.stamp.take() {
+                let nanos = wall.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_nanos();
+                if let Err(e) = std::fs::write(&stamp, format!("{nanos}\n")) {
+                    events.send(Event::Warning(format!(
+                        "cannot write {}: {}",
+                        stamp.display(),
+                        explain::io(&e)
+                    )));
+                }
+            }
+            let writer = &mut out.writer;
             let written =
                 block[..n].iter().try_for_each(|&s| writer.write_sample(s)).and_then(|()| writer.flush());
             if let Err(e) = written {
@@ -280,7 +319,7 @@ fn run_clock(queue: &PcmQueue, events: &EventSender, mut wav: Option<WavWriter>,
             }
         }
     }
-    if let Some(writer) = wav
+    if let Some(Wav { writer, .. }) = wav
         && let Err(e) = writer.finalize()
     {
         events.send(Event::Warning(format!("the WAV file may be incomplete: {}", wav_error(&e))));

@@ -4,6 +4,11 @@
 //! Every sample is tagged by the stream it came from: switching streams empties the queue at
 //! once and bumps a generation counter, so neither a decoder still working on the old stream
 //! nor an output holding a few old samples can make old audio heard after the switch.
+//!
+//! On the radio the queue also holds the station's songs that playback has not reached yet,
+//! each at the sample where it begins (the decoder works that out from TRACK_CHANGED and the
+//! chunks' station times): the output's [`PcmQueue::take`] makes a song the one heard, and
+//! announces it, when it takes that sample to play.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,7 +27,12 @@ pub use jukebox_codec::{CHANNELS, SAMPLE_RATE};
 /// TCP instead of filling memory.
 const MAX_QUEUED_SAMPLES: usize = 20 * SAMPLE_RATE as usize * CHANNELS as usize;
 
-/// What is playing, as PLAYING described it.
+/// The most songs of a radio stream that may wait to be reached. A station announces a song
+/// every few minutes and the queue holds seconds of audio, so a few are ever waiting; a
+/// server that announces more is flooding, and the oldest waiting are forgotten.
+pub const MAX_WAITING_SONGS: usize = 64;
+
+/// What is playing, as PLAYING described it, or, on the radio, as TRACK_CHANGED did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NowPlaying {
     /// The stream the audio comes from.
@@ -39,7 +49,13 @@ pub struct NowPlaying {
 
 #[derive(Debug, Default)]
 struct State {
-    current: Option<NowPlaying>,
+    /// The current stream.
+    stream: Option<StreamId>,
+    /// What it plays: PLAY's song, or the station's song that playback has reached (none
+    /// before the first).
+    now: Option<NowPlaying>,
+    /// Set while the current stream is a radio stream.
+    radio: Option<Radio>,
     samples: VecDeque<i16>,
     /// All of the current stream has been decoded into `samples`.
     input_done: bool,
@@ -47,15 +63,28 @@ struct State {
     played_frames: u64,
 }
 
+/// What the queue knows of a radio stream.
+#[derive(Debug, Default)]
+struct Radio {
+    /// Songs not reached yet, in order, each with the frame of the stream where it begins.
+    waiting: VecDeque<(i64, NowPlaying)>,
+    /// The frame of the stream where the song heard now began; before the stream's first
+    /// frame (negative) when it began before the burst.
+    song_start: i64,
+}
+
 /// A snapshot for `status`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Status {
     /// The song, if one is playing.
     pub now: Option<NowPlaying>,
-    /// How much of it has been heard.
+    /// How much of it has been heard (on the radio: since the song began, before the client
+    /// tuned in too).
     pub elapsed: Duration,
     /// Decoded audio waiting to be played.
     pub buffered: Duration,
+    /// The current stream is the station's.
+    pub tuned: bool,
 }
 
 /// Decoded audio and playback state.
@@ -80,9 +109,22 @@ impl PcmQueue {
 
     /// Makes `now` the current stream, dropping everything queued from the previous one.
     pub fn start(&self, now: NowPlaying) {
+        self.switch(now.stream, Some(now), None);
+    }
+
+    /// Makes `stream`, a radio stream, the current stream, dropping everything queued from
+    /// the previous one. What it plays is known once playback reaches the first song
+    /// [`PcmQueue::announce`]d.
+    pub fn tune(&self, stream: StreamId) {
+        self.switch(stream, None, Some(Radio::default()));
+    }
+
+    fn switch(&self, stream: StreamId, now: Option<NowPlaying>, radio: Option<Radio>) {
         let mut state = self.lock();
         state.samples.clear();
-        state.current = Some(now);
+        state.stream = Some(stream);
+        state.now = now;
+        state.radio = radio;
         state.input_done = false;
         state.played_frames = 0;
         self.generation.fetch_add(1, Ordering::SeqCst);
@@ -93,9 +135,28 @@ impl PcmQueue {
     pub fn stop(&self) -> Option<NowPlaying> {
         let mut state = self.lock();
         state.samples.clear();
+        state.stream = None;
+        state.radio = None;
         self.generation.fetch_add(1, Ordering::SeqCst);
         self.changed.notify_all();
-        state.current.take()
+        state.now.take()
+    }
+
+    /// On the radio stream `stream`: the song `now` begins at frame `frame` of the stream
+    /// (counted from its first decoded frame, as [`PcmQueue::push`] receives them; negative
+    /// when it began before). It becomes the song heard, and [`Event::TrackChanged`] is sent,
+    /// when the output takes that frame to play. Announcements must come in the order of
+    /// their frames; one for a stream that is not current, or not a radio stream, is dropped.
+    pub fn announce(&self, stream: StreamId, frame: i64, now: NowPlaying) {
+        let mut state = self.lock();
+        if state.stream != Some(stream) {
+            return;
+        }
+        let Some(radio) = state.radio.as_mut() else { return };
+        if radio.waiting.len() == MAX_WAITING_SONGS {
+            radio.waiting.pop_front();
+        }
+        radio.waiting.push_back((frame, now));
     }
 
     /// Counts switches and stops: an output that buffers samples locally drops them when this
@@ -106,7 +167,7 @@ impl PcmQueue {
 
     /// The current stream, if any.
     pub fn current_stream(&self) -> Option<StreamId> {
-        self.lock().current.as_ref().map(|n| n.stream)
+        self.lock().stream
     }
 
     /// Appends decoded samples of `stream`, waiting while the queue is full. Samples of a
@@ -114,7 +175,7 @@ impl PcmQueue {
     pub fn push(&self, stream: StreamId, samples: &[i16]) {
         let mut state = self.lock();
         loop {
-            if state.current.as_ref().map(|n| n.stream) != Some(stream) {
+            if state.stream != Some(stream) {
                 return;
             }
             if state.samples.len() < MAX_QUEUED_SAMPLES {
@@ -128,7 +189,7 @@ impl PcmQueue {
     /// Everything of `stream` has been pushed; once played out, the song has finished.
     pub fn finish_input(&self, stream: StreamId) {
         let mut state = self.lock();
-        if state.current.as_ref().map(|n| n.stream) == Some(stream) {
+        if state.stream == Some(stream) {
             state.input_done = true;
             self.changed.notify_all();
         }
@@ -137,7 +198,9 @@ impl PcmQueue {
     /// Moves up to `out.len()` samples into `out`, for an output that is playing them now,
     /// and returns how many. When the current song has been played out, it is no longer
     /// current and [`Event::Finished`] is sent, before anyone waiting in
-    /// [`PcmQueue::wait_idle`] can see the change, so a script prints it in order.
+    /// [`PcmQueue::wait_idle`] can see the change, so a script prints it in order. On the
+    /// radio, a song whose first frame is among those taken becomes the song heard, and
+    /// [`Event::TrackChanged`] is sent.
     pub fn take(&self, out: &mut [i16]) -> usize {
         let mut state = self.lock();
         let n = out.len().min(state.samples.len());
@@ -145,26 +208,59 @@ impl PcmQueue {
             *slot = sample;
         }
         state.played_frames += (n / usize::from(CHANNELS)) as u64;
+        if n > 0 {
+            self.reach_songs(&mut state);
+        }
         if n == 0 && state.input_done {
             state.input_done = false;
-            if let Some(now) = state.current.take() {
-                // Never blocks the audio thread.
+            state.stream = None;
+            // Never blocks the audio thread.
+            if state.radio.take().is_some() {
+                state.now = None;
+                self.events.send(Event::StationEnded);
+            } else if let Some(now) = state.now.take() {
                 self.events.send(Event::Finished(now));
             }
         }
-        if n > 0 || state.current.is_none() {
+        if n > 0 || state.stream.is_none() {
             self.changed.notify_all();
         }
         n
     }
 
+    /// The radio's songs that begin in the frames just taken (or before): the last of them is
+    /// heard now. Each is announced, in order: a song shorter than a block was heard too.
+    fn reach_songs(&self, state: &mut State) {
+        let played = i64::try_from(state.played_frames).unwrap_or(i64::MAX);
+        let Some(radio) = state.radio.as_mut() else { return };
+        while let Some((frame, _)) = radio.waiting.front() {
+            if *frame >= played {
+                break;
+            }
+            let Some((frame, now)) = radio.waiting.pop_front() else { break };
+            radio.song_start = frame;
+            self.events.send(Event::TrackChanged(now.clone()));
+            state.now = Some(now);
+        }
+    }
+
     /// What is playing and how far it has got.
     pub fn status(&self) -> Status {
         let state = self.lock();
+        let played = match &state.radio {
+            // Frames since the song began: `song_start` is at most what was played when it
+            // was reached, or before the stream began.
+            Some(radio) => u64::try_from(
+                i64::try_from(state.played_frames).unwrap_or(i64::MAX).saturating_sub(radio.song_start),
+            )
+            .unwrap_or(0),
+            None => state.played_frames,
+        };
         Status {
-            now: state.current.clone(),
-            elapsed: frames_to_duration(state.played_frames),
+            now: state.now.clone(),
+            elapsed: frames_to_duration(played),
             buffered: frames_to_duration((state.samples.len() / usize::from(CHANNELS)) as u64),
+            tuned: state.radio.is_some(),
         }
     }
 
@@ -177,7 +273,7 @@ impl PcmQueue {
     /// or until `give_up` returns true (checked every 100 ms).
     pub fn wait_idle(&self, give_up: impl Fn() -> bool) {
         let mut state = self.lock();
-        while state.current.is_some() && !give_up() {
+        while state.stream.is_some() && !give_up() {
             state = self
                 .changed
                 .wait_timeout(state, Duration::from_millis(100))
@@ -250,5 +346,80 @@ mod tests {
         let mut out = [0i16; 8];
         assert_eq!(queue.take(&mut out), 0);
         assert_eq!(events.try_next(), None, "a stopped song did not finish");
+    }
+
+    fn song(stream: u32, id: u32) -> NowPlaying {
+        NowPlaying { song: SongId(id), ..now(stream) }
+    }
+
+    #[test]
+    fn a_radio_song_is_announced_when_its_first_frame_is_taken_to_play() {
+        let (queue, events) = queue();
+        queue.tune(StreamId(1));
+        assert_eq!(queue.status().now, None);
+        assert!(queue.status().tuned);
+        // The song the burst begins in began 100 frames before it; the next at frame 1000.
+        queue.announce(StreamId(1), -100, song(1, 7));
+        queue.announce(StreamId(1), 1000, song(1, 8));
+        // Not current: ignored, like its audio.
+        queue.announce(StreamId(2), 10, song(2, 9));
+        queue.push(StreamId(1), &[0; 2 * 2000]);
+        assert_eq!(events.try_next(), None, "nothing is heard before the output takes it");
+        let mut out = vec![0i16; 2 * 500];
+        assert_eq!(queue.take(&mut out), 1000);
+        assert_eq!(events.try_next(), Some(Event::TrackChanged(song(1, 7))));
+        assert_eq!(queue.status().now, Some(song(1, 7)));
+        assert_eq!(queue.status().elapsed, frames_to_duration(600), "heard since the song began");
+        // Frames 500 to 999: the next song begins just after them.
+        assert_eq!(queue.take(&mut out), 1000);
+        assert_eq!(events.try_next(), None);
+        assert_eq!(queue.take(&mut out[..2]), 2);
+        assert_eq!(events.try_next(), Some(Event::TrackChanged(song(1, 8))));
+        assert_eq!(queue.status().elapsed, frames_to_duration(1));
+        assert_eq!(queue.take(&mut out), 1000);
+        assert_eq!(events.try_next(), None, "the other stream's song is never announced");
+    }
+
+    #[test]
+    fn leaving_the_radio_forgets_its_songs() {
+        let (queue, events) = queue();
+        queue.tune(StreamId(1));
+        queue.announce(StreamId(1), 10, song(1, 7));
+        queue.start(now(2));
+        // PLAY's stream has no songs to announce.
+        queue.announce(StreamId(2), 0, song(2, 8));
+        queue.push(StreamId(2), &[0; 100]);
+        let mut out = [0i16; 100];
+        assert_eq!(queue.take(&mut out), 100);
+        assert_eq!(events.try_next(), None);
+        assert!(!queue.status().tuned);
+        assert_eq!(queue.status().now, Some(now(2)));
+    }
+
+    #[test]
+    fn a_radio_stream_that_ends_says_the_station_went_off_the_air() {
+        let (queue, events) = queue();
+        queue.tune(StreamId(1));
+        queue.announce(StreamId(1), 0, song(1, 7));
+        queue.push(StreamId(1), &[0; 10]);
+        queue.finish_input(StreamId(1));
+        let mut out = [0i16; 100];
+        assert_eq!(queue.take(&mut out), 10);
+        assert_eq!(events.try_next(), Some(Event::TrackChanged(song(1, 7))));
+        assert_eq!(queue.take(&mut out), 0);
+        assert_eq!(events.try_next(), Some(Event::StationEnded));
+        assert_eq!(queue.status().now, None);
+        assert!(!queue.status().tuned);
+        queue.wait_idle(|| false);
+    }
+
+    #[test]
+    fn a_flood_of_announcements_is_bounded() {
+        let (queue, _events) = queue();
+        queue.tune(StreamId(1));
+        for frame in 0..10_000 {
+            queue.announce(StreamId(1), frame, song(1, 1));
+        }
+        assert_eq!(queue.lock().radio.as_ref().map(|r| r.waiting.len()), Some(MAX_WAITING_SONGS));
     }
 }

@@ -7,7 +7,7 @@ use std::thread;
 use std::time::Duration;
 
 use crossbeam_channel::{Sender, bounded};
-use jukebox_protocol::{Playing, StreamId};
+use jukebox_protocol::{Audio, Playing, StreamId, TrackChanged};
 
 use crate::EventSender;
 use crate::decode::{self, DecodeCmd};
@@ -51,10 +51,24 @@ impl Playback {
         let _ = self.decoder.send(DecodeCmd::Start(playing.stream));
     }
 
-    /// Audio of `stream`; dropped unless it is the current stream.
-    pub fn feed(&self, stream: StreamId, data: Vec<u8>) {
-        if self.queue.current_stream() == Some(stream) {
-            let _ = self.decoder.send(DecodeCmd::Data(stream, data));
+    /// A radio stream replaces whatever played: silence now, then the station.
+    pub fn tune(&self, stream: StreamId) {
+        self.queue.tune(stream);
+        let _ = self.decoder.send(DecodeCmd::Tune(stream));
+    }
+
+    /// A chunk of audio; dropped unless its stream is the current stream.
+    pub fn feed(&self, audio: Audio) {
+        if self.queue.current_stream() == Some(audio.stream) {
+            let _ = self.decoder.send(DecodeCmd::Data(audio));
+        }
+    }
+
+    /// A song of the radio stream, to be shown when playback reaches it; dropped unless its
+    /// stream is the current stream (RFC §6.3.4).
+    pub fn track_changed(&self, track: TrackChanged) {
+        if self.queue.current_stream() == Some(track.stream) {
+            let _ = self.decoder.send(DecodeCmd::Track(track));
         }
     }
 

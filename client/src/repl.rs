@@ -1,25 +1,26 @@
 //! The command loop: interactive (rustyline, with events printed above the prompt) when
 //! standard input is a terminal, line by line without prompt otherwise.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::io::{self, BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use jukebox_protocol::SongEntry;
 use jukebox_protocol::text::printable;
+use jukebox_protocol::{Queued, SongEntry, SongId, Tuned};
 use rustyline::error::ReadlineError;
 use rustyline::{DefaultEditor, ExternalPrinter};
 
 use crate::command::{Command, HELP};
-use crate::connection::{Address, ClientError};
+use crate::connection::{Address, ClientError, Connection, capitalized};
 use crate::explain;
 use crate::interrupt::Interrupt;
 use crate::link::Link;
 use crate::pcm::NowPlaying;
 use crate::playback::Playback;
+use crate::radio::{StationQueue, ordinal};
 use crate::{Event, EventReceiver};
 
 /// How long `rescan` waits for the server's scan: a first scan of a large library on a cold
@@ -55,8 +56,13 @@ pub fn run(mode: Mode, link: Arc<Link>, playback: Arc<Playback>, events: EventRe
         }
     };
     match mode {
-        Mode::Interactive => interactive(&Session { link, playback, events: None, interrupt }, events),
-        Mode::Script => scripted(&Session { link, playback, events: Some(events), interrupt }),
+        Mode::Interactive => interactive(
+            &Session { link, playback, events: None, interrupt, songs: RefCell::default() },
+            events,
+        ),
+        Mode::Script => {
+            scripted(&Session { link, playback, events: Some(events), interrupt, songs: RefCell::default() })
+        }
     }
 }
 
@@ -68,6 +74,9 @@ struct Session {
     /// In scripted mode the command thread prints events itself, between and during
     /// commands, so that a script's output is in a deterministic order.
     events: Option<EventReceiver>,
+    /// The songs of the last `list`, in id order, for `request` to name the song it queued:
+    /// QUEUED carries only its id. Forgotten by `rescan` and `connect`.
+    songs: RefCell<Option<Vec<SongEntry>>>,
 }
 
 impl Session {
@@ -87,6 +96,23 @@ impl Session {
                 for song in &songs {
                     let _ = writeln!(out, "{}", describe_entry(song));
                 }
+                *self.songs.borrow_mut() = Some(songs);
+            }
+            Command::Radio => {
+                let tuned = self.link.connection()?.tune()?;
+                let _ = writeln!(out, "{}", describe_tuned(&tuned));
+            }
+            Command::Request(id) => {
+                let connection = self.link.connection()?;
+                let queued = connection.request(id)?;
+                let title = self.title_of(&connection, queued.song);
+                let _ = writeln!(out, "{}", describe_queued(title.as_deref(), &queued));
+            }
+            Command::Queue => {
+                let queue = self.link.connection()?.queue()?;
+                for line in describe_queue(&queue) {
+                    let _ = writeln!(out, "{line}");
+                }
             }
             Command::Play(id) => {
                 let playing = self.link.connection()?.play(id)?;
@@ -99,6 +125,7 @@ impl Session {
                 );
             }
             Command::Rescan => {
+                self.songs.borrow_mut().take();
                 let interrupted = || self.interrupt.as_ref().is_some_and(|i| i.take());
                 match self.link.connection()?.rescan(RESCAN_PATIENCE, interrupted)? {
                     Some(done) => {
@@ -122,13 +149,20 @@ impl Session {
                 let _ = match status.now {
                     Some(now) => writeln!(
                         out,
-                        "Playing {}: {}, {} / {} ({:.1} s buffered)",
-                        now.song,
+                        "{}: {}, {} / {} ({:.1} s buffered)",
+                        if status.tuned {
+                            "On the radio".to_string()
+                        } else {
+                            format!("Playing {}", now.song)
+                        },
                         title_and_artist(&now.title, &now.artist),
                         clock(status.elapsed),
                         length(now.duration),
                         status.buffered.as_secs_f32()
                     ),
+                    None if status.tuned => {
+                        writeln!(out, "Tuned in to the station; its first song is coming.")
+                    }
                     None => writeln!(out, "Nothing is playing."),
                 };
                 if let Some(down) = self.link.down() {
@@ -136,6 +170,7 @@ impl Session {
                 }
             }
             Command::Connect { host, port } => {
+                self.songs.borrow_mut().take();
                 let to = host.map(|host| Address { host, port: port.unwrap_or(self.link.server().port) });
                 let said = self.link.connect(to)?;
                 let _ = writeln!(out, "{said}");
@@ -169,6 +204,21 @@ impl Session {
             }
         }
         Ok(true)
+    }
+
+    /// The title of `song`, from the last `list`, or else from a new one (remembered for the
+    /// next time); `None` if the server does not list it, or does not answer.
+    fn title_of(&self, connection: &Connection, song: SongId) -> Option<String> {
+        let find = |songs: &[SongEntry]| {
+            songs.binary_search_by_key(&song, |s| s.id).ok().map(|i| songs[i].title.clone())
+        };
+        if let Some(title) = self.songs.borrow().as_deref().and_then(find) {
+            return Some(title);
+        }
+        let songs = connection.list().ok()?;
+        let title = find(&songs);
+        *self.songs.borrow_mut() = Some(songs);
+        title
     }
 
     /// Prints the events that have happened (scripted mode only).
@@ -297,6 +347,8 @@ fn spawn_event_printer(events: EventReceiver, mut print: impl FnMut(String) + Se
 fn describe_event(event: Event) -> String {
     match event {
         Event::Finished(now) => format!("Finished {}: {}", now.song, describe_now(&now)),
+        Event::TrackChanged(now) => format!("Now playing: {}", describe_now(&now)),
+        Event::StationEnded => "The station went off the air.".to_string(),
         Event::Disconnected(why) => format!("Disconnected: {}.", printable(&why)),
         Event::Reconnected(server) => format!("Reconnected to {}.", printable(&server)),
         Event::Warning(text) => format!("warning: {}", printable(&text)),
@@ -322,6 +374,58 @@ fn describe_scan(scan: &jukebox_protocol::LibraryChanged) -> String {
     } else {
         format!("{songs} ({})", parts.join(", "))
     }
+}
+
+/// The answer to `radio`: "Tuned in to the station (128 kbit/s)".
+fn describe_tuned(tuned: &Tuned) -> String {
+    match tuned.bitrate_kbps {
+        0 => "Tuned in to the station.".to_string(),
+        kbps => format!("Tuned in to the station ({kbps} kbit/s)"),
+    }
+}
+
+/// The answer to `request`: "Tin Robot Shuffle is 2nd in the queue", or, when the title is
+/// not known, "song 3 is 2nd in the queue".
+fn describe_queued(title: Option<&str>, queued: &Queued) -> String {
+    let song = match title {
+        Some(title) => printable(title).into_owned(),
+        None => format!("song {}", queued.song),
+    };
+    format!("{song} is {} in the queue", ordinal(queued.place))
+}
+
+/// The answer to `queue`: what is on the air, how far it got and how long it is, then the
+/// requests in the order they will play, the asker's own marked.
+fn describe_queue(queue: &StationQueue) -> Vec<String> {
+    let mut lines = Vec::new();
+    match &queue.now {
+        Some(now) => lines.push(format!(
+            "Now playing: {}  {} / {}",
+            title_and_artist(&now.track.title, &now.track.artist),
+            clock(Duration::from_millis(u64::from(now.elapsed_ms))),
+            length(Duration::from_millis(u64::from(now.track.duration_ms)))
+        )),
+        None => lines.push("The station is off the air.".to_string()),
+    }
+    if queue.entries.is_empty() {
+        if queue.now.is_some() {
+            lines.push("The queue is empty: the station plays a random song next.".to_string());
+        }
+        return lines;
+    }
+    for (place, entry) in queue.entries.iter().enumerate() {
+        let mut line = format!(
+            "{}. {} ({})",
+            place + 1,
+            title_and_artist(&entry.track.title, &entry.track.artist),
+            length(Duration::from_millis(u64::from(entry.track.duration_ms)))
+        );
+        if entry.mine {
+            line.push_str("  (yours)");
+        }
+        lines.push(line);
+    }
+    lines
 }
 
 fn describe_now(now: &NowPlaying) -> String {
@@ -358,12 +462,6 @@ fn length(d: Duration) -> String {
     clock(d.saturating_add(Duration::from_millis(500)))
 }
 
-/// `text` with its first letter in capitals, to start a line.
-fn capitalized(text: &str) -> String {
-    let mut chars = text.chars();
-    chars.next().map(|first| first.to_uppercase().chain(chars).collect()).unwrap_or_default()
-}
-
 /// `m:ss`, or `h:mm:ss` for long durations; the part of a second is dropped.
 fn clock(d: Duration) -> String {
     let secs = d.as_secs();
@@ -390,6 +488,78 @@ mod tests {
             album: "LP".into(),
         };
         assert_eq!(describe_entry(&song), " 12   1:35  Tune[2J — Band (LP)");
+    }
+
+    fn track(id: u32, title: &str, artist: &str, duration_ms: u32) -> jukebox_protocol::Track {
+        jukebox_protocol::Track { song: SongId(id), duration_ms, title: title.into(), artist: artist.into() }
+    }
+
+    #[test]
+    fn the_queue_reads_as_a_programme() {
+        use jukebox_protocol::{NowPlaying, QueueEntry};
+        let queue = StationQueue {
+            now: Some(NowPlaying {
+                track: track(4, "Evening Lullaby", "Synths", 225_000),
+                elapsed_ms: 62_900,
+            }),
+            entries: vec![
+                QueueEntry { track: track(3, "Tin Robot Shuffle", "Synths", 191_600), mine: true },
+                QueueEntry { track: track(2, "Lanterns\x1b[2J", "", 33_000), mine: false },
+            ],
+        };
+        assert_eq!(
+            describe_queue(&queue),
+            [
+                "Now playing: Evening Lullaby — Synths  1:02 / 3:45",
+                "1. Tin Robot Shuffle — Synths (3:12)  (yours)",
+                "2. Lanterns[2J (0:33)",
+            ]
+        );
+        let idle = StationQueue { entries: Vec::new(), ..queue };
+        assert_eq!(
+            describe_queue(&idle),
+            [
+                "Now playing: Evening Lullaby — Synths  1:02 / 3:45",
+                "The queue is empty: the station plays a random song next.",
+            ]
+        );
+        assert_eq!(describe_queue(&StationQueue::default()), ["The station is off the air."]);
+    }
+
+    #[test]
+    fn a_request_says_its_place() {
+        let queued = Queued { id: jukebox_protocol::RequestId(1), song: SongId(3), place: 2 };
+        assert_eq!(
+            describe_queued(Some("Tin Robot Shuffle"), &queued),
+            "Tin Robot Shuffle is 2nd in the queue"
+        );
+        assert_eq!(describe_queued(None, &queued), "song 3 is 2nd in the queue");
+        let queued = Queued { place: 11, ..queued };
+        assert_eq!(describe_queued(Some("A\u{202e}B"), &queued), "AB is 11th in the queue");
+        let tuned = Tuned {
+            id: jukebox_protocol::RequestId(1),
+            stream: jukebox_protocol::StreamId(1),
+            bitrate_kbps: 128,
+            sample_rate: 44_100,
+        };
+        assert_eq!(describe_tuned(&tuned), "Tuned in to the station (128 kbit/s)");
+        assert_eq!(describe_tuned(&Tuned { bitrate_kbps: 0, ..tuned }), "Tuned in to the station.");
+    }
+
+    #[test]
+    fn station_events_read_as_news() {
+        let now = NowPlaying {
+            stream: jukebox_protocol::StreamId(1),
+            song: SongId(3),
+            title: "Tin Robot Shuffle\x07".into(),
+            artist: "The Jukebox Synths".into(),
+            duration: Duration::from_secs(30),
+        };
+        assert_eq!(
+            describe_event(Event::TrackChanged(now)),
+            "Now playing: Tin Robot Shuffle — The Jukebox Synths"
+        );
+        assert_eq!(describe_event(Event::StationEnded), "The station went off the air.");
     }
 
     #[test]

@@ -5,7 +5,7 @@ mod common;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use common::{fake_server, music_dir, serve, serve_on, tone_song};
+use common::{fake_server, music_dir, serve, serve_on, serve_radio, tone_song};
 
 /// A tmux server of our own, killed when the test ends.
 struct Terminal {
@@ -143,6 +143,50 @@ fn an_event_while_typing_does_not_garble_the_prompt() {
     terminal.type_text("tus");
     terminal.press("Enter");
     terminal.wait_for("Nothing is playing.");
+}
+
+#[test]
+fn on_the_radio_each_new_song_is_shown_above_the_prompt() {
+    // Songs of 2 s, so that one follows another while the person types.
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["first", "second"] {
+        tone_song(dir.path(), name, 2.0);
+    }
+    let (server, station) = serve_radio(dir.path());
+    let terminal = Terminal::start(&client_command(server.addr.port()));
+    terminal.wait_for("jukebox>");
+    while station.now_ms() < 2_500 {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    terminal.type_text("radio");
+    terminal.press("Enter");
+    terminal.wait_for("Tuned in to the station (128 kbit/s)");
+    terminal.wait_for("Now playing: ");
+    // Half a command typed when the next song is reached.
+    terminal.type_text("que");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let screen = loop {
+        let screen = terminal.screen();
+        if screen.matches("Now playing: ").count() >= 2 {
+            break screen;
+        }
+        assert!(Instant::now() < deadline, "no second song was shown:\n{screen}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let lines: Vec<&str> = screen.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(
+        lines
+            .iter()
+            .all(|l| !l.contains("Now playing") || ["first", "second"].iter().any(|s| l.ends_with(s))),
+        "{screen}"
+    );
+    assert_eq!(lines.last().map(|l| l.trim_end()), Some("jukebox> que"), "{screen}");
+    terminal.type_text("ue");
+    terminal.press("Enter");
+    terminal.wait_for("The queue is empty: the station plays a random song next.");
+    terminal.type_text("stop");
+    terminal.press("Enter");
+    terminal.wait_for("Stopped.");
 }
 
 #[test]

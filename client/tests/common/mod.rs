@@ -21,6 +21,18 @@ pub fn serve(dir: &Path) -> RunningServer {
     Server::bind("127.0.0.1:0".parse().unwrap(), catalog).expect("bind").spawn()
 }
 
+/// A server on a free port of 127.0.0.1 over `dir`, with its station on the air (RFC §7.5),
+/// and the station, for the test to watch.
+pub fn serve_radio(dir: &Path) -> (RunningServer, jukebox_server::radio::Station) {
+    let catalog = Catalog::scanned(dir).expect("scan the music folder");
+    let server = Server::bind("127.0.0.1:0".parse().unwrap(), catalog)
+        .expect("bind")
+        .with_radio()
+        .expect("start the station");
+    let station = server.station();
+    (server.spawn(), station)
+}
+
 /// A server over `dir` on 127.0.0.1:`port`, for a test that needs a server back where an
 /// earlier one was.
 pub fn serve_on(dir: &Path, port: u16) -> RunningServer {
