@@ -56,6 +56,11 @@
     return h % 360;
   }
 
+  /** Sets a node's text only when it changes: a screen reader hears a live region's news once. */
+  function setText(node, text) {
+    if (node.textContent !== text) node.textContent = text;
+  }
+
   const str = (v) => (typeof v === 'string' ? v : v == null ? '' : String(v));
 
   /** An element with a class and text (as text, never HTML). */
@@ -103,7 +108,7 @@
 
     const station = s.station || {};
     const onAir = !!station.on_air;
-    el.onAir.textContent = onAir ? 'On air' : 'Off air';
+    setText(el.onAir, onAir ? 'On air' : 'Off air');
     el.onAir.className = `badge ${onAir ? 'badge-on' : 'badge-off'}`;
     const fmt = [];
     if (station.bitrate_kbps) fmt.push(`${station.bitrate_kbps} kbps`);
@@ -134,9 +139,9 @@
     el.nowEmpty.hidden = has;
     el.nowTitle.hidden = !has;
     el.nowSep.hidden = !(has && now.artist && now.album);
-    el.nowTitle.textContent = has ? str(now.title) : '';
-    el.nowArtist.textContent = has ? str(now.artist) : '';
-    el.nowAlbum.textContent = has ? str(now.album) : '';
+    setText(el.nowTitle, has ? str(now.title) : '');
+    setText(el.nowArtist, has ? str(now.artist) : '');
+    setText(el.nowAlbum, has ? str(now.album) : '');
     const id = has ? now.id : null;
     if (id !== nowId) {
       nowId = id;
@@ -286,7 +291,7 @@
       if (match) shown += 1;
     }
     const total = rows.length;
-    el.libraryCount.textContent = terms.length ? `${shown} of ${total}` : `${total} ${total === 1 ? 'song' : 'songs'}`;
+    setText(el.libraryCount, terms.length ? `${shown} of ${total}` : `${total} ${total === 1 ? 'song' : 'songs'}`);
     el.library.hidden = shown === 0;
     el.libraryEmpty.hidden = shown > 0;
     if (shown === 0) {
@@ -470,7 +475,12 @@
 
   function connect() {
     const events = new EventSource('/events');
-    events.addEventListener('open', () => { setConnected(true); retryMs = 2000; });
+    events.addEventListener('open', () => {
+      // Back after a break: the server may have restarted with other songs (ids and all).
+      if (!el.connection.hidden) loadLibrary();
+      setConnected(true);
+      retryMs = 2000;
+    });
     events.addEventListener('status', (e) => {
       setConnected(true);
       try {
