@@ -158,7 +158,7 @@ pub struct Server {
     max_clients: Option<usize>,
     /// The HTTP side, when [`Server::with_http`] bound it.
     http: Option<http::Endpoint>,
-    http_max_connections: usize,
+    http_limits: http::Limits,
 }
 
 /// Stops a running server from another thread (a signal handler, a test). Cloneable.
@@ -210,7 +210,7 @@ impl Server {
             stop,
             max_clients: None,
             http: None,
-            http_max_connections: http::DEFAULT_MAX_CONNECTIONS,
+            http_limits: http::Limits::default(),
         })
     }
 
@@ -225,7 +225,14 @@ impl Server {
     /// Serves at most `max` HTTP connections at once (listeners, downloads, pages, event
     /// streams); more are answered 503. Default: [`http::DEFAULT_MAX_CONNECTIONS`].
     pub fn with_http_max_connections(mut self, max: usize) -> Server {
-        self.http_max_connections = max;
+        self.http_limits.max_connections = max;
+        self
+    }
+
+    /// Gives an HTTP client `timeout` to send a whole request head, instead of
+    /// [`http::HEAD_TIMEOUT`].
+    pub fn with_http_head_timeout(mut self, timeout: Duration) -> Server {
+        self.http_limits.head_timeout = timeout;
         self
     }
 
@@ -287,9 +294,9 @@ impl Server {
                 None
             }
         };
-        let http_max = self.http_max_connections;
+        let limits = self.http_limits;
         let http =
-            self.http.take().and_then(|endpoint| match endpoint.start(Arc::clone(&self.shared), http_max) {
+            self.http.take().and_then(|endpoint| match endpoint.start(Arc::clone(&self.shared), limits) {
                 Ok(running) => Some(running),
                 Err(e) => {
                     warn!("cannot serve HTTP: {e}");

@@ -93,8 +93,9 @@ pub enum HeadError {
     /// A body without a length: 411.
     #[error("a request body needs a Content-Length")]
     LengthRequired,
-    /// The head did not arrive within [`HEAD_TIMEOUT`]: 408.
-    #[error("no complete request head within {} s", HEAD_TIMEOUT.as_secs())]
+    /// The head did not arrive in time ([`HEAD_TIMEOUT`] unless the server was told
+    /// otherwise): 408.
+    #[error("no complete request head in time")]
     TimedOut,
     /// The client closed or the connection broke before a whole head: nothing to answer.
     #[error("the connection ended before a complete request head")]
@@ -157,6 +158,7 @@ pub fn read(mut socket: &TcpStream, deadline: Instant) -> Result<(Head, Vec<u8>)
         if left.is_zero() {
             return Err(HeadError::TimedOut);
         }
+        // Each read waits only for what is left of the whole head's time.
         socket.set_read_timeout(Some(left)).map_err(|_| HeadError::Closed)?;
         match socket.read(&mut buf[filled..]) {
             Ok(0) => return Err(HeadError::Closed),

@@ -81,6 +81,21 @@ const JSON: &str = "application/json";
 const LISTENER: Token = Token(0);
 const WAKE: Token = Token(1);
 
+/// How much the HTTP side takes on.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    /// Connections served at once.
+    pub(crate) max_connections: usize,
+    /// Time for a whole request head.
+    pub(crate) head_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits { max_connections: DEFAULT_MAX_CONNECTIONS, head_timeout: HEAD_TIMEOUT }
+    }
+}
+
 /// The HTTP listener, bound and not yet accepting.
 #[derive(Debug)]
 pub(crate) struct Endpoint {
@@ -101,19 +116,22 @@ impl Endpoint {
         self.addr
     }
 
-    /// Starts the acceptor thread, which serves at most `max` connections at once.
-    pub(crate) fn start(self, shared: Arc<Shared>, max: usize) -> io::Result<Running> {
+    /// Starts the acceptor thread.
+    pub(crate) fn start(self, shared: Arc<Shared>, limits: Limits) -> io::Result<Running> {
         let poll = Poll::new()?;
         let waker = Waker::new(poll.registry(), WAKE)?;
         self.listener.set_nonblocking(true)?;
         let mut listener = mio::net::TcpListener::from_std(self.listener);
         poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
-        let ctx = Arc::new(Ctx { shared, live: AtomicUsize::new(0), max });
+        let ctx = Arc::new(Ctx { shared, live: AtomicUsize::new(0), limits });
         let acceptor_ctx = Arc::clone(&ctx);
         let thread = thread::Builder::new()
             .name("http-acceptor".into())
             .spawn(move || accept_loop(poll, listener, &acceptor_ctx))?;
-        info!("HTTP on http://{}/ (the radio at /radio; at most {max} connections)", self.addr);
+        info!(
+            "HTTP on http://{}/ (the radio at /radio; at most {} connections)",
+            self.addr, limits.max_connections
+        );
         Ok(Running { waker, thread: Some(thread), ctx })
     }
 }
@@ -147,7 +165,7 @@ impl Running {
 struct Ctx {
     shared: Arc<Shared>,
     live: AtomicUsize,
-    max: usize,
+    limits: Limits,
 }
 
 fn accept_loop(mut poll: Poll, listener: mio::net::TcpListener, ctx: &Arc<Ctx>) {
@@ -187,9 +205,10 @@ fn accept_loop(mut poll: Poll, listener: mio::net::TcpListener, ctx: &Arc<Ctx>) 
 
 /// Gives a new connection its thread, or turns it away when the server has no room.
 fn admit(socket: TcpStream, peer: SocketAddr, ctx: &Arc<Ctx>) {
-    if ctx.live.load(Ordering::SeqCst) >= ctx.max {
-        debug!(%peer, "HTTP: turned away, {} connections already", ctx.max);
-        turn_away(&socket, ctx.max);
+    let max = ctx.limits.max_connections;
+    if ctx.live.load(Ordering::SeqCst) >= max {
+        debug!(%peer, "HTTP: turned away, {max} connections already");
+        turn_away(&socket, max);
         return;
     }
     ctx.live.fetch_add(1, Ordering::SeqCst);
@@ -197,7 +216,7 @@ fn admit(socket: TcpStream, peer: SocketAddr, ctx: &Arc<Ctx>) {
     let spawned =
         thread::Builder::new().name(format!("http {peer}")).stack_size(THREAD_STACK).spawn(move || {
             let _live = crate::LiveGuard(&thread_ctx.live);
-            serve(socket, peer, &thread_ctx.shared);
+            serve(socket, peer, &thread_ctx.shared, thread_ctx.limits.head_timeout);
         });
     if let Err(e) = spawned {
         ctx.live.fetch_sub(1, Ordering::SeqCst);
@@ -226,14 +245,19 @@ fn turn_away(mut socket: &TcpStream, max: usize) {
 }
 
 /// Serves one connection: reads its head, answers, closes.
-fn serve(socket: TcpStream, peer: SocketAddr, shared: &Shared) {
+fn serve(socket: TcpStream, peer: SocketAddr, shared: &Shared, head_timeout: Duration) {
     if let Err(e) = configure(&socket) {
         debug!(%peer, "cannot set up an HTTP connection: {e}");
         return;
     }
-    let deadline = Instant::now() + HEAD_TIMEOUT;
+    let deadline = Instant::now() + head_timeout;
+    let mut linger = true;
     match head::read(&socket, deadline) {
         Ok((head, body)) => {
+            // A stream ends because the client left or the server is stopping: nothing of an
+            // answer is left for the client to read.
+            linger =
+                head.method != "GET" || !matches!(Route::of(head.path()), Some(Route::Radio | Route::Events));
             let result = respond(&socket, peer, &head, &body, deadline, shared);
             let (method, target) = (printable(&head.method), printable(&head.target));
             match result {
@@ -248,8 +272,10 @@ fn serve(socket: TcpStream, peer: SocketAddr, shared: &Shared) {
             }
         }
     }
-    let _ = socket.shutdown(Shutdown::Write);
-    drain_until(&socket, Instant::now() + LINGER);
+    if linger {
+        let _ = socket.shutdown(Shutdown::Write);
+        drain_until(&socket, Instant::now() + LINGER);
+    }
     let _ = socket.shutdown(Shutdown::Both);
 }
 
