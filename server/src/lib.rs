@@ -295,7 +295,7 @@ impl Server {
             }
         };
         let limits = self.http_limits;
-        let http =
+        let mut http =
             self.http.take().and_then(|endpoint| match endpoint.start(Arc::clone(&self.shared), limits) {
                 Ok(running) => Some(running),
                 Err(e) => {
@@ -308,15 +308,16 @@ impl Server {
             Ok(mut acceptor) => acceptor.run(&stopping),
             Err(e) => warn!("cannot accept connections: {e}"),
         }
+        // No new HTTP connection either; those being served end as the shutdown signal says.
+        if let Some(http) = &mut http {
+            http.stop();
+        }
         let http_live = || http.as_ref().map_or(0, http::Running::live);
         let deadline = Instant::now() + DRAIN_TIMEOUT;
         while (self.shared.live_connections.load(Ordering::SeqCst) > 0 || http_live() > 0)
             && Instant::now() < deadline
         {
             thread::sleep(Duration::from_millis(10));
-        }
-        if let Some(http) = http {
-            http.stop();
         }
         self.shared.catalog.stop_scanner();
         self.shared.station.stop();

@@ -230,6 +230,7 @@ fn installed(program: &str, package: &str) -> Option<PathBuf> {
         .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
         .unwrap_or_default()
         .into_iter()
+        .chain(["/usr/bin", "/usr/sbin", "/sbin"].map(PathBuf::from))
         .map(|dir| dir.join(program))
         .find(|path| path.is_file());
     if found.is_none() {
@@ -466,6 +467,17 @@ fn requests_join_the_queue_within_the_limits_and_show_in_the_status() {
     };
     assert_eq!(queue(1), mine.iter().map(|&s| (s, true)).collect::<Vec<_>>());
     assert_eq!(queue(2), mine.iter().map(|&s| (s, false)).collect::<Vec<_>>(), "mine is the asker's");
+    // A client that waits for 100 Continue before its body is told to go on.
+    let mut socket = connect_from(3, addr);
+    socket.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(socket, "POST /request/{} HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n", mine[0])
+        .unwrap();
+    let mut interim = [0u8; 25];
+    socket.read_exact(&mut interim).unwrap();
+    assert_eq!(&interim, b"HTTP/1.1 100 Continue\r\n\r\n");
+    let late = exchange_from(socket, b"{}");
+    assert_eq!((late.status, late.json()["error"].as_str()), (409, Some("already_queued")));
+
     let status = get(addr, "/status.json").json();
     assert_eq!(status["server"], "jukebox 0.1.0");
     assert_eq!(status["songs"], 8);
@@ -694,4 +706,22 @@ fn the_binary_serves_http_with_the_radio_on_unless_told_otherwise() {
         assert_eq!(request(addr, "HEAD", "/radio", "").status == 503, !on_air, "{args:?}");
         server.stop();
     }
+}
+
+#[test]
+fn a_shutdown_ends_streams_and_event_streams_and_closes_the_port() {
+    let dir = songs(1, 10.0);
+    let server = serve_radio(dir.path());
+    let addr = server.http.unwrap();
+    let mut radio = IcyReader::connect(addr);
+    radio.next();
+    let mut events = events(addr);
+    next_event(&mut events);
+    let started = Instant::now();
+    server.shutdown();
+    assert!(started.elapsed() < Duration::from_secs(2), "the shutdown waited {:?}", started.elapsed());
+    let mut rest = Vec::new();
+    radio.reader.read_to_end(&mut rest).expect("the stream ends cleanly");
+    events.read_to_end(&mut rest).expect("the event stream ends cleanly");
+    assert!(TcpStream::connect(addr).is_err(), "nothing listens any more");
 }

@@ -147,7 +147,7 @@ pub(crate) struct Running {
 impl Running {
     /// Stops accepting and waits for the acceptor thread. Connections end by themselves: each
     /// watches the server's shutdown signal (one still sending its head, at its head timeout).
-    pub(crate) fn stop(mut self) {
+    pub(crate) fn stop(&mut self) {
         let _ = self.waker.wake();
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
@@ -434,6 +434,10 @@ fn discard_body(
         return Err((413, "the body is too large: this request needs none"));
     }
     let mut left = length.saturating_sub(already as u64);
+    if left > 0 && head.header("expect").is_some_and(|e| e.eq_ignore_ascii_case("100-continue")) {
+        // The client waits for this before it sends the body (curl does, for larger bodies).
+        socket.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").map_err(|_| (400, "the connection broke"))?;
+    }
     let mut scratch = [0u8; MAX_BODY as usize];
     while left > 0 {
         let wait = deadline.saturating_duration_since(Instant::now());
