@@ -5,6 +5,8 @@
 #   tmux                          tests: drive the REPL in a real terminal
 #   chromium, chromium-driver     tests: the radio page in a real browser (server/tests/browser.rs)
 #   python3-venv                  tests: a venv for selenium, which drives that browser
+#   ffmpeg, mpv, mpg123, curl,    tests: real players and clients of the HTTP radio
+#   vlc-bin, vlc-plugin-base        (server/tests/http.rs)
 # and, for the browser test, Python's selenium (pinned, from PyPI) in target/browser-venv,
 # where server/tests/browser.rs looks for it.
 # Usage: scripts/deps.sh [build|test]   (default: test). Installs only what is missing.
@@ -19,6 +21,7 @@ SELENIUM=(selenium==4.51.0 attrs==26.1.0 certifi==2026.10.18 h11==0.16.0 idna==3
 want=(libasound2-dev pkg-config)
 if [ "${1:-test}" = test ]; then
   want+=(sox lame tmux chromium chromium-driver python3-venv)
+  want+=(ffmpeg mpv mpg123 vlc-bin vlc-plugin-base curl)
 fi
 
 missing=()
