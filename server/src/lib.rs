@@ -1,5 +1,7 @@
 //! The jukebox server: serves the MP3 files of one folder over the Jukebox Protocol
-//! (`RFC.md`), to any number of clients at once, with blocking I/O and two threads per client.
+//! (`RFC.md`), to any number of clients at once, with blocking I/O and two threads per client;
+//! and, with [`Server::with_http`], over HTTP ([`http`]): the radio for any player, songs, and
+//! a web page, with one thread per connection.
 //!
 //! # Threads
 //!
@@ -14,7 +16,7 @@
 //!  ┌──────────────────┐  Work (crossbeam bounded(WORK_QUEUE))  ┌──────────────────────────┐
 //!  │ reader           │ ─────────────────────────────────────▶ │ writer                   │
 //!  │ read_frame, then │  replies, List, Play (song loaded),    │ the ONLY writer after the│
-//!  │ dispatch (no I/O)│  Stop, Scanning, Goodbye               │ handshake; owns Session  │──▶ socket
+//!  │ dispatch (no I/O)│  Stop, Scanning, Tune, Queue, Goodbye  │ handshake; owns Session  │──▶ socket
 //!  └──────────────────┘                                        │ (streams, pacing); select│    (writev)
 //!   socket (read half)     ┌─────────────┐ "a scan finished"   │ over Work, shutdown, scan│
 //!      │ PLAY: waits ≤ 5 s │ catalog     │ ──────────────────▶ │ wake-ups, next deadline; │
@@ -25,6 +27,25 @@
 //!  │ (SongCache): read│
 //!  │ files, chunk them│
 //!  └──────────────────┘
+//!
+//!  station-encoder ──▶ station-clock ──▶ Hub: a bounded queue of shared chunks per listener
+//!  (radio::station)                      (native writers and HTTP /radio threads read them)
+//!
+//!  HTTP (with_http)┌──────────────────────────────────────┐
+//!  TcpListener ──▶ │ http-acceptor: mio loop over the     │  over http::DEFAULT_MAX_CONNECTIONS
+//!                  │ listener and a waker (stop)          │  live: writes 503 itself, without
+//!                  └──────────────────┬───────────────────┘  blocking, and closes
+//!                          spawns one │ thread per connection (stacks of 256 KiB)
+//!                                     ▼
+//!                  ┌──────────────────────────────────────┐
+//!                  │ http connection: the ONLY reader and │──▶ socket: one response, then
+//!                  │ writer of its socket; reads the head │    Connection: close
+//!                  │ (≤ 8 KiB, all within 10 s), answers  │
+//!                  └──────────────────────────────────────┘
+//!    /radio:  Tuning from the Hub; wakes every 0.5 s, one writev of shared chunk slices and
+//!             ICY blocks; select! over the live queue and shutdown
+//!    /events: select! over station.watch(), shutdown and a 15 s keepalive
+//!    /songs/N.mp3: open_listed, then 64 KiB reads (read_at) and writes
 //! ```
 //!
 //! - The reader blocks only in `read` (timeout: `IDLE_TIMEOUT`), in waiting for a song
@@ -53,11 +74,18 @@
 //!   waited for). A tuned connection's writer takes the chunks from its queue every 0.5 s
 //!   (`RADIO_BATCH`) and writes them as shared slices; its reader answers REQUEST and QUEUE
 //!   from the station's state under one mutex, without waiting on the station's threads.
+//! - An HTTP connection's thread blocks only in reading its head (all of it within
+//!   [`http::HEAD_TIMEOUT`]), in `write` (timeout: [`http::WRITE_TIMEOUT`]), in reading a song
+//!   from disk, in `select!` over the station's chunks or events and the shutdown signal, and,
+//!   after its answer, in reading what the client still sends for at most a second (so that
+//!   the close does not reset the answer away). At shutdown streams and event streams end, and
+//!   the HTTP acceptor stops after the native one.
 //! - The library is an immutable snapshot behind the [`Catalog`]; a scan builds a new one and
 //!   swaps it in. Loaded songs are shared through [`library::song::SongCache`] (a mutex held
 //!   only for map updates).
 
 pub mod capacity;
+pub mod http;
 pub mod library;
 pub mod native;
 pub mod radio;
@@ -136,6 +164,9 @@ pub struct Server {
     shared: Arc<Shared>,
     stop: ShutdownHandle,
     max_clients: Option<usize>,
+    /// The HTTP side, when [`Server::with_http`] bound it.
+    http: Option<http::Endpoint>,
+    http_limits: http::Limits,
 }
 
 /// Stops a running server from another thread (a signal handler, a test). Cloneable.
@@ -159,12 +190,7 @@ impl ShutdownHandle {
 impl Server {
     /// Binds `addr` to serve the songs of `catalog`. Fails if the address is taken.
     pub fn bind(addr: SocketAddr, catalog: Arc<Catalog>) -> io::Result<Server> {
-        let socket = socket2::Socket::new(socket2::Domain::for_address(addr), socket2::Type::STREAM, None)?;
-        // As std does: a restarted server can bind while old connections linger in TIME_WAIT.
-        socket.set_reuse_address(true)?;
-        socket.bind(&addr.into())?;
-        socket.listen(LISTEN_BACKLOG)?;
-        let listener: std::net::TcpListener = socket.into();
+        let listener = listen(addr)?;
         let local = listener.local_addr()?;
         let poll = mio::Poll::new()?;
         let waker = Arc::new(mio::Waker::new(poll.registry(), WAKER)?);
@@ -185,7 +211,42 @@ impl Server {
             waker,
             shutdown: Arc::new(Mutex::new(Some(shutdown_tx))),
         };
-        Ok(Server { listener, poll, shared, stop, max_clients: None })
+        Ok(Server {
+            listener,
+            poll,
+            shared,
+            stop,
+            max_clients: None,
+            http: None,
+            http_limits: http::Limits::default(),
+        })
+    }
+
+    /// Also serves HTTP on `addr` (see [`http`]): the station for any player, songs, the
+    /// station's state, and the web page. Binds at once, so a taken port fails here; the HTTP
+    /// side accepts while [`Server::run`] runs and stops with it.
+    pub fn with_http(mut self, addr: SocketAddr) -> io::Result<Server> {
+        self.http = Some(http::Endpoint::bind(addr)?);
+        Ok(self)
+    }
+
+    /// Serves at most `max` HTTP connections at once (listeners, downloads, pages, event
+    /// streams); more are answered 503. Default: [`http::DEFAULT_MAX_CONNECTIONS`].
+    pub fn with_http_max_connections(mut self, max: usize) -> Server {
+        self.http_limits.max_connections = max;
+        self
+    }
+
+    /// Gives an HTTP client `timeout` to send a whole request head, instead of
+    /// [`http::HEAD_TIMEOUT`].
+    pub fn with_http_head_timeout(mut self, timeout: Duration) -> Server {
+        self.http_limits.head_timeout = timeout;
+        self
+    }
+
+    /// The address the HTTP side is bound to, if [`Server::with_http`] bound one.
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.http.as_ref().map(http::Endpoint::local_addr)
     }
 
     /// Serves at most `max` clients at once; others get GOODBYE with reason SERVER_BUSY. The
@@ -231,7 +292,7 @@ impl Server {
 
     /// Accepts clients until shut down, then waits briefly for connections to close. The
     /// catalog's scanner runs meanwhile.
-    pub fn run(self) {
+    pub fn run(mut self) {
         let max_clients = self.client_limit();
         info!("listening on {} (at most {max_clients} clients)", self.stop.addr);
         let scanner = match self.shared.catalog.start_scanner() {
@@ -241,13 +302,29 @@ impl Server {
                 None
             }
         };
+        let limits = self.http_limits;
+        let mut http =
+            self.http.take().and_then(|endpoint| match endpoint.start(Arc::clone(&self.shared), limits) {
+                Ok(running) => Some(running),
+                Err(e) => {
+                    warn!("cannot serve HTTP: {e}");
+                    None
+                }
+            });
         let stopping = Arc::clone(&self.stop.stopping);
         match Acceptor::new(self.poll, self.listener, Arc::clone(&self.shared), max_clients) {
             Ok(mut acceptor) => acceptor.run(&stopping),
             Err(e) => warn!("cannot accept connections: {e}"),
         }
+        // No new HTTP connection either; those being served end as the shutdown signal says.
+        if let Some(http) = &mut http {
+            http.stop();
+        }
+        let http_live = || http.as_ref().map_or(0, http::Running::live);
         let deadline = Instant::now() + DRAIN_TIMEOUT;
-        while self.shared.live_connections.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
+        while (self.shared.live_connections.load(Ordering::SeqCst) > 0 || http_live() > 0)
+            && Instant::now() < deadline
+        {
             thread::sleep(Duration::from_millis(10));
         }
         self.shared.catalog.stop_scanner();
@@ -275,10 +352,21 @@ impl Server {
     /// Runs the server on a thread of its own; for tests and embedding.
     pub fn spawn(self) -> RunningServer {
         let addr = self.local_addr();
+        let http = self.http_addr();
         let stop = self.shutdown_handle();
         let thread = thread::Builder::new().name("acceptor".into()).spawn(move || self.run());
-        RunningServer { addr, stop, thread: thread.ok() }
+        RunningServer { addr, http, stop, thread: thread.ok() }
     }
+}
+
+/// A listening socket on `addr`, with a backlog for bursts of connections.
+pub(crate) fn listen(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
+    let socket = socket2::Socket::new(socket2::Domain::for_address(addr), socket2::Type::STREAM, None)?;
+    // As std does: a restarted server can bind while old connections linger in TIME_WAIT.
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(LISTEN_BACKLOG)?;
+    Ok(socket.into())
 }
 
 /// Counts a connection as live for as long as its reader thread runs, even if it panics.
@@ -295,6 +383,8 @@ impl Drop for LiveGuard<'_> {
 pub struct RunningServer {
     /// Where it listens.
     pub addr: SocketAddr,
+    /// Where its HTTP side listens, if it has one.
+    pub http: Option<SocketAddr>,
     stop: ShutdownHandle,
     thread: Option<thread::JoinHandle<()>>,
 }

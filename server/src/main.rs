@@ -23,6 +23,11 @@ use tracing_subscriber::EnvFilter;
 /// --follow-outside-links is given. Stop with Ctrl-C (or SIGTERM): clients are told the server
 /// is shutting down.
 ///
+/// The radio station plays the library (shuffled, and listeners' requests) from the start,
+/// unless --no-radio. With --http, any player or browser can listen too:
+/// http://HOST:PORT/radio is the station as an MP3 stream (Icecast-style, with titles), and
+/// http://HOST:PORT/ a web page to listen and make requests.
+///
 /// Logs go to standard error; set RUST_LOG=debug to see every request.
 #[derive(Debug, Parser)]
 #[command(version, about, long_about)]
@@ -49,6 +54,14 @@ struct Args {
     /// a PLAY that needs more is refused until listeners move on.
     #[arg(long, value_name = "MIB", default_value_t = jukebox_server::library::song::SONG_MEMORY / (1024 * 1024))]
     song_memory: usize,
+    /// Also serve HTTP on this port (PORT alone: on the --bind address; 0 picks a free port
+    /// and logs it): the radio at /radio for any player, playlists at /radio.m3u and
+    /// /radio.pls, songs at /songs/N.mp3, a web page at /, and /status.json.
+    #[arg(long, value_name = "[ADDR:]PORT")]
+    http: Option<String>,
+    /// Do not start the radio station: TUNE, REQUEST and /radio answer that it is off the air.
+    #[arg(long)]
+    no_radio: bool,
     /// Where to keep the index that remembers song ids between runs [default: a file under
     /// $XDG_CACHE_HOME/jukebox, else ~/.cache/jukebox, named after MUSIC_DIR]. `none` keeps
     /// no index: ids then hold only while the server runs.
@@ -85,7 +98,14 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let server = match Server::bind(addr, catalog) {
+    let http_addr = match args.http.as_deref().map(|spec| http_address(spec, &args.bind)).transpose() {
+        Ok(http_addr) => http_addr,
+        Err(e) => {
+            eprintln!("jukebox-server: --http: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut server = match Server::bind(addr, catalog) {
         Ok(server) => {
             let server = server.with_song_memory(args.song_memory.saturating_mul(1024 * 1024));
             match args.max_clients {
@@ -98,6 +118,24 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Some(http_addr) = http_addr {
+        server = match server.with_http(http_addr) {
+            Ok(server) => server,
+            Err(e) => {
+                eprintln!("jukebox-server: cannot listen for HTTP on {http_addr}: {}", e.kind());
+                return ExitCode::FAILURE;
+            }
+        };
+    }
+    if !args.no_radio {
+        server = match server.with_radio() {
+            Ok(server) => server,
+            Err(e) => {
+                eprintln!("jukebox-server: cannot start the radio station: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+    }
     let stop = server.shutdown_handle();
     if let Err(e) = ctrlc::set_handler(move || stop.shutdown()) {
         eprintln!("jukebox-server: cannot install the Ctrl-C handler: {e}");
@@ -105,6 +143,21 @@ fn main() -> ExitCode {
     }
     server.run();
     ExitCode::SUCCESS
+}
+
+/// The address of `--http [ADDR:]PORT`: a port alone listens on the `--bind` address; an
+/// address may be an IP address (IPv6 in brackets: `[::1]:8080`) or a host name.
+fn http_address(spec: &str, bind: &str) -> Result<SocketAddr, String> {
+    let port = |text: &str| text.parse::<u16>().map_err(|_| format!("{text:?} is not a port number"));
+    if !spec.contains(':') {
+        return resolve(bind, port(spec)?);
+    }
+    if let Ok(addr) = spec.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    let (host, text) = spec.rsplit_once(':').unwrap_or((bind, spec));
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    resolve(if host.is_empty() { bind } else { host }, port(text)?)
 }
 
 /// The address to listen on: an IP address, or a host name such as `localhost` (its first
@@ -117,4 +170,22 @@ fn resolve(bind: &str, port: u16) -> Result<SocketAddr, String> {
         .to_socket_addrs()
         .map_err(|_| format!("cannot find the address of {bind:?} to listen on"))?;
     addrs.next().ok_or_else(|| format!("{bind:?} has no address to listen on"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http_takes_a_port_or_an_address_and_a_port() {
+        assert_eq!(http_address("8080", "127.0.0.1"), Ok("127.0.0.1:8080".parse().unwrap()));
+        assert_eq!(http_address("0", "::"), Ok("[::]:0".parse().unwrap()));
+        assert_eq!(http_address("0.0.0.0:80", "127.0.0.1"), Ok("0.0.0.0:80".parse().unwrap()));
+        assert_eq!(http_address("[::1]:8000", "127.0.0.1"), Ok("[::1]:8000".parse().unwrap()));
+        assert_eq!(http_address(":9000", "127.0.0.1"), Ok("127.0.0.1:9000".parse().unwrap()));
+        assert_eq!(http_address("localhost:8080", "0.0.0.0").map(|a| a.port()), Ok(8080));
+        assert!(http_address("80800", "127.0.0.1").is_err());
+        assert!(http_address("127.0.0.1:x", "127.0.0.1").is_err());
+        assert!(http_address("web", "127.0.0.1").is_err());
+    }
 }

@@ -201,3 +201,41 @@ pub fn frames_with(header: [u8; 4], frames: usize, fill: u8) -> Vec<u8> {
     }
     out
 }
+
+/// Writes a real MP3 (LAME through jukebox-codec: 44.1 kHz stereo, 128 kbit/s) of a `freq` Hz
+/// tone lasting `seconds`, tagged (ID3v2.4) with `title` and `artist`. The station decodes
+/// and re-encodes its songs, so its tests need audio a decoder accepts, not synthetic frames.
+pub fn tone_mp3(path: &Path, seconds: f32, freq: f32, title: &str, artist: &str) {
+    let mut encoder = jukebox_codec::Encoder::new(128).expect("an encoder");
+    let samples = (seconds * 44_100.0) as usize;
+    let pcm: Vec<i16> = (0..samples)
+        .flat_map(|i| {
+            let v = ((i as f32 * freq * std::f32::consts::TAU / 44_100.0).sin() * 8000.0) as i16;
+            [v, v]
+        })
+        .collect();
+    let mut mp3 = Vec::new();
+    encoder.encode(&pcm, &mut mp3).expect("encode");
+    encoder.flush(&mut mp3).expect("flush");
+    std::fs::write(path, &mp3).expect("write the song");
+    let mut tag = id3::Tag::new();
+    id3::TagLike::set_title(&mut tag, title);
+    id3::TagLike::set_artist(&mut tag, artist);
+    tag.write_to_path(path, id3::Version::Id3v24).expect("tag the song");
+}
+
+/// A running server over `dir` with the radio on and HTTP on a free port of 127.0.0.1
+/// (`RunningServer::http`); `tweak` may set limits before it starts.
+pub fn serve_radio_with(dir: &Path, tweak: impl FnOnce(Server) -> Server) -> RunningServer {
+    let catalog = Catalog::scanned(dir).expect("scan");
+    let server = Server::bind("127.0.0.1:0".parse().unwrap(), catalog)
+        .expect("bind")
+        .with_http("127.0.0.1:0".parse().unwrap())
+        .expect("bind HTTP");
+    tweak(server).with_radio().expect("start the radio").spawn()
+}
+
+/// [`serve_radio_with`] with the default limits.
+pub fn serve_radio(dir: &Path) -> RunningServer {
+    serve_radio_with(dir, |server| server)
+}
