@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs, from Debian/Ubuntu packages, what building and testing jukebox needs beyond Rust:
 #   libasound2-dev, pkg-config   build: rodio plays through ALSA
+#   make                          build: mp3lame-sys builds LAME with its own configure and make
 #   sox, lame                     tests: make MP3s; also music/make-samples.sh
 #   tmux                          tests: drive the REPL in a real terminal
 #   chromium, chromium-driver     tests: the radio page in a real browser (server/tests/browser.rs)
@@ -18,7 +19,7 @@ SELENIUM=(selenium==4.51.0 attrs==26.1.0 certifi==2026.10.18 h11==0.16.0 idna==3
   trio-websocket==0.12.2 typing_extensions==4.16.0 urllib3==2.8.0 websocket-client==1.9.2
   wsproto==1.3.2)
 
-want=(libasound2-dev pkg-config)
+want=(libasound2-dev pkg-config make)
 if [ "${1:-test}" = test ]; then
   want+=(sox lame tmux chromium chromium-driver python3-venv)
   want+=(ffmpeg mpv mpg123 vlc-bin vlc-plugin-base curl)

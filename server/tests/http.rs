@@ -234,6 +234,11 @@ fn installed(program: &str, package: &str) -> Option<PathBuf> {
         .map(|dir| dir.join(program))
         .find(|path| path.is_file());
     if found.is_none() {
+        // CI installs every player (scripts/deps.sh test) and says so: a skip there is a failure.
+        assert!(
+            std::env::var_os("JUKEBOX_REQUIRE_PLAYERS").is_none(),
+            "{program} is not installed (Debian package {package}) and JUKEBOX_REQUIRE_PLAYERS is set"
+        );
         eprintln!("SKIPPED: {program} is not installed (Debian package {package}; scripts/deps.sh test)");
     }
     found
