@@ -2,6 +2,7 @@
 //! announced by TRACK_CHANGED begins, the reply to QUEUE put together page by page within
 //! bounds, and the words for a place in the queue.
 
+pub use jukebox_protocol::text::ordinal;
 use jukebox_protocol::{NowPlaying, QueueEntry, QueuePage};
 
 use crate::pcm::SAMPLE_RATE;
@@ -18,18 +19,6 @@ pub fn frame_at(anchor_frame: u64, anchor_ms: u32, position_ms: u32) -> i64 {
     let delta_ms = i64::from(position_ms.wrapping_sub(anchor_ms) as i32);
     let delta_frames = (delta_ms * i64::from(SAMPLE_RATE)).div_euclid(1000);
     i64::try_from(anchor_frame).unwrap_or(i64::MAX).saturating_add(delta_frames)
-}
-
-/// "1st", "2nd", "3rd", "4th", ..., "11th", "12th", "13th", ..., "21st".
-pub fn ordinal(n: u32) -> String {
-    let suffix = match (n % 10, n % 100) {
-        (_, 11..=13) => "th",
-        (1, _) => "st",
-        (2, _) => "nd",
-        (3, _) => "rd",
-        _ => "th",
-    };
-    format!("{n}{suffix}")
 }
 
 /// The most requests one QUEUE reply may list. The reference server allows 100 in all; a

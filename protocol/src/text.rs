@@ -42,9 +42,31 @@ pub fn printable(text: &str) -> Cow<'_, str> {
     )
 }
 
+/// "1st", "2nd", "3rd", "4th", ..., "11th", "12th", "13th", ..., "21st": a place in the station's
+/// queue (QUEUED's Place) as the server's messages and the client both word it.
+pub fn ordinal(n: u32) -> String {
+    let suffix = match (n % 10, n % 100) {
+        (_, 11..=13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    format!("{n}{suffix}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ordinals_read_as_english() {
+        let got: Vec<String> = [1, 2, 3, 4, 11, 12, 13, 21, 22, 101, 111].into_iter().map(ordinal).collect();
+        assert_eq!(
+            got,
+            ["1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "101st", "111th"]
+        );
+    }
     use proptest::prelude::*;
 
     #[test]

@@ -88,6 +88,7 @@ pub mod capacity;
 pub mod http;
 pub mod library;
 pub mod native;
+mod net;
 pub mod radio;
 
 use std::io;

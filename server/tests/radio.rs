@@ -14,20 +14,10 @@ use common::Client;
 use jukebox_protocol::{ErrorCode, Message, QueuePage, Request, SongId, TrackChanged};
 use jukebox_server::{Catalog, RunningServer, Server};
 
-/// A song of `secs` seconds of a tone at `hz`, 128 kbit/s 44.1 kHz stereo.
+/// A song of `secs` seconds of a tone at `hz`, titled after its file.
 fn tone(path: &Path, secs: f64, hz: f64) {
-    let mut encoder = jukebox_codec::Encoder::new(128).unwrap();
-    let samples = (secs * 44_100.0) as usize;
-    let pcm: Vec<i16> = (0..samples)
-        .flat_map(|i| {
-            let s = ((i as f64 * hz * std::f64::consts::TAU / 44_100.0).sin() * 8000.0) as i16;
-            [s, s]
-        })
-        .collect();
-    let mut out = Vec::new();
-    encoder.encode(&pcm, &mut out).unwrap();
-    encoder.flush(&mut out).unwrap();
-    std::fs::write(path, out).unwrap();
+    let title = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
+    common::tone_mp3(path, secs as f32, hz as f32, &title, "");
 }
 
 /// A folder of `n` songs of `secs` seconds, named song-1.mp3 ... (their titles).

@@ -24,6 +24,7 @@ use tracing::warn;
 use crate::library::Library;
 use crate::library::song::Audio;
 use crate::native::session::{Batch, Next, Outgoing, RadioBatch, RadioItem, Session, Work};
+use crate::net::write_all_vectored;
 
 /// A write that makes no progress for this long means the client stopped reading; the
 /// connection is closed so its threads and buffers are freed (RFC §7.3).
@@ -244,7 +245,7 @@ impl Writer<'_> {
         if !tail.is_empty() {
             slices.push(IoSlice::new(&tail));
         }
-        let result = write_all_vectored(self.socket, &mut slices);
+        let result = write_all_vectored(self.socket, &mut slices).map(|_| ());
         drop(slices);
         self.audio = Vec::new();
         result
@@ -296,16 +297,4 @@ impl Writer<'_> {
         self.station.count_sent(audio_bytes);
         Ok(())
     }
-}
-
-fn write_all_vectored(mut socket: &TcpStream, mut slices: &mut [IoSlice<'_>]) -> io::Result<()> {
-    while !slices.is_empty() {
-        match socket.write_vectored(slices) {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => IoSlice::advance_slices(&mut slices, n),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
 }
