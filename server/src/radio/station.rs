@@ -45,7 +45,8 @@ pub const LOOKAHEAD: Duration = Duration::from_secs(2);
 /// the stream: LAME's encoder delay (576) and the MP3 decoder's (529).
 const CODEC_DELAY: u64 = 576 + 529;
 
-/// How long the encoder waits for the library to have songs before it looks again.
+/// How long the encoder waits for the library to have songs before it looks again (a scan that
+/// finishes wakes it sooner).
 const IDLE_POLL: Duration = Duration::from_secs(1);
 
 /// Starts the encoder and the clock.
@@ -111,10 +112,11 @@ impl Encoding {
     }
 
     fn run(mut self) {
+        let scans = self.station.inner.catalog.subscribe();
         while !self.station.stopped() {
             let Some((song, requester)) = self.next_song() else {
                 // An empty library: the clock ends the listeners' streams; look again later.
-                thread::sleep(IDLE_POLL);
+                let _ = scans.wakes().recv_timeout(IDLE_POLL);
                 continue;
             };
             self.seq += 1;
