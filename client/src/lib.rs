@@ -52,7 +52,7 @@
 //!   cancels). The output never blocks: an empty queue plays silence. Nothing that comes from
 //!   the network can grow a queue without bound.
 //! - On the radio (RFC §7.5) a song is shown when it is heard, not when its TRACK_CHANGED
-//!   arrives (about 1.5 s earlier: the station's burst keeps that much queued): the decoder keeps count of the frames it hands the queue and
+//!   arrives (about 2 s earlier: the station's burst keeps that much queued): the decoder keeps count of the frames it hands the queue and
 //!   knows each chunk's station time, so it places each song on the frame where it begins
 //!   (an undecodable frame plays as silence of its length, so the count holds), and the
 //!   output's [`pcm::PcmQueue::take`] sends [`Event::TrackChanged`] when it takes that frame to

@@ -24,8 +24,8 @@ use super::icy::{self, Interleaver, Piece, Segment};
 use crate::Shared;
 use crate::radio::{Chunk, Slice, Via};
 
-/// How often a listener's thread wakes to send what arrived (about 2 to 3 chunks).
-pub const BATCH_EVERY: Duration = Duration::from_millis(500);
+/// How often a listener's thread wakes to send what arrived: see [`crate::radio::WRITE_EVERY`].
+pub const BATCH_EVERY: Duration = crate::radio::WRITE_EVERY;
 
 /// The station's name in players.
 pub const STATION_NAME: &str = "jukebox radio";

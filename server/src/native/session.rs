@@ -48,10 +48,8 @@ pub const MAX_WRITE_AUDIO: Duration =
 pub const MAX_WRITE_BYTES: usize =
     (MAX_WRITE_AUDIO.as_millis() as u64 * mp3::MAX_AUDIO_BYTES_PER_SECOND / 1000) as usize;
 
-/// How often a radio listener's writer wakes to send what the station has put on the air
-/// since: each wake-up is a context switch and a `writev`, the main cost per listener. The
-/// listener's cushion (the burst, `radio::BURST`) shrinks by up to this much between writes.
-pub const RADIO_BATCH: Duration = Duration::from_millis(500);
+/// How often a radio listener's writer wakes: see [`crate::radio::WRITE_EVERY`].
+pub const RADIO_BATCH: Duration = crate::radio::WRITE_EVERY;
 
 /// What the reader asks of the writer, in the order the requests arrived.
 #[derive(Debug)]

@@ -154,7 +154,11 @@ impl Encoding {
             return library.get(id).cloned().map(|song| (song, Some(requester)));
         }
         let ids: Vec<SongId> = library.songs().iter().map(|s| s.id).collect();
-        let id = self.shuffle.next(&ids, &mut self.rng, |id| program.busy(id))?;
+        // Rather a song again at once than silence: a library of one song repeats it.
+        let id = self
+            .shuffle
+            .next(&ids, &mut self.rng, |id| program.busy(id))
+            .or_else(|| self.shuffle.next(&ids, &mut self.rng, |_| false))?;
         drop(program);
         library.get(id).cloned().map(|song| (song, None))
     }
