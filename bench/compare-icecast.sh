@@ -1,27 +1,58 @@
 #!/usr/bin/env bash
-# Runs the same load against Icecast and against jukebox-server, one after the other on this
-# machine, and prints both rows and their ratios (CPU per listener-second, RSS per listener,
-# time to first audio byte).
+# Runs the same load against Icecast and against jukebox-server on this machine, and prints the
+# figures side by side with their ratios.
 #
-# Usage: bench/compare-icecast.sh [-n LISTENERS] [-d SECONDS] [-s SONG_FILE]
-# Defaults: 1000 listeners, 30 s, music/01-morning-scale.mp3 (128 kbit/s CBR).
+# Usage: bench/compare-icecast.sh [--radio] [-n LISTENERS] [-d SECONDS] [-s SONG_FILE] [-r ROUNDS]
+#                                 [-o OUT_DIR]
+# Defaults: 1000 listeners, 30 s, music/01-morning-scale.mp3 (128 kbit/s CBR), 3 rounds (--radio).
 #
-# Installs icecast2 and ffmpeg from Debian if missing. Icecast gets a generated config in a
-# temporary folder (listener limit raised, logs there) and is fed the song in a loop at real
-# time by ffmpeg; jukebox-server serves a folder holding only that song. Every process this
-# script starts is stopped by PID when it ends. All traffic stays on 127.0.0.1.
+# Without --radio: on-demand streaming. Icecast is fed the song in a loop at real time by ffmpeg;
+# jukebox-server serves a folder holding only that song and each listener PLAYs it. One run each.
+#
+# With --radio: a live station, in ROUNDS rounds; each round measures, one after the other, each
+# on a freshly started server:
+#   (a) Icecast fed the song in a loop by ffmpeg (-re), ICY listeners with Icy-MetaData: 1;
+#   (b) Icecast fed jukebox's station by ffmpeg relaying /radio (needs jukebox-server --http);
+#   (c) jukebox's station, native listeners that TUNE;
+#   (d) jukebox's /radio, ICY listeners with Icy-MetaData: 1 (needs --http).
+# The station plays a folder of two copies of the song under two names (a one-song library is
+# not enough for its shuffle, which never repeats the song on the air), so every setup streams
+# the same music at 128 kbit/s. Then a table: a row per setup, medians over the rounds, CPU of
+# the server process only (Icecast's in (a) and (b), jukebox-server's in (c) and (d)) per
+# listener-second, its ratio to (a), the same above the server's idle rate (measured for 5 s
+# before anyone connects: a station encodes whether anybody listens), first audio byte, lag
+# behind live, underruns, RSS per listener.
+#
+# JUKEBOX_SERVER=path runs that jukebox-server binary instead of building this checkout's (for
+# a build whose main.rs starts the station). Installs icecast2 and ffmpeg from Debian if
+# missing. Every process this script starts is stopped by PID when it ends. All traffic stays
+# on 127.0.0.1. JSON reports are kept in OUT_DIR if given.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+radio=
+args=()
+for arg in "$@"; do
+  case "$arg" in
+    --radio) radio=1 ;;
+    *) args+=("$arg") ;;
+  esac
+done
+set -- "${args[@]+"${args[@]}"}"
 
 listeners=1000
 duration=30
 song=music/01-morning-scale.mp3
-while getopts "n:d:s:" opt; do
+rounds=3
+out=
+while getopts "n:d:s:r:o:" opt; do
   case "$opt" in
     n) listeners=$OPTARG ;;
     d) duration=$OPTARG ;;
     s) song=$OPTARG ;;
-    *) sed -n '2,12p' "$0"; exit 2 ;;
+    r) rounds=$OPTARG ;;
+    o) out=$OPTARG ;;
+    *) sed -n '2,30p' "$0"; exit 2 ;;
   esac
 done
 
@@ -34,7 +65,14 @@ if [ ${#missing[@]} -gt 0 ]; then
   "${sudo[@]}" apt-get update -qq
   DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-cargo build --release --quiet -p jukebox-server -p jukebox-bench
+if [ -n "${JUKEBOX_SERVER:-}" ]; then
+  cargo build --release --quiet -p jukebox-bench
+  server_bin=$JUKEBOX_SERVER
+else
+  cargo build --release --quiet -p jukebox-server -p jukebox-bench
+  server_bin=./target/release/jukebox-server
+fi
+bench=./target/release/jukebox-bench
 
 work=$(mktemp -d)
 chmod 755 "$work"
@@ -46,9 +84,23 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# Stops the processes given by PID, and forgets them.
+stop() {
+  for pid in "$@"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "$@"; do wait "$pid" 2>/dev/null || true; done
+  local keep=() pid gone
+  for pid in "${pids[@]}"; do
+    gone=
+    for g in "$@"; do [ "$pid" = "$g" ] && gone=1; done
+    [ -z "$gone" ] && keep+=("$pid")
+  done
+  pids=("${keep[@]+"${keep[@]}"}")
+}
+
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 ice_port=$(free_port)
 jb_port=$(free_port)
+http_port=$(free_port)
 password=$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
 
 # Icecast refuses to run as root unless told which user to become.
@@ -89,40 +141,148 @@ XML
 if [ "$(id -u)" -ne 0 ]; then
   sed -i '/<changeowner>/d' "$work/icecast.xml"
 fi
-
 ulimit -n "$(ulimit -Hn)"
-icecast2 -c "$work/icecast.xml" >"$work/icecast.out" 2>&1 &
-ice_pid=$!; pids+=("$ice_pid")
-sleep 1
-ffmpeg -nostdin -loglevel error -re -stream_loop -1 -i "$song" -c:a copy -content_type audio/mpeg \
-  -f mp3 "icecast://source:$password@127.0.0.1:$ice_port/jukebox.mp3" >"$work/ffmpeg.out" 2>&1 &
-pids+=("$!")
 
-mkdir -p "$work/music"
-cp "$song" "$work/music/"
-./target/release/jukebox-server "$work/music" "$jb_port" --bind 127.0.0.1 --max-clients $((listeners + 100)) \
-  2>"$work/jukebox-server.log" &
-jb_pid=$!; pids+=("$jb_pid")
+# Starts Icecast; sets ice_pid.
+start_icecast() {
+  icecast2 -c "$work/icecast.xml" >>"$work/icecast.out" 2>&1 &
+  ice_pid=$!; pids+=("$ice_pid")
+  sleep 1
+}
 
-# Wait for the mount to go live.
-# (curl gives up after 1 s on a live stream; the status code is what matters.)
-live=
-for _ in $(seq 50); do
-  code=$(curl -s -o /dev/null -m 1 -w '%{http_code}' "http://127.0.0.1:$ice_port/jukebox.mp3" 2>/dev/null || true)
-  if [ "$code" = 200 ]; then live=1; break; fi
-  sleep 0.2
-done
-if [ -z "$live" ]; then
-  echo "Icecast's mount did not go live; its logs:" >&2
-  cat "$work/icecast.out" "$work/ffmpeg.out" "$work/log/error.log" >&2 2>/dev/null || true
-  exit 1
+# Feeds Icecast's /jukebox.mp3 from $1 (a file, looped at real time, or a live URL); sets
+# feed_pid.
+start_feed() {
+  local input=(-re -stream_loop -1 -i "$1")
+  case "$1" in http://*) input=(-i "$1") ;; esac
+  ffmpeg -nostdin -loglevel error "${input[@]}" -c:a copy -content_type audio/mpeg \
+    -f mp3 "icecast://source:$password@127.0.0.1:$ice_port/jukebox.mp3" >>"$work/ffmpeg.out" 2>&1 &
+  feed_pid=$!; pids+=("$feed_pid")
+}
+
+# Waits until URL $1 answers 200 (curl gives up after 1 s on a live stream; the status code is
+# what matters).
+wait_live() {
+  local code
+  for _ in $(seq 50); do
+    code=$(curl -s -o /dev/null -m 1 -w '%{http_code}' "$1" 2>/dev/null || true)
+    if [ "$code" = 200 ]; then return 0; fi
+    sleep 0.2
+  done
+  echo "$1 did not go live; the logs:" >&2
+  cat "$work/icecast.out" "$work/ffmpeg.out" "$work/log/error.log" "$work/jukebox-server.log" >&2 2>/dev/null || true
+  return 1
+}
+
+# Starts jukebox-server on folder $1 with any further arguments; sets jb_pid.
+start_jukebox() {
+  local music=$1; shift
+  "$server_bin" "$music" "$jb_port" --bind 127.0.0.1 --db none --max-clients $((listeners + 100)) "$@" \
+    2>>"$work/jukebox-server.log" &
+  jb_pid=$!; pids+=("$jb_pid")
+}
+
+if [ -z "$radio" ]; then
+  start_icecast
+  start_feed "$song"
+  mkdir -p "$work/music"
+  cp "$song" "$work/music/"
+  start_jukebox "$work/music"
+  wait_live "http://127.0.0.1:$ice_port/jukebox.mp3"
+
+  echo "== Icecast $(icecast2 -v 2>&1 | head -1 | awk '{print $2}'), $listeners listeners, ${duration} s"
+  "$bench" icy "http://127.0.0.1:$ice_port/jukebox.mp3" -n "$listeners" -d "$duration" \
+    --ramp 500 --server-pid "$ice_pid" --json "$work/icecast.json" || true
+  echo "== jukebox-server, $listeners listeners, ${duration} s"
+  "$bench" native "127.0.0.1:$jb_port" --song 1 -n "$listeners" -d "$duration" \
+    --ramp 500 --server-pid "$jb_pid" --json "$work/jukebox.json" || true
+  echo "== side by side (ratio: jukebox over Icecast)"
+  "$bench" compare "$work/icecast.json" "$work/jukebox.json"
+  exit 0
 fi
 
-echo "== Icecast $(icecast2 -v 2>&1 | head -1 | awk '{print $2}'), $listeners listeners, ${duration} s"
-./target/release/jukebox-bench icy "http://127.0.0.1:$ice_port/jukebox.mp3" -n "$listeners" -d "$duration" \
-  --ramp 500 --server-pid "$ice_pid" --json "$work/icecast.json" || true
-echo "== jukebox-server, $listeners listeners, ${duration} s"
-./target/release/jukebox-bench native "127.0.0.1:$jb_port" --song 1 -n "$listeners" -d "$duration" \
-  --ramp 500 --server-pid "$jb_pid" --json "$work/jukebox.json" || true
-echo "== side by side (ratio: jukebox over Icecast)"
-./target/release/jukebox-bench compare "$work/icecast.json" "$work/jukebox.json"
+# --radio
+mkdir -p "$work/station"
+cp "$song" "$work/station/a-$(basename "$song")"
+cp "$song" "$work/station/b-$(basename "$song")"
+[ -n "$out" ] && mkdir -p "$out"
+results=${out:-$work}
+
+# Whether the server's station answers a TUNE: waits up to 10 s for it to go on the air.
+station_on_air() {
+  for _ in $(seq 20); do
+    if "$bench" radio "127.0.0.1:$jb_port" -n 1 -d 0.5 >/dev/null 2>&1; then return 0; fi
+    sleep 0.5
+  done
+  return 1
+}
+
+has_http=
+if "$server_bin" --help 2>/dev/null | grep -q -- '--http'; then has_http=1; fi
+if [ -z "$has_http" ]; then
+  echo "note: $server_bin has no --http option: skipping (b) Icecast relaying /radio and (d) jukebox /radio (ICY)" >&2
+fi
+has_radio=1
+start_jukebox "$work/station"
+if ! station_on_air; then
+  has_radio=
+  echo "note: $server_bin does not run its station (TUNE fails): skipping (b), (c) and (d);" \
+    "build one whose main.rs starts it and pass JUKEBOX_SERVER=path" >&2
+fi
+stop "$jb_pid"
+
+common=(-n "$listeners" -d "$duration" --ramp 500 --idle-secs 5)
+label_a="Icecast (ffmpeg)"
+label_b="Icecast (relaying jukebox /radio)"
+label_c="jukebox TUNE (native)"
+label_d="jukebox /radio (ICY)"
+files=()
+echo "== $rounds round(s) of $listeners listeners, ${duration} s each; Icecast $(icecast2 -v 2>&1 | head -1 | awk '{print $2}')"
+for round in $(seq "$rounds"); do
+  echo "-- round $round: (a) $label_a"
+  start_icecast
+  start_feed "$song"
+  wait_live "http://127.0.0.1:$ice_port/jukebox.mp3"
+  "$bench" icy "http://127.0.0.1:$ice_port/jukebox.mp3" --metadata "${common[@]}" --server-pid "$ice_pid" \
+    --label "$label_a" --json "$results/a-$round.json" || true
+  files+=("$results/a-$round.json")
+  stop "$feed_pid" "$ice_pid"
+
+  if [ -n "$has_http" ] && [ -n "$has_radio" ]; then
+    echo "-- round $round: (b) $label_b"
+    start_jukebox "$work/station" --http "127.0.0.1:$http_port"
+    station_on_air
+    start_icecast
+    start_feed "http://127.0.0.1:$http_port/radio"
+    wait_live "http://127.0.0.1:$ice_port/jukebox.mp3"
+    "$bench" icy "http://127.0.0.1:$ice_port/jukebox.mp3" --metadata "${common[@]}" --server-pid "$ice_pid" \
+      --label "$label_b" --json "$results/b-$round.json" || true
+    files+=("$results/b-$round.json")
+    stop "$feed_pid" "$ice_pid" "$jb_pid"
+  fi
+
+  if [ -n "$has_radio" ]; then
+    echo "-- round $round: (c) $label_c"
+    start_jukebox "$work/station"
+    station_on_air
+    "$bench" radio "127.0.0.1:$jb_port" "${common[@]}" --server-pid "$jb_pid" \
+      --label "$label_c" --json "$results/c-$round.json" || true
+    files+=("$results/c-$round.json")
+    stop "$jb_pid"
+  fi
+
+  if [ -n "$has_http" ] && [ -n "$has_radio" ]; then
+    echo "-- round $round: (d) $label_d"
+    start_jukebox "$work/station" --http "127.0.0.1:$http_port"
+    station_on_air
+    wait_live "http://127.0.0.1:$http_port/radio"
+    "$bench" icy "http://127.0.0.1:$http_port/radio" --metadata "${common[@]}" --server-pid "$jb_pid" \
+      --label "$label_d" --json "$results/d-$round.json" || true
+    files+=("$results/d-$round.json")
+    stop "$jb_pid"
+  fi
+done
+
+echo
+echo "== $listeners listeners, ${duration} s, medians of $rounds round(s); times in ms, lag in s"
+"$bench" table "${files[@]}"

@@ -22,7 +22,7 @@ use mio::{Events, Interest, Poll, Token};
 use crate::hostile::{Ending, Hostile, HostileKind, KindTally};
 use crate::icy::Icy;
 use crate::metrics::Metrics;
-use crate::native::{Native, Timer};
+use crate::native::{Native, Plan, Timer};
 use crate::probe::{self, ProcessSample};
 use crate::report::Report;
 use crate::soak::{SETTLE_STEADY, SETTLE_TIMEOUT, Sample, ServerState, SoakConfig, SoakReport};
@@ -53,6 +53,11 @@ pub enum Target {
         /// Song id to play, or random.
         song: Option<u32>,
     },
+    /// A jukebox server's station: every listener TUNEs (RFC §6.1.6).
+    Radio {
+        /// The server.
+        addr: SocketAddr,
+    },
     /// An HTTP/ICY stream.
     Icy {
         /// The server.
@@ -61,7 +66,27 @@ pub enum Target {
         host: String,
         /// Mount path, e.g. `/stream.mp3`.
         path: String,
+        /// Ask for ICY metadata (`Icy-MetaData: 1`), and check and strip it.
+        metadata: bool,
     },
+}
+
+impl Target {
+    /// The server's address.
+    pub fn addr(&self) -> SocketAddr {
+        match self {
+            Target::Native { addr, .. } | Target::Radio { addr } | Target::Icy { addr, .. } => *addr,
+        }
+    }
+
+    /// What a report calls it: `native`, `radio` or `icy`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Target::Native { .. } => "native",
+            Target::Radio { .. } => "radio",
+            Target::Icy { .. } => "icy",
+        }
+    }
 }
 
 /// Optional behaviour mixed into the listening (native listeners only).
@@ -98,8 +123,13 @@ pub struct RunConfig {
     pub mix: Mix,
     /// The server's process, for CPU and memory.
     pub server_pid: Option<u32>,
+    /// Before connecting anyone, measure the server's CPU for this long: what it costs with no
+    /// listener (a station encodes whether anybody listens). Zero: not measured.
+    pub idle: Duration,
     /// Seed of the random choices (songs, timer phases).
     pub seed: u64,
+    /// A name for the setup measured, carried into the report (e.g. "Icecast (ffmpeg)").
+    pub label: Option<String>,
 }
 
 #[derive(Debug)]
@@ -219,6 +249,15 @@ impl Ramp {
 
 /// Runs one load and returns what it measured.
 pub fn run(config: &RunConfig) -> Result<Report, String> {
+    let idle_cpu = match config.server_pid {
+        Some(pid) if !config.idle.is_zero() => {
+            let (before, started) = (probe::sample(pid)?, Instant::now());
+            std::thread::sleep(config.idle);
+            let after = probe::sample(pid)?;
+            Some((after.cpu.saturating_sub(before.cpu), started.elapsed()))
+        }
+        _ => None,
+    };
     let mut run = Run::new(config, 0, false)?;
     let idle = config.server_pid.map(probe::sample).transpose()?;
     let mut ramp = Ramp::new(config.ramp_per_sec, run.slots.len(), Instant::now());
@@ -247,7 +286,10 @@ pub fn run(config: &RunConfig) -> Result<Report, String> {
     let end = Instant::now();
     let end_sample = config.server_pid.map(probe::sample).transpose()?;
     let (window_start, start_sample) = window.unwrap_or((end, None));
-    Ok(run.report(end, end - window_start, idle, start_sample, end_sample))
+    let mut report = run.report(end, end - window_start, idle, start_sample, end_sample);
+    report.server_idle_cpu_secs = idle_cpu.map(|(cpu, _)| cpu.as_secs_f64());
+    report.idle_secs = idle_cpu.map(|(_, wall)| wall.as_secs_f64());
+    Ok(report)
 }
 
 /// Runs a soak: `config.run.listeners` listeners with their mix and `config.hostile` hostile
@@ -452,9 +494,7 @@ impl Run<'_> {
     }
 
     fn open(&mut self, index: usize, now: Instant, earlier_underruns: u32) {
-        let addr = match &self.config.target {
-            Target::Native { addr, .. } | Target::Icy { addr, .. } => *addr,
-        };
+        let addr = self.config.target.addr();
         if let Some(kind) = self.hostile_kind(index) {
             self.tally.entry(kind).or_default().opened += 1;
         }
@@ -592,13 +632,20 @@ impl Run<'_> {
             }
             let hello = match &self.config.target {
                 Target::Native { song, .. } => {
-                    let (native, hello) = Native::start(started, *song, self.config.prebuffer);
+                    let (native, hello) = Native::start(started, Plan::Songs(*song), self.config.prebuffer);
                     slot.protocol = Protocol::Native(native);
                     self.start_mixes(index, generation, now);
                     hello
                 }
-                Target::Icy { host, path, .. } => {
-                    let (icy, request) = Icy::start(started, host, path, self.config.prebuffer);
+                Target::Radio { .. } => {
+                    let (native, hello) = Native::start(started, Plan::Radio, self.config.prebuffer);
+                    slot.protocol = Protocol::Native(native);
+                    self.start_mixes(index, generation, now);
+                    hello
+                }
+                Target::Icy { host, path, metadata, .. } => {
+                    let (icy, request) =
+                        Icy::start(started, now, host, path, self.config.prebuffer, *metadata);
                     slot.protocol = Protocol::Icy(icy);
                     if let Some(every) = self.config.mix.churn_every {
                         self.schedule(index, generation, every, Due::Churn, now);
@@ -838,11 +885,10 @@ impl Run<'_> {
             behind += u64::from(underruns > 0);
         }
         let m = &self.metrics;
+        let lag = m.live.lags().summary();
         Report {
-            target: match self.config.target {
-                Target::Native { .. } => "native".into(),
-                Target::Icy { .. } => "icy".into(),
-            },
+            target: self.config.target.name().into(),
+            label: self.config.label.clone(),
             listeners: self.config.listeners,
             connected: self.ever_connected.iter().filter(|c| **c).count() as u64,
             pending,
@@ -863,6 +909,15 @@ impl Run<'_> {
             server_rss: end.map(|e| e.rss),
             server_rss_idle: idle.map(|i| i.rss),
             server_threads: end.map(|e| e.threads),
+            server_idle_cpu_secs: None,
+            idle_secs: None,
+            lag,
+            jumps: m.jumps,
+            track_changes: m.track_changes,
+            meta_blocks: m.meta_blocks,
+            meta_titles: m.meta_titles,
+            no_metaint: m.no_metaint,
+            junk_bytes: m.junk_bytes,
         }
     }
 }

@@ -13,10 +13,14 @@
 //! Each listener's audio goes through a virtual player ([`playout::Playout`]) that starts
 //! after a prebuffer and then plays at real time, so "underrun" means what it would mean to a
 //! person listening.
+//!
+//! Radio listeners (native TUNE, or ICY on a live mount) are also measured against the live
+//! edge: how far behind the newest audio the server has released each one hears ([`live`]).
 
 pub mod driver;
 pub mod hostile;
 pub mod icy;
+pub mod live;
 pub mod metrics;
 pub mod native;
 pub mod playout;

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use jukebox_bench::report::{Report, compare, plot_sweep};
+use jukebox_bench::report::{Report, compare, plot_sweep, setups_table};
 use jukebox_bench::soak::{Sample, SoakConfig, Tolerance};
 use jukebox_bench::{Mix, RunConfig, Target, driver, probe, run};
 
@@ -19,8 +19,9 @@ use jukebox_bench::{Mix, RunConfig, Target, driver, probe, run};
 /// saved as JSON. Give --server-pid to also measure the server's CPU and memory from /proc.
 ///
 /// Table columns: fail (connections that failed or never completed the handshake); handshake
-/// (connect to WELCOME, or to the HTTP response head); first audio (PLAY, or the HTTP request,
-/// to the first audio byte); LIST rtt (while streaming, with --list-every); stale (bytes of a
+/// (connect to WELCOME, or to the HTTP response head); first audio (PLAY or TUNE, or the HTTP
+/// request, to the first audio byte); LIST rtt (while streaming, with --list-every); lag (radio
+/// and ICY: how far behind the live edge the virtual players play, seconds); stale (bytes of a
 /// stream received after the reply that replaced or stopped it: must be 0); under (underruns of
 /// the virtual players); behind (listeners with an underrun); cpu µs/ls (server CPU per
 /// listener-second); KiB/conn (server RSS growth per connection). The exit status is 1 when a
@@ -53,12 +54,46 @@ enum Command {
         #[command(flatten)]
         common: Common,
     },
-    /// Load an HTTP/ICY stream (Icecast, SHOUTcast) with plain GET listeners.
+    /// Load a jukebox server's station: every listener TUNEs (RFC §6.1.6) instead of LIST and
+    /// PLAY.
+    ///
+    /// Each listener checks what RFC §7.5 promises (TUNED, then a TRACK_CHANGED with Offset 0
+    /// before the first AUDIO; contiguous Offsets) and fails otherwise; it plays the stream
+    /// through the virtual player. first audio is TUNE sent to the first AUDIO. The lag column
+    /// is how far behind live each player plays, sampled at every AUDIO: live is estimated as
+    /// the newest audio any listener has received, carried forward at real time (AUDIO carries
+    /// station time, the same for every listener), so it is, if anything, understated by the
+    /// best delivery delay seen. Listeners PING every 15 s as RFC §8.1 asks.
+    Radio {
+        /// Server address, e.g. 127.0.0.1:12345.
+        addr: String,
+        /// Each listener TUNEs again this often (seconds): a new stream, a new burst.
+        #[arg(long, value_name = "SECS")]
+        retune_every: Option<f64>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Load an HTTP/ICY stream (Icecast, SHOUTcast, jukebox's /radio) with plain GET listeners.
+    ///
+    /// first audio is the request sent to the first audio byte. The lag column is how far
+    /// behind live each player plays: live is estimated per listener as the newest audio it
+    /// has received, carried forward at real time (an ICY body carries no time).
     Icy {
         /// Stream URL, e.g. http://127.0.0.1:8000/stream.mp3.
         url: String,
+        /// Ask for ICY metadata (Icy-MetaData: 1): the blocks are taken out of the audio, and
+        /// each must read as metadata where icy-metaint says it is, or the listener fails.
+        #[arg(long)]
+        metadata: bool,
         #[command(flatten)]
         common: Common,
+    },
+    /// Print saved reports of several setups as one Markdown table: a row per setup (by
+    /// --label, else target), each figure the median over its runs, CPU also as a ratio to the
+    /// first setup's; then the CPU ratio of each round.
+    Table {
+        /// JSON reports (each file may hold several runs).
+        json: Vec<PathBuf>,
     },
     /// Plot a saved sweep (a --json file) as SVG, as --svg does at the end of a sweep.
     Plot {
@@ -194,6 +229,13 @@ struct Common {
     /// Threads the server uses per listener, to check kernel.pid_max (2 for jukebox-server).
     #[arg(long, value_name = "N")]
     server_threads_per_listener: Option<u64>,
+    /// Before connecting anyone, measure the server's CPU for this long (seconds; needs
+    /// --server-pid): the report then also gives CPU per listener-second above the idle rate.
+    #[arg(long, default_value_t = 0.0, value_name = "SECS")]
+    idle_secs: f64,
+    /// Name the setup in the report (for `table`), e.g. "Icecast (ffmpeg)".
+    #[arg(long)]
+    label: Option<String>,
     /// Save the report(s) as JSON.
     #[arg(long, value_name = "PATH")]
     json: Option<PathBuf>,
@@ -317,7 +359,9 @@ fn real_main() -> Result<ExitCode, String> {
                 prebuffer: Duration::from_millis(prebuffer_ms),
                 mix,
                 server_pid: Some(server_pid),
+                idle: Duration::ZERO,
                 seed,
+                label: None,
             };
             let sample_every = every(sample_every)?.ok_or("--sample-every must be more than 0")?;
             let tolerance = Tolerance { threads: thread_tolerance, fds: fd_tolerance };
@@ -332,6 +376,23 @@ fn real_main() -> Result<ExitCode, String> {
             plot_sweep(&read(&json)?, &svg)?;
             return Ok(ExitCode::SUCCESS);
         }
+        Command::Table { json } => {
+            let mut reports = Vec::new();
+            for path in &json {
+                reports.extend(read(path)?);
+            }
+            print!("{}", setups_table(&reports));
+            return Ok(ExitCode::SUCCESS);
+        }
+        Command::Radio { addr, retune_every, common } => {
+            let mix = Mix {
+                switch_every: seconds(retune_every)?,
+                churn_every: seconds(common.churn_every)?,
+                keepalive: true,
+                ..Mix::default()
+            };
+            (Target::Radio { addr: resolve(&addr)? }, mix, common, 2)
+        }
         Command::Native { addr, song, list_every, switch_every, stop_every, common } => {
             let mix = Mix {
                 list_every: seconds(list_every)?,
@@ -342,13 +403,13 @@ fn real_main() -> Result<ExitCode, String> {
             };
             (Target::Native { addr: resolve(&addr)?, song }, mix, common, 2)
         }
-        Command::Icy { url, common } => {
+        Command::Icy { url, metadata, common } => {
             let rest = url.strip_prefix("http://").ok_or("only http:// URLs are supported")?;
             let (host, path) =
                 rest.split_once('/').map_or((rest, "/".to_string()), |(h, p)| (h, format!("/{p}")));
             let addr = resolve(&if host.contains(':') { host.to_string() } else { format!("{host}:80") })?;
             let mix = Mix { churn_every: seconds(common.churn_every)?, ..Mix::default() };
-            (Target::Icy { addr, host: host.to_string(), path }, mix, common, 0)
+            (Target::Icy { addr, host: host.to_string(), path, metadata }, mix, common, 0)
         }
     };
     let counts = if common.sweep.is_empty() { vec![common.listeners] } else { common.sweep.clone() };
@@ -385,7 +446,10 @@ fn real_main() -> Result<ExitCode, String> {
             prebuffer: Duration::from_millis(common.prebuffer_ms),
             mix,
             server_pid: common.server_pid,
+            idle: Duration::try_from_secs_f64(common.idle_secs)
+                .map_err(|_| "--idle-secs must be a number of seconds")?,
             seed: common.seed,
+            label: common.label.clone(),
         };
         let report = run(&config)?;
         println!("{}", report.table_row());

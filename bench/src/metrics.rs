@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::live::LiveEdges;
 use crate::stats::Samples;
 
 /// Counters and samples shared by every listener of a run (one thread, so no locking).
@@ -29,6 +30,23 @@ pub struct Metrics {
     pub audio_bytes: u64,
     /// Underruns of streams that are over.
     pub underruns: u64,
+    /// Radio: the live-edge estimates and the playback positions to hold against them.
+    pub live: LiveEdges,
+    /// Radio: the station time (Position ms) of the first AUDIO of the run, from which every
+    /// later one is unwrapped (Position ms counts modulo 2^32).
+    pub station_base: Option<u32>,
+    /// Radio: AUDIO whose Position ms did not continue the previous chunk (RFC §7.5.4 skips).
+    pub jumps: u64,
+    /// Radio: TRACK_CHANGED received.
+    pub track_changes: u64,
+    /// ICY: metadata blocks read (empty ones included), and those that named a title.
+    pub meta_blocks: u64,
+    /// ICY: metadata blocks that named a title.
+    pub meta_titles: u64,
+    /// ICY: listeners that asked for metadata and got no `icy-metaint`.
+    pub no_metaint: u64,
+    /// ICY: body bytes (metadata taken out) that were not part of an MP3 frame.
+    pub junk_bytes: u64,
 }
 
 impl Metrics {

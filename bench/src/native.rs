@@ -1,14 +1,27 @@
 //! One simulated jukebox client: handshake, LIST to learn the songs, PLAY, then consume audio
-//! through a virtual player, with the optional LIST / switch / stop mixes.
+//! through a virtual player, with the optional LIST / switch / stop mixes. Or, as a radio
+//! listener, TUNE instead of LIST and PLAY (RFC §6.1.6), hear the station through the same
+//! player, and check what RFC §7.5 promises of a radio stream: a TRACK_CHANGED with Offset 0
+//! before the first AUDIO, contiguous Offsets, Position ms in station time.
 
 use std::time::{Duration, Instant};
 
 use jukebox_protocol::frame::KEEPALIVE_INTERVAL;
 use jukebox_protocol::mp3::{AUDIO_HEADER_LEN, AudioHeader, StreamClock};
-use jukebox_protocol::{Hello, Message, Request, RequestId, SongId, StreamId, Welcome};
+use jukebox_protocol::{Audio, Hello, Message, Request, RequestId, SongId, StreamId, Welcome};
 
+use crate::live::{STATION, StationMap};
 use crate::metrics::Metrics;
 use crate::playout::Playout;
+
+/// What a listener listens to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Plan {
+    /// LIST, then PLAY songs one after the other: this one, or each at random from the LIST.
+    Songs(Option<u32>),
+    /// TUNE to the station; a switch TUNEs again.
+    Radio,
+}
 
 /// Something a listener wants done later.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +45,19 @@ enum Phase {
     Running,
 }
 
+/// What a listener knows of its radio stream.
+#[derive(Debug, Default)]
+struct RadioStream {
+    /// The TRACK_CHANGED with Offset 0 has arrived: AUDIO may follow (RFC §7.5.2).
+    announced: bool,
+    /// Bytes of the stream received: the next AUDIO's Offset.
+    bytes: u64,
+    /// Playing time of the audio received: the stream position its player counts in.
+    stream_time: Duration,
+    /// Stream time to station time.
+    map: StationMap,
+}
+
 /// A native listener's protocol state.
 #[derive(Debug)]
 pub struct Native {
@@ -41,16 +67,18 @@ pub struct Native {
     /// When the last request was sent, for the keepalive.
     last_request: Instant,
     songs: Vec<SongId>,
-    fixed_song: Option<u32>,
+    plan: Plan,
     prebuffer: Duration,
     /// The LIST in flight and when it was sent; the first one only learns the songs.
     list: Option<(RequestId, Instant, bool)>,
-    /// When the last PLAY was sent, until its PLAYING arrives.
+    /// When the last PLAY (or TUNE) was sent, until its PLAYING (TUNED) arrives.
     play_sent: Option<Instant>,
     /// When the PLAY that started the current stream was sent, until its first AUDIO arrives:
     /// audio of the previous stream that is still arriving must not count.
     first_audio_due: Option<Instant>,
     current: Option<StreamId>,
+    /// Set while the current stream is the station's.
+    radio: Option<RadioStream>,
     playout: Option<Playout>,
     last_lead_sample: Option<Instant>,
     /// Underruns of this listener's finished streams.
@@ -59,19 +87,20 @@ pub struct Native {
 
 impl Native {
     /// A listener whose TCP connection has just been established; returns it with its HELLO.
-    pub fn start(now: Instant, fixed_song: Option<u32>, prebuffer: Duration) -> (Native, Vec<u8>) {
+    pub fn start(now: Instant, plan: Plan, prebuffer: Duration) -> (Native, Vec<u8>) {
         let native = Native {
             phase: Phase::AwaitWelcome,
             started: now,
             next_id: 1,
             last_request: now,
             songs: Vec::new(),
-            fixed_song,
+            plan,
             prebuffer,
             list: None,
             play_sent: None,
             first_audio_due: None,
             current: None,
+            radio: None,
             playout: None,
             last_lead_sample: None,
             past_underruns: 0,
@@ -93,17 +122,25 @@ impl Native {
         id
     }
 
-    fn pick_song(&self, rng: &mut fastrand::Rng) -> Option<SongId> {
-        match self.fixed_song {
+    fn pick_song(&self, fixed: Option<u32>, rng: &mut fastrand::Rng) -> Option<SongId> {
+        match fixed {
             Some(id) => Some(SongId(id)),
             None if self.songs.is_empty() => None,
             None => Some(self.songs[rng.usize(..self.songs.len())]),
         }
     }
 
+    /// Starts a stream: PLAY a song, or TUNE.
     fn play(&mut self, now: Instant, rng: &mut fastrand::Rng, out: &mut Vec<u8>) -> Result<(), String> {
-        let song = self.pick_song(rng).ok_or("the server lists no songs")?;
-        self.request(now, |id| Request::Play { id, song }, out);
+        match self.plan {
+            Plan::Songs(fixed) => {
+                let song = self.pick_song(fixed, rng).ok_or("the server lists no songs")?;
+                self.request(now, |id| Request::Play { id, song }, out);
+            }
+            Plan::Radio => {
+                self.request(now, |id| Request::Tune { id }, out);
+            }
+        }
         self.play_sent = Some(now);
         Ok(())
     }
@@ -128,6 +165,11 @@ impl Native {
             }
             metrics.handshake.record(now - self.started);
             metrics.connected += 1;
+            if self.plan == Plan::Radio {
+                self.phase = Phase::Running;
+                self.play(now, rng, out)?;
+                return Ok(8);
+            }
             let id = self.request(now, |id| Request::List { id }, out);
             self.list = Some((id, now, false));
             self.phase = Phase::AwaitSongs;
@@ -174,12 +216,40 @@ impl Native {
             Message::Playing(playing) => {
                 self.finish_stream(now);
                 self.current = Some(playing.stream);
+                self.radio = None;
                 self.first_audio_due = self.play_sent.take();
                 self.playout = Some(Playout::new(self.prebuffer));
+            }
+            Message::Tuned(tuned) => {
+                self.finish_stream(now);
+                self.current = Some(tuned.stream);
+                self.radio = Some(RadioStream::default());
+                self.first_audio_due = self.play_sent.take();
+                self.playout = Some(Playout::new(self.prebuffer));
+            }
+            Message::TrackChanged(track) => {
+                metrics.track_changes += 1;
+                let Some(radio) = self.radio.as_mut().filter(|_| Some(track.stream) == self.current) else {
+                    return Ok(());
+                };
+                if !radio.announced && track.offset != 0 {
+                    return Err(format!(
+                        "the stream's first TRACK_CHANGED has Offset {}, not 0 (RFC §7.5.2)",
+                        track.offset
+                    ));
+                }
+                if track.offset < radio.bytes {
+                    return Err(format!(
+                        "TRACK_CHANGED names Offset {} after {} bytes of the stream arrived (RFC §7.5.2)",
+                        track.offset, radio.bytes
+                    ));
+                }
+                radio.announced = true;
             }
             Message::Stopped(_) => {
                 self.finish_stream(now);
                 self.current = None;
+                self.radio = None;
             }
             Message::Audio(audio) => {
                 metrics.audio_bytes += audio.data.len() as u64;
@@ -189,6 +259,9 @@ impl Native {
                 }
                 if let Some(sent) = self.first_audio_due.take() {
                     metrics.first_audio.record(now - sent);
+                }
+                if self.radio.is_some() {
+                    return self.on_radio_audio(&audio, now, metrics);
                 }
                 let start = Duration::from_millis(u64::from(audio.position_ms));
                 let end = start + frames_duration(&audio.data);
@@ -205,6 +278,10 @@ impl Native {
                     if let Some(playout) = self.playout.as_mut() {
                         playout.on_end(now);
                     }
+                    if self.radio.is_some() {
+                        // The station went off the air (RFC §7.5.4): nothing to listen to.
+                        return Err("the station went off the air (END_OF_STREAM)".into());
+                    }
                     // A listener keeps listening: the next song.
                     self.play(now, rng, out)?;
                 }
@@ -219,10 +296,47 @@ impl Native {
             | Message::Unknown { .. }
             | Message::Scanning(_)
             | Message::LibraryChanged(_)
-            | Message::Tuned(_)
             | Message::Queued(_)
-            | Message::QueuePage(_)
-            | Message::TrackChanged(_) => {}
+            | Message::QueuePage(_) => {}
+        }
+        Ok(())
+    }
+
+    /// An AUDIO of the current radio stream: checked against RFC §7.5, played out, and its
+    /// station time held against the live edge.
+    fn on_radio_audio(&mut self, audio: &Audio, now: Instant, metrics: &mut Metrics) -> Result<(), String> {
+        let (Some(radio), Some(playout)) = (self.radio.as_mut(), self.playout.as_mut()) else {
+            return Ok(());
+        };
+        if !radio.announced {
+            return Err("AUDIO before the stream's first TRACK_CHANGED (RFC §7.5.2)".into());
+        }
+        if audio.offset != radio.bytes {
+            return Err(format!(
+                "AUDIO with Offset {} after {} bytes of the stream (RFC §7.5.4: Offsets stay contiguous)",
+                audio.offset, radio.bytes
+            ));
+        }
+        let duration = frames_duration(&audio.data);
+        let base = *metrics.station_base.get_or_insert(audio.position_ms);
+        // Unwrapped around the run's first Position ms: a run is far shorter than 2^31 ms.
+        let station_us = i64::from(audio.position_ms.wrapping_sub(base) as i32) * 1000;
+        let (start, end) = (radio.stream_time, radio.stream_time + duration);
+        if radio.map.chunk(micros(start), station_us, micros(duration)) {
+            metrics.jumps += 1;
+        }
+        radio.stream_time = end;
+        radio.bytes += audio.data.len() as u64;
+        playout.on_audio(now, start, end);
+        metrics.live.received(STATION, now, station_us + micros(duration));
+        if let Some(played) = playout.played(now)
+            && let Some(station) = radio.map.station_at(micros(played))
+        {
+            metrics.live.playing(STATION, now, station);
+        }
+        if self.last_lead_sample.is_none_or(|t| now - t >= Duration::from_secs(1)) {
+            self.last_lead_sample = Some(now);
+            metrics.lead.record(playout.lead(now));
         }
         Ok(())
     }
@@ -288,6 +402,10 @@ impl Native {
     }
 }
 
+fn micros(d: Duration) -> i64 {
+    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
+}
+
 /// Playing time of the whole MPEG audio frames in `data`.
 fn frames_duration(data: &[u8]) -> Duration {
     let mut clock = StreamClock::default();
@@ -309,7 +427,7 @@ mod tests {
 
     /// A listener that has handshaken, learned one song and sent its PLAY at `t0`.
     fn running(t0: Instant) -> Native {
-        let (mut native, _hello) = Native::start(t0, None, Duration::from_millis(200));
+        let (mut native, _hello) = Native::start(t0, Plan::Songs(None), Duration::from_millis(200));
         let (mut metrics, mut rng, mut out) = (Metrics::default(), fastrand::Rng::with_seed(1), Vec::new());
         let welcome = jukebox_protocol::Welcome { version: 1, server_max_version: 1 }.encode();
         assert_eq!(native.on_bytes(&welcome, t0, &mut metrics, &mut rng, &mut out), Ok(8));

@@ -61,6 +61,13 @@ impl Playout {
         }
     }
 
+    /// The stream position playing at `now`; `None` before playback starts. It stands still
+    /// while the buffer is dry.
+    pub fn played(&self, now: Instant) -> Option<Duration> {
+        let origin = self.origin?;
+        Some(now.saturating_duration_since(origin).min(self.received))
+    }
+
     /// Underruns that are over (playback resumed, or the stream was left).
     pub fn completed_underruns(&self) -> u32 {
         self.underruns
@@ -75,10 +82,23 @@ impl Playout {
 
 /// Counts the playing time of MPEG audio frames in a byte stream that may split frames
 /// anywhere (an HTTP body), keeping the incomplete tail for the next call.
+///
+/// A live stream may be joined in the middle of a frame: the bytes before the first frame are
+/// its lead-in. A frame header found by searching (at the start, or after bytes that were not
+/// a frame) counts only once the header after its frame agrees with it, so that bytes that
+/// merely look like a header inside audio data are not taken for one.
 #[derive(Debug, Default, Clone)]
 pub struct FrameTimer {
     pending: Vec<u8>,
     clock: StreamClock,
+    /// Whether the frame at the start of `pending` follows a frame (else it must be confirmed).
+    in_step: bool,
+    /// Whether a frame has been found yet.
+    found: bool,
+    /// Bytes skipped before the first frame.
+    lead_in: u64,
+    /// Bytes skipped after it: not part of a frame where a frame should have started.
+    junk: u64,
 }
 
 impl FrameTimer {
@@ -87,23 +107,59 @@ impl FrameTimer {
         self.clock.now()
     }
 
+    /// Bytes before the first frame: the part of a frame a live stream was joined in, or a tag.
+    pub fn lead_in(&self) -> u64 {
+        self.lead_in
+    }
+
+    /// Bytes after the first frame that were not part of a frame: a tag between songs, or a
+    /// damaged or misread stream.
+    pub fn junk(&self) -> u64 {
+        self.junk
+    }
+
     /// Adds bytes; returns the song positions their complete frames cover.
     pub fn push(&mut self, bytes: &[u8]) -> (Duration, Duration) {
         let start = self.clock.now();
         self.pending.extend_from_slice(bytes);
         let mut pos = 0;
         while self.pending.len() >= pos + AUDIO_HEADER_LEN {
-            match AudioHeader::parse(&self.pending[pos..]) {
-                Some(header) if pos + header.len <= self.pending.len() => {
-                    self.clock.advance(&header);
-                    pos += header.len;
-                }
+            let header = match AudioHeader::parse(&self.pending[pos..]) {
+                Some(header) if pos + header.len <= self.pending.len() => header,
                 Some(_) => break,
-                None => pos += 1,
+                None => {
+                    self.skip(&mut pos);
+                    continue;
+                }
+            };
+            if !self.in_step {
+                let next = pos + header.len;
+                if self.pending.len() < next + AUDIO_HEADER_LEN {
+                    break;
+                }
+                if !AudioHeader::parse(&self.pending[next..]).is_some_and(|h| h.agrees_with(&header)) {
+                    self.skip(&mut pos);
+                    continue;
+                }
             }
+            self.clock.advance(&header);
+            pos += header.len;
+            self.in_step = true;
+            self.found = true;
         }
         self.pending.drain(..pos);
         (start, self.clock.now())
+    }
+
+    /// The byte at `pos` starts no frame.
+    fn skip(&mut self, pos: &mut usize) {
+        *pos += 1;
+        self.in_step = false;
+        if self.found {
+            self.junk += 1;
+        } else {
+            self.lead_in += 1;
+        }
     }
 }
 
@@ -152,5 +208,36 @@ mod tests {
         assert_eq!(timer.push(&two[..500]), (Duration::ZERO, Duration::from_nanos(26_122_448)));
         let (start, end) = timer.push(&two[500..]);
         assert_eq!((start, end), (Duration::from_nanos(26_122_448), Duration::from_nanos(52_244_897)));
+        assert_eq!((timer.lead_in(), timer.junk()), (0, 0));
+    }
+
+    #[test]
+    fn a_stream_joined_mid_frame_has_a_lead_in_and_no_junk() {
+        let mut frame = vec![0xFF, 0xFB, 0x90, 0x00];
+        frame.resize(417, 0);
+        // The tail of a frame that holds something like a header, then three frames.
+        let mut body = vec![0x11, 0xFF, 0xFB, 0x90, 0x00, 0x22];
+        body.extend(frame.repeat(3));
+        let mut timer = FrameTimer::default();
+        for piece in body.chunks(100) {
+            timer.push(piece);
+        }
+        assert_eq!((timer.lead_in(), timer.junk()), (6, 0));
+        assert_eq!(timer.position(), Duration::from_nanos(78_367_346));
+        // Three bytes that are not a frame, then two frames.
+        timer.push(b"TAG");
+        timer.push(&frame.repeat(2));
+        assert_eq!((timer.lead_in(), timer.junk()), (6, 3));
+        assert_eq!(timer.position(), Duration::from_nanos(130_612_244));
+    }
+
+    #[test]
+    fn playback_position_stands_still_while_dry() {
+        let t0 = Instant::now();
+        let mut p = Playout::new(200 * MS);
+        assert_eq!(p.played(t0), None);
+        p.on_audio(t0, Duration::ZERO, 1000 * MS);
+        assert_eq!(p.played(t0 + 400 * MS), Some(400 * MS));
+        assert_eq!(p.played(t0 + 1500 * MS), Some(1000 * MS));
     }
 }

@@ -13,8 +13,11 @@ use crate::stats::Summary;
 /// Everything one run measured.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
-    /// `native` or `icy`.
+    /// `native`, `radio` or `icy`.
     pub target: String,
+    /// The setup's name, if the run was given one (`--label`).
+    #[serde(default)]
+    pub label: Option<String>,
     /// Listeners asked for.
     pub listeners: u64,
     /// Connections that completed their handshake (HTTP response head for ICY).
@@ -55,6 +58,33 @@ pub struct Report {
     pub server_rss_idle: Option<u64>,
     /// Server threads at the end of the window.
     pub server_threads: Option<u64>,
+    /// Server CPU seconds during the idle measurement before anyone connected (`--idle-secs`).
+    #[serde(default)]
+    pub server_idle_cpu_secs: Option<f64>,
+    /// Seconds of that idle measurement.
+    #[serde(default)]
+    pub idle_secs: Option<f64>,
+    /// Radio: how far behind the live edge the virtual players played ([`crate::live`]).
+    #[serde(default)]
+    pub lag: Option<Summary>,
+    /// Radio: AUDIO whose Position ms jumped (a listener skipped forward, RFC §7.5.4).
+    #[serde(default)]
+    pub jumps: u64,
+    /// Radio: TRACK_CHANGED received.
+    #[serde(default)]
+    pub track_changes: u64,
+    /// ICY: metadata blocks read and checked (empty ones included).
+    #[serde(default)]
+    pub meta_blocks: u64,
+    /// ICY: metadata blocks that named a title.
+    #[serde(default)]
+    pub meta_titles: u64,
+    /// ICY: listeners that asked for metadata and were answered without `icy-metaint`.
+    #[serde(default)]
+    pub no_metaint: u64,
+    /// ICY: body bytes, metadata taken out, that were not part of an MP3 frame.
+    #[serde(default)]
+    pub junk_bytes: u64,
 }
 
 impl Report {
@@ -62,6 +92,20 @@ impl Report {
     pub fn cpu_us_per_listener_sec(&self) -> Option<f64> {
         let listener_secs = self.connected as f64 * self.window_secs;
         self.server_cpu_secs.filter(|_| listener_secs > 0.0).map(|cpu| cpu * 1e6 / listener_secs)
+    }
+
+    /// Server CPU microseconds per listener-second beyond what the server spent idle (at the
+    /// rate measured before anyone connected): the cost of the listeners alone.
+    pub fn cpu_us_per_listener_sec_above_idle(&self) -> Option<f64> {
+        let listener_secs = self.connected as f64 * self.window_secs;
+        let idle_rate = self.server_idle_cpu_secs? / self.idle_secs.filter(|s| *s > 0.0)?;
+        let cpu = self.server_cpu_secs? - idle_rate * self.window_secs;
+        (listener_secs > 0.0).then(|| cpu * 1e6 / listener_secs)
+    }
+
+    /// The setup's label, else the target.
+    pub fn name(&self) -> &str {
+        self.label.as_deref().unwrap_or(&self.target)
     }
 
     /// Server memory per connection: RSS growth over idle, divided by connections.
@@ -84,13 +128,14 @@ impl Report {
     /// The header of [`Report::table_row`].
     pub fn table_header() -> String {
         format!(
-            "{:>6} {:>7} {:>5} | {:>17} | {:>24} | {:>24} | {:>6} | {:>5} {:>6} | {:>9} {:>8}",
+            "{:>6} {:>7} {:>5} | {:>17} | {:>24} | {:>24} | {:>11} | {:>6} | {:>5} {:>6} | {:>9} {:>8}",
             "target",
             "N",
             "fail",
             "handshake p50/p99",
             "first audio p50/p99/max",
             "LIST rtt p50/p99/max",
+            "lag p50/p99",
             "stale",
             "under",
             "behind",
@@ -109,14 +154,18 @@ impl Report {
             s.map_or("-".into(), |s| format!("{:.2}/{:.2}/{:.1}", ms(s.p50_us), ms(s.p99_us), ms(s.max_us)))
         };
         let opt = |v: Option<f64>, digits: usize| v.map_or("-".into(), |v| format!("{v:.digits$}"));
+        let secs = |s: &Option<Summary>| {
+            s.map_or("-".into(), |s| format!("{:.2}/{:.2}", s.p50_us as f64 / 1e6, s.p99_us as f64 / 1e6))
+        };
         format!(
-            "{:>6} {:>7} {:>5} | {:>17} | {:>24} | {:>24} | {:>6} | {:>5} {:>6} | {:>9} {:>8}",
+            "{:>6} {:>7} {:>5} | {:>17} | {:>24} | {:>24} | {:>11} | {:>6} | {:>5} {:>6} | {:>9} {:>8}",
             self.target,
             self.listeners,
             self.failures(),
             two(&self.handshake),
             three(&self.first_audio),
             three(&self.list_rtt),
+            secs(&self.lag),
             self.stale_bytes,
             self.underruns,
             self.listeners_behind,
@@ -144,8 +193,118 @@ impl Report {
                 self.stale_bytes
             );
         }
+        if self.jumps > 0 {
+            let _ = writeln!(out, "  {} radio chunk(s) jumped forward in station time (skipped)", self.jumps);
+        }
+        if self.target == "radio" {
+            let _ = writeln!(out, "  {} TRACK_CHANGED received", self.track_changes);
+        }
+        if self.meta_blocks > 0 {
+            let _ = writeln!(
+                out,
+                "  {} ICY metadata blocks checked, {} with a title",
+                self.meta_blocks, self.meta_titles
+            );
+        }
+        if self.no_metaint > 0 {
+            let _ = writeln!(
+                out,
+                "  {} listener(s) asked for ICY metadata and got no icy-metaint",
+                self.no_metaint
+            );
+        }
+        if self.junk_bytes > 0 {
+            let _ = writeln!(out, "  {} body bytes were not MP3 frames", self.junk_bytes);
+        }
+        if let Some(cpu) = self.cpu_us_per_listener_sec_above_idle() {
+            let _ = writeln!(out, "  server CPU above its idle rate: {cpu:.1} µs per listener-second");
+        }
         out
     }
+}
+
+/// The median of `values` (the mean of the middle two for an even count).
+fn median(values: &[f64]) -> Option<f64> {
+    let mut v: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let mid = v.len() / 2;
+    Some(if v.len() % 2 == 1 { v[mid] } else { (v[mid - 1] + v[mid]) / 2.0 })
+}
+
+/// A Markdown table of runs of several setups (grouped by [`Report::name`], in order of first
+/// appearance), each figure the median over the setup's runs; the CPU ratio is to the first
+/// setup's median. Below it, for every other setup, the ratio of each round (its i-th run
+/// against the first setup's i-th run, measured next to each other).
+pub fn setups_table(reports: &[Report]) -> String {
+    let mut groups: Vec<(&str, Vec<&Report>)> = Vec::new();
+    for report in reports {
+        match groups.iter_mut().find(|(name, _)| *name == report.name()) {
+            Some((_, runs)) => runs.push(report),
+            None => groups.push((report.name(), vec![report])),
+        }
+    }
+    let cpu = |runs: &[&Report]| runs.iter().filter_map(|r| r.cpu_us_per_listener_sec()).collect::<Vec<_>>();
+    let reference = groups.first().and_then(|(_, runs)| median(&cpu(runs)));
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "| setup | runs | listeners | CPU µs per listener-second (min–max) | × first | CPU above idle | first audio p50 / p99 ms | lag p50 / p99 s | underruns | RSS per listener | failed |"
+    );
+    let _ = writeln!(out, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
+    for (name, runs) in &groups {
+        let of = |f: &dyn Fn(&Report) -> Option<f64>| {
+            median(&runs.iter().filter_map(|r| f(r)).collect::<Vec<_>>())
+        };
+        let fmt = |v: Option<f64>, digits: usize| v.map_or("-".to_string(), |v| format!("{v:.digits$}"));
+        let cpus = cpu(runs);
+        let cpu_median = median(&cpus);
+        let range = match (cpus.iter().copied().reduce(f64::min), cpus.iter().copied().reduce(f64::max)) {
+            (Some(lo), Some(hi)) if cpus.len() > 1 => format!(" ({lo:.1}–{hi:.1})"),
+            _ => String::new(),
+        };
+        let ratio = cpu_median.zip(reference).filter(|(_, r)| *r > 0.0).map(|(c, r)| c / r);
+        let ms = |v: u64| v as f64 / 1000.0;
+        let first50 = of(&|r| r.first_audio.map(|s| ms(s.p50_us)));
+        let first99 = of(&|r| r.first_audio.map(|s| ms(s.p99_us)));
+        let lag50 = of(&|r| r.lag.map(|s| s.p50_us as f64 / 1e6));
+        let lag99 = of(&|r| r.lag.map(|s| s.p99_us as f64 / 1e6));
+        let underruns: u64 = runs.iter().map(|r| r.underruns).sum();
+        let behind: u64 = runs.iter().map(|r| r.listeners_behind).sum();
+        let failed: u64 = runs.iter().map(|r| r.failures()).sum();
+        let listeners = of(&|r| Some(r.listeners as f64));
+        let _ = writeln!(
+            out,
+            "| {name} | {} | {} | {}{range} | {} | {} | {} / {} | {} / {} | {underruns}{} | {} | {failed} |",
+            runs.len(),
+            fmt(listeners, 0),
+            fmt(cpu_median, 1),
+            ratio.map_or("-".into(), |r| format!("{r:.2}×")),
+            fmt(of(&|r| r.cpu_us_per_listener_sec_above_idle()), 1),
+            fmt(first50, 2),
+            fmt(first99, 2),
+            fmt(lag50, 2),
+            fmt(lag99, 2),
+            if behind > 0 { format!(" ({behind} listeners)") } else { String::new() },
+            of(&|r| r.rss_per_connection().map(|b| b / 1024.0)).map_or("-".into(), |k| format!("{k:.1} KiB")),
+        );
+    }
+    if let Some((first, first_runs)) = groups.first() {
+        for (name, runs) in groups.iter().skip(1) {
+            let rounds: Vec<String> = first_runs
+                .iter()
+                .zip(runs.iter())
+                .filter_map(|(a, b)| Some(b.cpu_us_per_listener_sec()? / a.cpu_us_per_listener_sec()?))
+                .map(|r| format!("{r:.2}"))
+                .collect();
+            if !rounds.is_empty() {
+                let _ = writeln!(out, "\nCPU of {name} over {first}, round by round: {}", rounds.join(", "));
+            }
+        }
+    }
+    out
 }
 
 /// Prints two reports of the same load side by side with their ratios (`b` over `a`).

@@ -28,7 +28,9 @@ fn fifty_listeners_switching_listing_stopping_and_churning() {
             keepalive: false,
         },
         server_pid: Some(std::process::id()),
+        idle: Duration::ZERO,
         seed: 7,
+        label: None,
     };
     let report = run(&config).expect("the run completes");
     assert!(report.failed.is_empty(), "failures: {:?}", report.failed);
@@ -69,14 +71,16 @@ fn icy_listeners_read_an_http_stream() {
         }
     });
     let config = RunConfig {
-        target: Target::Icy { addr, host: addr.to_string(), path: "/stream.mp3".into() },
+        target: Target::Icy { addr, host: addr.to_string(), path: "/stream.mp3".into(), metadata: false },
         listeners: 5,
         duration: Duration::from_secs(1),
         ramp_per_sec: 100,
         prebuffer: Duration::from_millis(200),
         mix: Mix::default(),
         server_pid: None,
+        idle: Duration::ZERO,
         seed: 1,
+        label: None,
     };
     let report = run(&config).expect("the run completes");
     assert!(report.failed.is_empty(), "failures: {:?}", report.failed);
