@@ -59,6 +59,10 @@ struct Args {
     /// /radio.pls, songs at /songs/N.mp3, a web page at /, and /status.json.
     #[arg(long, value_name = "[ADDR:]PORT")]
     http: Option<String>,
+    /// Most HTTP connections at once (radio listeners, downloads, pages, event streams); more
+    /// are answered 503. Each takes a thread.
+    #[arg(long, value_name = "N", default_value_t = jukebox_server::http::DEFAULT_MAX_CONNECTIONS)]
+    http_max_connections: usize,
     /// Do not start the radio station: TUNE, REQUEST and /radio answer that it is off the air.
     #[arg(long)]
     no_radio: bool,
@@ -119,7 +123,7 @@ fn main() -> ExitCode {
         }
     };
     if let Some(http_addr) = http_addr {
-        server = match server.with_http(http_addr) {
+        server = match server.with_http_max_connections(args.http_max_connections).with_http(http_addr) {
             Ok(server) => server,
             Err(e) => {
                 eprintln!("jukebox-server: cannot listen for HTTP on {http_addr}: {}", e.kind());

@@ -295,7 +295,10 @@ fn run_clock(station: Station, chunks: Receiver<Chunk>) {
         if station.stopped() {
             return;
         }
-        let at = Duration::from_millis(chunk.position_ms);
+        // A chunk goes on the air when the station has played it whole: its end's time. No
+        // listener is sent audio the station has not played yet (RFC §7.5.1).
+        let ends_ms = chunk.position_ms + chunk.duration.as_millis() as u64;
+        let at = Duration::from_millis(ends_ms);
         let now = Instant::now();
         let due = match origin {
             // Late by less than a burst (the pre-roll, or a short stall): at once, so listeners'
@@ -321,10 +324,10 @@ fn run_clock(station: Station, chunks: Receiver<Chunk>) {
         let chunk = Arc::new(chunk);
         let changed = {
             let mut program = station.program();
-            program.live_ms = chunk.position_ms + chunk.duration.as_millis() as u64;
+            program.live_ms = ends_ms;
             // The clock's time, not the moment this thread woke: a late wake-up must not move
             // every later listener's burst.
-            program.aired = Some((due, chunk.position_ms));
+            program.aired = Some((due, ends_ms));
             let newest = chunk.starts.as_ref().unwrap_or(&chunk.airing);
             let changed = program.on_air.as_ref().is_none_or(|a| a.seq != newest.seq);
             if changed {
