@@ -66,8 +66,6 @@ pub(super) fn serve(
     head_only: bool,
     shared: &Shared,
 ) -> io::Result<u16> {
-    // Subscribed before the first status is read: no change can fall between the two.
-    let changes = shared.station.watch();
     let reply = Reply::new(200)
         .header("Content-Type", "text/event-stream; charset=utf-8")
         .header("Cache-Control", "no-cache")
@@ -77,6 +75,9 @@ pub(super) fn serve(
         reply.write_head(socket)?;
         return Ok(200);
     }
+    // Subscribed before the first status is read: no change can fall between the two.
+    let watch = shared.station.watch();
+    let changes = &watch.events;
     let asker = Requester::new(peer.ip());
     let mut first = format!("retry: {RETRY_MS}\n\n");
     first.push_str(&render(&[], &status_json(shared, asker)));

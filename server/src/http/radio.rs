@@ -3,7 +3,8 @@
 //! air, with ICY metadata blocks among the audio when the player asks (`Icy-MetaData: 1`).
 //! Also `/radio.m3u` and `/radio.pls`, playlists that point at it.
 //!
-//! A listener's thread wakes at most every [`BATCH_EVERY`]: it takes every chunk that arrived
+//! A listener's thread wakes every [`BATCH_EVERY`] (sooner while its listener holds less than
+//! `radio::MIN_CUSHION`, as after tuning in while the station starts): it takes every chunk that arrived
 //! meanwhile and sends them in one `write_vectored` of slices of the shared chunks (and the
 //! small metadata blocks), so no listener copies audio and a thousand listeners cost a few
 //! thousand wake-ups a second, not one per chunk each. After a quiet spell (the station fell
@@ -22,7 +23,7 @@ use super::Reply;
 use super::head::Head;
 use super::icy::{self, Interleaver, Piece, Segment};
 use crate::Shared;
-use crate::radio::{Chunk, Slice, Via};
+use crate::radio::{Chunk, Cushion, Slice, Via};
 
 /// How often a listener's thread wakes to send what arrived: see [`crate::radio::WRITE_EVERY`].
 pub const BATCH_EVERY: Duration = crate::radio::WRITE_EVERY;
@@ -68,10 +69,12 @@ pub(super) fn serve(
     let mut icy = metadata.then(|| Interleaver::new(icy::METAINT));
     let mut batch: Vec<Slice> = std::mem::take(&mut tuning.burst);
     let mut ended = false;
+    let mut cushion = Cushion::new(Instant::now());
     loop {
         if !batch.is_empty() {
             let sent = send(socket, &batch, icy.as_mut())?;
             station.count_sent(sent);
+            batch.iter().for_each(|slice| cushion.sent(slice.duration()));
             batch.clear();
         }
         if ended {
@@ -80,7 +83,7 @@ pub(super) fn serve(
         let woke = Instant::now();
         select! {
             recv(shared.shutdown) -> _ => return Ok(200),
-            default(BATCH_EVERY) => {}
+            default(cushion.next_write(woke).saturating_duration_since(woke)) => {}
         }
         if tuning.take_lag() {
             debug!(%peer, "the listener fell behind; it skips forward to live");

@@ -17,7 +17,7 @@ use jukebox_protocol::{
 
 use crate::library::song::LoadedSong;
 use crate::library::{Library, ScanResults};
-use crate::radio::{BITRATE_KBPS, QueueView, SAMPLE_RATE, Slice, Tuning};
+use crate::radio::{BITRATE_KBPS, Cushion, QueueView, SAMPLE_RATE, Slice, Tuning};
 
 /// How far ahead of real time the server keeps a stream: the first `LEAD` of a song goes out at
 /// once (so playback starts immediately and rides out jitter), the rest as real time reaches
@@ -226,6 +226,8 @@ struct RadioStream {
     announced: u64,
     /// The next write is not before this.
     next_write: Instant,
+    /// How much the listener holds, so it is written before it runs low.
+    cushion: Cushion,
 }
 
 impl Current {
@@ -336,7 +338,8 @@ impl Session {
         self.last_stream = self.last_stream.checked_add(1)?;
         let id = StreamId(self.last_stream);
         let pending = tuning.burst.iter().cloned().collect();
-        let radio = RadioStream { id, tuning, pending, sent: 0, announced: 0, next_write: now };
+        let cushion = Cushion::new(now);
+        let radio = RadioStream { id, tuning, pending, sent: 0, announced: 0, next_write: now, cushion };
         self.current = Some(Current::Radio(Box::new(radio)));
         Some(id)
     }
@@ -507,21 +510,27 @@ fn radio_next(radio: &mut RadioStream, now: Instant) -> Next {
             }
         }
     }
-    radio.next_write = now + RADIO_BATCH;
+    radio.next_write = radio.cushion.next_write(now);
     if radio.pending.is_empty() && !off_air {
         return Next::WaitUntil(radio.next_write);
     }
     let mut items = Vec::new();
-    let mut bytes = 0;
+    let (mut bytes, mut carried) = (0, Duration::ZERO);
     while let Some(slice) = radio.pending.front() {
         let len = slice.data().len();
-        if bytes > 0 && bytes + len > MAX_WRITE_BYTES {
-            // The rest goes in the next write, at once.
+        if bytes > 0 && (bytes + len > MAX_WRITE_BYTES || carried + slice.duration() > MAX_WRITE_AUDIO) {
+            // The rest goes in the next write, at once: a reply never waits behind more than
+            // one write of MAX_WRITE_AUDIO (RFC §7.4 rule 5).
             radio.next_write = now;
             break;
         }
         let Some(slice) = radio.pending.pop_front() else { break };
-        let heard = [Some(&slice.chunk.airing), slice.chunk.starts.as_ref()];
+        carried += slice.duration();
+        radio.cushion.sent(slice.duration());
+        // A slice that starts inside a chunk where a song begins starts in that song (the chunk
+        // was cut where it begins): the song before is not heard and not announced.
+        let before = (slice.start == 0 || slice.chunk.starts.is_none()).then_some(&slice.chunk.airing);
+        let heard = [before, slice.chunk.starts.as_ref()];
         for airing in heard.into_iter().flatten() {
             if airing.seq > radio.announced {
                 radio.announced = airing.seq;
@@ -536,6 +545,9 @@ fn radio_next(radio: &mut RadioStream, now: Instant) -> Next {
         items.push(RadioItem::Audio { offset: radio.sent, position_ms: slice.position_ms as u32, slice });
         radio.sent += len as u64;
         bytes += len;
+    }
+    if radio.next_write > now {
+        radio.next_write = radio.cushion.next_write(now);
     }
     let end = (off_air && radio.pending.is_empty())
         .then_some(EndOfStream { stream: radio.id, total_bytes: radio.sent });
@@ -619,13 +631,14 @@ mod tests {
         #[test]
         fn the_burst_goes_at_once_then_the_air_every_radio_batch_with_songs_announced_before_their_audio() {
             let hub = Hub::new(Duration::from_secs(8), Duration::from_millis(209));
-            let (one, two) = (airing(1, 0), airing(2, 5 * 209 + 10));
-            for n in 0..5 {
+            let (one, two) = (airing(1, 0), airing(2, 16 * 209 + 10));
+            for n in 0..16 {
                 hub.publish(chunk(n, &one, None));
             }
             let t0 = Instant::now();
             let mut session = Session::default();
-            let stream = session.tune(hub.subscribe(3 * 209, Via::Native), t0).unwrap();
+            // A whole burst: the 11 chunks from 5 on, 2.3 s.
+            let stream = session.tune(hub.subscribe(5 * 209, Via::Native), t0).unwrap();
             let burst = batch(&mut session, t0).expect("the burst at once");
             assert_eq!(burst.stream, stream);
             // The song heard first is announced at offset 0, before any audio.
@@ -640,14 +653,19 @@ mod tests {
                     RadioItem::Track(_) => None,
                 })
                 .collect();
-            assert_eq!(audio, [(0, 627), (3336, 836)], "chunks 3 and 4, offsets contiguous");
-            // Nothing more before RADIO_BATCH, even with new audio on the air.
-            hub.publish(chunk(5, &one, Some(&two)));
-            hub.publish(chunk(6, &two, None));
+            let expected: Vec<(u64, u32)> = (0..11).map(|i| (i * 3336, (5 + i as u32) * 209)).collect();
+            assert_eq!(audio, expected, "chunks 5 to 15, offsets contiguous");
+            // Nothing more before RADIO_BATCH (when the listener's cushion gets down to
+            // MIN_CUSHION), even with new audio on the air.
+            hub.publish(chunk(16, &one, Some(&two)));
+            hub.publish(chunk(17, &two, None));
+            let Next::WaitUntil(due) = session.next(t0 + RADIO_BATCH / 2) else { panic!("a wait") };
+            let cushion_low = t0 + Duration::from_millis(11 * 209) - crate::radio::MIN_CUSHION;
             assert!(
-                matches!(session.next(t0 + RADIO_BATCH / 2), Next::WaitUntil(at) if at == t0 + RADIO_BATCH)
+                due == cushion_low.min(t0 + RADIO_BATCH)
+                    && due + Duration::from_millis(10) > t0 + RADIO_BATCH
             );
-            let next = batch(&mut session, t0 + RADIO_BATCH).expect("the air since");
+            let next = batch(&mut session, due).expect("the air since");
             // The new song is announced once, before the chunk it begins in, naming its offset.
             let kinds: Vec<String> = next
                 .items
@@ -657,8 +675,8 @@ mod tests {
                     RadioItem::Audio { offset, .. } => format!("audio at {offset}"),
                 })
                 .collect();
-            assert_eq!(kinds, ["track 2 at 6672", "audio at 6672", "audio at 10008"]);
-            assert!(matches!(&next.items[0], RadioItem::Track(t) if t.position_ms == 5 * 209 + 10));
+            assert_eq!(kinds, ["track 2 at 36696", "audio at 36696", "audio at 40032"]);
+            assert!(matches!(&next.items[0], RadioItem::Track(t) if t.position_ms == 16 * 209 + 10));
         }
 
         #[test]

@@ -47,6 +47,12 @@ impl Slice {
     pub fn data(&self) -> &[u8] {
         self.chunk.data.get(self.start..).unwrap_or_default()
     }
+
+    /// How long the slice plays.
+    pub fn duration(&self) -> Duration {
+        let end = Duration::from_millis(self.chunk.position_ms) + self.chunk.duration;
+        end.saturating_sub(Duration::from_millis(self.position_ms))
+    }
 }
 
 /// A listener's end: the burst to send first, then each chunk as it goes on the air.
@@ -92,6 +98,9 @@ struct Subscriber {
 struct State {
     recent: VecDeque<Arc<Chunk>>,
     subscribers: Vec<Subscriber>,
+    /// Off the air since [`Hub::close_all`], until the next chunk: a listener who subscribes
+    /// meanwhile is ended at once, not left waiting.
+    closed: bool,
 }
 
 /// The station's side: publish chunks, let listeners subscribe.
@@ -124,6 +133,15 @@ impl Hub {
         };
         counter.fetch_add(1, Ordering::Relaxed);
         let mut state = self.lock();
+        if state.closed {
+            // `tx` is dropped unsent: the listener's stream ends at once.
+            return Tuning {
+                burst: Vec::new(),
+                live: rx,
+                lagged,
+                _count: ListenerCount(Arc::clone(counter)),
+            };
+        }
         let burst = state
             .recent
             .iter()
@@ -139,6 +157,7 @@ impl Hub {
     /// blocks; forgets listeners who have gone.
     pub fn publish(&self, chunk: Arc<Chunk>) {
         let mut state = self.lock();
+        state.closed = false;
         state.subscribers.retain(|s| match s.chunks.try_send(Arc::clone(&chunk)) {
             Ok(()) => true,
             Err(TrySendError::Full(_)) => {
@@ -163,6 +182,7 @@ impl Hub {
         let mut state = self.lock();
         state.subscribers.clear();
         state.recent.clear();
+        state.closed = true;
     }
 
     /// Listeners now, by the side they came through: (native, HTTP).
@@ -260,6 +280,20 @@ mod tests {
         assert!(!slow.take_lag());
         hub.publish(chunk(20));
         assert_eq!(slow.live.try_recv().map(|c| c.position_ms), Ok(20 * 209), "it goes on from live");
+    }
+
+    #[test]
+    fn a_listener_who_tunes_in_while_the_station_is_off_the_air_is_ended_at_once() {
+        let hub = Hub::new(Duration::from_secs(1), Duration::from_millis(209));
+        hub.publish(chunk(0));
+        let before = hub.subscribe(0, Via::Native);
+        hub.close_all();
+        assert!(before.live.recv().is_err(), "those listening are ended");
+        let during = hub.subscribe(0, Via::Http);
+        assert!(during.burst.is_empty() && during.live.recv().is_err(), "so is one who comes now");
+        hub.publish(chunk(1));
+        let after = hub.subscribe(0, Via::Native);
+        assert!(after.live.is_empty() && !after.burst.is_empty(), "back on the air");
     }
 
     #[test]

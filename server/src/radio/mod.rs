@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender, TrySendError};
+use crossbeam_channel::{Receiver, Sender};
 use jukebox_protocol::{ErrorCode, NowPlaying, QueueEntry, SongId, Track};
 
 use crate::library::Catalog;
@@ -52,6 +52,41 @@ pub const BURST: Duration = Duration::from_millis(2300);
 /// every 1.8 s, 48 (37 above the station's own encoding).
 pub const WRITE_EVERY: Duration = Duration::from_millis(1800);
 
+/// The least audio a listener should hold: a listener's writer writes sooner than
+/// [`WRITE_EVERY`] when the listener would otherwise drop below it (a listener who tuned in
+/// while the station was still putting its first burst on the air, or after a stall).
+pub const MIN_CUSHION: Duration = Duration::from_millis(500);
+
+/// When a listener's writer should next write, from what it has sent: every [`WRITE_EVERY`]
+/// in the steady state, sooner when the listener's buffer would fall below [`MIN_CUSHION`]
+/// first. Counts as if the listener plays from the moment it tuned in, which a player that
+/// waits to buffer only makes safer.
+#[derive(Debug, Clone, Copy)]
+pub struct Cushion {
+    tuned: Instant,
+    sent: Duration,
+}
+
+impl Cushion {
+    /// A listener who tunes in at `now`.
+    pub fn new(now: Instant) -> Cushion {
+        Cushion { tuned: now, sent: Duration::ZERO }
+    }
+
+    /// `audio` more has been handed to the listener's socket.
+    pub fn sent(&mut self, audio: Duration) {
+        self.sent += audio;
+    }
+
+    /// The next write: [`WRITE_EVERY`] from `now`, or when the listener would fall below
+    /// [`MIN_CUSHION`] if that is sooner, but not sooner than a chunk from now (when nothing has
+    /// gone on the air, there is nothing to send).
+    pub fn next_write(&self, now: Instant) -> Instant {
+        let low = (self.tuned + self.sent).checked_sub(MIN_CUSHION).unwrap_or(now);
+        (now + WRITE_EVERY).min(low.max(now + station::CHUNK))
+    }
+}
+
 /// Audio the station holds for a listener who does not read before it skips them forward
 /// (RFC §7.5.4). Icecast's default queue-size (512 KiB) is 32 s at 128 kbit/s; a listener so
 /// far behind hears stale radio, so the bound here is shorter.
@@ -59,6 +94,24 @@ pub const LAG_LIMIT: Duration = Duration::from_secs(8);
 
 /// Events a subscriber (a web page's event stream) may have waiting before it misses some.
 const EVENT_QUEUE: usize = 64;
+
+/// A subscription to the station's events: [`Watch::events`] until dropped, when the station
+/// forgets it (so watchers that come and go, a page's event streams, leave nothing behind).
+#[derive(Debug)]
+pub struct Watch {
+    /// The events.
+    pub events: Receiver<Event>,
+    id: u64,
+    inner: std::sync::Weak<Inner>,
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        if let Some(inner) = self.inner.upgrade() {
+            lock(&inner.watchers).remove(&self.id);
+        }
+    }
+}
 
 /// One song's turn on the air.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -175,7 +228,9 @@ struct Inner {
     hub: hub::Hub,
     program: Mutex<Program>,
     catalog: Arc<Catalog>,
-    watchers: Mutex<Vec<Sender<Event>>>,
+    /// Event feeds by watcher number; a [`Watch`] removes its own when it is dropped.
+    watchers: Mutex<std::collections::HashMap<u64, Sender<Event>>>,
+    next_watcher: AtomicU64,
     started: Instant,
     /// Radio bytes handed to listeners' sockets, for the status page.
     sent: AtomicU64,
@@ -211,6 +266,7 @@ impl Station {
                 program: Mutex::default(),
                 catalog,
                 watchers: Mutex::default(),
+                next_watcher: AtomicU64::new(0),
                 started: Instant::now(),
                 sent: AtomicU64::new(0),
                 on,
@@ -337,12 +393,14 @@ impl Station {
         QueueView { now, now_album, entries }
     }
 
-    /// A feed of the station's [`Event`]s. A watcher that falls [`EVENT_QUEUE`] events behind
-    /// misses the rest: it should reread the state when it next looks.
-    pub fn watch(&self) -> Receiver<Event> {
-        let (tx, rx) = crossbeam_channel::bounded(EVENT_QUEUE);
-        lock(&self.inner.watchers).push(tx);
-        rx
+    /// A feed of the station's [`Event`]s, until the [`Watch`] is dropped. A watcher that
+    /// falls [`EVENT_QUEUE`] events behind misses the rest: it should reread the state when it
+    /// next looks.
+    pub fn watch(&self) -> Watch {
+        let (tx, events) = crossbeam_channel::bounded(EVENT_QUEUE);
+        let id = self.inner.next_watcher.fetch_add(1, Ordering::Relaxed);
+        lock(&self.inner.watchers).insert(id, tx);
+        Watch { events, id, inner: Arc::downgrade(&self.inner) }
     }
 
     /// Listeners now: (native, HTTP).
@@ -366,8 +424,10 @@ impl Station {
     }
 
     fn notify(&self, event: Event) {
-        lock(&self.inner.watchers)
-            .retain(|w| !matches!(w.try_send(event.clone()), Err(TrySendError::Disconnected(_))));
+        for watcher in lock(&self.inner.watchers).values() {
+            // A watcher that is behind misses this one (see `watch`).
+            let _ = watcher.try_send(event.clone());
+        }
     }
 
     fn program(&self) -> MutexGuard<'_, Program> {
@@ -407,11 +467,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ordinals_read_as_english() {
-        let got: Vec<String> = [1, 2, 3, 4, 11, 12, 13, 21, 22, 101, 111].into_iter().map(ordinal).collect();
-        assert_eq!(
-            got,
-            ["1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "101st", "111th"]
-        );
+    fn a_listener_with_a_full_cushion_is_written_every_write_every_and_a_short_one_sooner() {
+        let t0 = Instant::now();
+        let mut full = Cushion::new(t0);
+        full.sent(BURST);
+        assert_eq!(full.next_write(t0), t0 + WRITE_EVERY);
+        // A listener who got only 0.4 s (the station was still starting): written again after
+        // a chunk, and again, until it holds a burst.
+        let mut short = Cushion::new(t0);
+        short.sent(Duration::from_millis(400));
+        assert_eq!(short.next_write(t0), t0 + station::CHUNK);
+        short.sent(BURST - Duration::from_millis(400));
+        assert_eq!(short.next_write(t0 + station::CHUNK), t0 + BURST - MIN_CUSHION);
     }
 }

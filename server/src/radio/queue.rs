@@ -104,6 +104,10 @@ impl Requests {
         if !line.is_empty() {
             self.lines.push_back((requester, line));
         }
+        if self.lines.is_empty() {
+            // Nobody waits: the round is over, and the next requests start a new one.
+            self.served.clear();
+        }
         Some((requester, song))
     }
 
@@ -136,6 +140,9 @@ impl Requests {
         }
         self.lines.retain(|(_, line)| !line.is_empty());
         self.len = self.lines.iter().map(|(_, line)| line.len()).sum();
+        if self.lines.is_empty() {
+            self.served.clear();
+        }
     }
 
     /// Whether `song` is waiting.

@@ -45,6 +45,14 @@ pub const LOOKAHEAD: Duration = Duration::from_secs(2);
 /// the stream: LAME's encoder delay (576) and the MP3 decoder's (529).
 const CODEC_DELAY: u64 = 576 + 529;
 
+/// After a song that could not be played, the encoder waits this long times the number of
+/// failures in a row (at most [`MAX_SKIP_PAUSES`] times): a playable song follows at once, a
+/// library of unreadable files costs a look every few seconds, not a core.
+const SKIP_PAUSE: Duration = Duration::from_millis(250);
+
+/// The most [`SKIP_PAUSE`]s the encoder waits after failures in a row (5 s).
+const MAX_SKIP_PAUSES: u32 = 20;
+
 /// How long the encoder waits for the library to have songs before it looks again (a scan that
 /// finishes wakes it sooner).
 const IDLE_POLL: Duration = Duration::from_secs(1);
@@ -113,54 +121,69 @@ impl Encoding {
 
     fn run(mut self) {
         let scans = self.station.inner.catalog.subscribe();
+        // Songs that could not be played in a row: the station waits longer after each, so a
+        // library of unreadable files (an unmounted disk) does not spin a core.
+        let mut failures: u32 = 0;
         while !self.station.stopped() {
-            let Some((song, requester)) = self.next_song() else {
+            let Some((song, seq)) = self.next_song() else {
                 // An empty library: the clock ends the listeners' streams; look again later.
                 let _ = scans.wakes().recv_timeout(IDLE_POLL);
                 continue;
             };
-            self.seq += 1;
-            let seq = self.seq;
-            {
-                let mut program = self.station.program();
-                program.upcoming.push_back(Upcoming { seq, song: song.id, requester });
-            }
             match self.play(&song, seq) {
-                Ok(()) => {}
+                Ok(()) => failures = 0,
                 Err(Some(reason)) => {
-                    warn!("station: skipped {}: {reason}", crate::library::scan::show(&song.rel));
+                    if failures < 3 {
+                        warn!("station: skipped {}: {reason}", crate::library::scan::show(&song.rel));
+                    } else {
+                        debug!("station: skipped {}: {reason}", crate::library::scan::show(&song.rel));
+                    }
                     self.station.program().upcoming.retain(|u| u.seq != seq);
                     self.station.notify(Event::Skipped {
                         song: song.id,
                         title: song.tags.title.clone(),
                         reason,
                     });
+                    failures = failures.saturating_add(1);
+                    let pause = SKIP_PAUSE.saturating_mul(failures.min(MAX_SKIP_PAUSES));
+                    let _ = scans.wakes().recv_timeout(pause);
                 }
                 Err(None) => return,
             }
         }
     }
 
-    /// The next song: the queue's first, else the shuffle's. Requests for songs gone from the
-    /// library are dropped here.
-    fn next_song(&mut self) -> Option<(Song, Option<super::Requester>)> {
+    /// The next song, on its way to the air: the queue's first, else the shuffle's. It joins
+    /// `upcoming` under the same lock it was taken from the queue with, so no REQUEST sees it
+    /// in neither. Requests for songs gone from the library are dropped here.
+    fn next_song(&mut self) -> Option<(Song, u64)> {
         let library = self.station.inner.catalog.current();
         let mut program = self.station.program();
         program.requests.retain(|id| library.get(id).is_some());
-        if let Some((requester, id)) = program.requests.pop() {
-            drop(program);
-            self.shuffle.played(id);
-            self.station.notify(Event::QueueChanged);
-            return library.get(id).cloned().map(|song| (song, Some(requester)));
-        }
-        let ids: Vec<SongId> = library.songs().iter().map(|s| s.id).collect();
-        // Rather a song again at once than silence: a library of one song repeats it.
-        let id = self
-            .shuffle
-            .next(&ids, &mut self.rng, |id| program.busy(id))
-            .or_else(|| self.shuffle.next(&ids, &mut self.rng, |_| false))?;
+        let (id, requester) = match program.requests.pop() {
+            Some((requester, id)) => {
+                self.shuffle.played(id);
+                (id, Some(requester))
+            }
+            None => {
+                let ids: Vec<SongId> = library.songs().iter().map(|s| s.id).collect();
+                // Rather a song again at once than silence: a library of one song repeats it.
+                let busy = |id| program.busy(id);
+                let id = self
+                    .shuffle
+                    .next(&ids, &mut self.rng, busy)
+                    .or_else(|| self.shuffle.next(&ids, &mut self.rng, |_| false))?;
+                (id, None)
+            }
+        };
+        let song = library.get(id).cloned()?;
+        self.seq += 1;
+        program.upcoming.push_back(Upcoming { seq: self.seq, song: id, requester });
         drop(program);
-        library.get(id).cloned().map(|song| (song, None))
+        if requester.is_some() {
+            self.station.notify(Event::QueueChanged);
+        }
+        Some((song, self.seq))
     }
 
     /// Encodes one song into the stream. `Err(Some(why))` when it cannot be played,
@@ -283,9 +306,10 @@ fn run_clock(station: Station, chunks: Receiver<Chunk>) {
         let chunk = match chunks.recv_timeout(Duration::from_secs(2)) {
             Ok(chunk) => chunk,
             Err(RecvTimeoutError::Timeout) => {
-                if station.inner.catalog.current().is_empty() && station.program().on_air.is_some() {
-                    info!("station: off the air: the library is empty");
-                    station.program().on_air = None;
+                if station.inner.catalog.current().is_empty() {
+                    if station.program().on_air.take().is_some() {
+                        info!("station: off the air: the library is empty");
+                    }
                     station.inner.hub.close_all();
                 }
                 continue;
@@ -304,10 +328,11 @@ fn run_clock(station: Station, chunks: Receiver<Chunk>) {
             // Late by less than a burst (the pre-roll, or a short stall): at once, so listeners'
             // cushions fill up again.
             Some(origin) if origin + at + super::BURST + CHUNK >= now => origin + at,
-            // The encoder fell far behind (a song that took long to load): the air resumes now,
-            // without sending listeners what they missed.
+            // The encoder fell far behind (a song that took long to load): the air resumes as it
+            // began, a burst in the past, so listeners whose cushions ran dry refill at once and
+            // new ones get a whole burst; nothing is sent that was not encoded after the stall.
             Some(_) => {
-                origin = now.checked_sub(at);
+                origin = now.checked_sub(at + super::BURST);
                 now
             }
             // The first chunk: the station starts a burst in the past, so the first listener
