@@ -42,8 +42,9 @@
 //!                  │ writer of its socket; reads the head │    Connection: close
 //!                  │ (≤ 8 KiB, all within 10 s), answers  │
 //!                  └──────────────────────────────────────┘
-//!    /radio:  Tuning from the Hub; wakes every radio::WRITE_EVERY (1.8 s), one writev of
-//!             shared chunk slices and ICY blocks; select! over the live queue and shutdown
+//!    /radio:  Tuning from the Hub; wakes every radio::WRITE_EVERY (1.8 s; sooner while its
+//!             listener holds under radio::MIN_CUSHION), one writev of shared chunk slices and
+//!             ICY blocks; select! over the live queue and shutdown
 //!    /events: select! over station.watch(), shutdown and a 15 s keepalive
 //!    /songs/N.mp3: open_listed, then 64 KiB reads (read_at) and writes
 //! ```
@@ -72,7 +73,8 @@
 //!   most 2 s ahead; and a clock that puts each chunk on the air at its time, into the queue of
 //!   every listener (`try_send`: a listener who does not keep up is skipped forward, never
 //!   waited for). A tuned connection's writer takes the chunks from its queue every 1.8 s
-//!   (`RADIO_BATCH`) and writes them as shared slices; its reader answers REQUEST and QUEUE
+//!   (`RADIO_BATCH`; sooner while its listener holds less than `radio::MIN_CUSHION`) and
+//!   writes them as shared slices; its reader answers REQUEST and QUEUE
 //!   from the station's state under one mutex, without waiting on the station's threads.
 //! - An HTTP connection's thread blocks only in reading its head (all of it within
 //!   [`http::HEAD_TIMEOUT`]), in `write` (timeout: [`http::WRITE_TIMEOUT`]), in reading a song
