@@ -250,7 +250,7 @@ for round in $(seq "$rounds"); do
 
   if [ -n "$has_http" ] && [ -n "$has_radio" ]; then
     echo "-- round $round: (b) $label_b"
-    start_jukebox "$work/station" --http "127.0.0.1:$http_port" --http-max-connections $((listeners + 100))
+    start_jukebox "$work/station" --http "127.0.0.1:$http_port" --http-max-connections $((listeners + 100)) --http-max-per-address $((listeners + 100))
     station_on_air
     start_icecast
     start_feed "http://127.0.0.1:$http_port/radio"
@@ -273,7 +273,7 @@ for round in $(seq "$rounds"); do
 
   if [ -n "$has_http" ] && [ -n "$has_radio" ]; then
     echo "-- round $round: (d) $label_d"
-    start_jukebox "$work/station" --http "127.0.0.1:$http_port" --http-max-connections $((listeners + 100))
+    start_jukebox "$work/station" --http "127.0.0.1:$http_port" --http-max-connections $((listeners + 100)) --http-max-per-address $((listeners + 100))
     station_on_air
     wait_live "http://127.0.0.1:$http_port/radio"
     "$bench" icy "http://127.0.0.1:$http_port/radio" --metadata "${common[@]}" --server-pid "$jb_pid" \

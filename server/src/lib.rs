@@ -240,6 +240,13 @@ impl Server {
         self
     }
 
+    /// Serves at most `max` HTTP connections at once from one address; more from it are
+    /// answered 429. Default: [`http::DEFAULT_MAX_PER_ADDRESS`].
+    pub fn with_http_max_per_address(mut self, max: usize) -> Server {
+        self.http_limits.max_per_address = max;
+        self
+    }
+
     /// Gives an HTTP client `timeout` to send a whole request head, instead of
     /// [`http::HEAD_TIMEOUT`].
     pub fn with_http_head_timeout(mut self, timeout: Duration) -> Server {

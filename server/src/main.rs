@@ -63,6 +63,10 @@ struct Args {
     /// are answered 503. Each takes a thread.
     #[arg(long, value_name = "N", default_value_t = jukebox_server::http::DEFAULT_MAX_CONNECTIONS)]
     http_max_connections: usize,
+    /// Most HTTP connections at once from one address; more from it are answered 429, so that
+    /// one host cannot take them all. A browser listening holds two.
+    #[arg(long, value_name = "N", default_value_t = jukebox_server::http::DEFAULT_MAX_PER_ADDRESS)]
+    http_max_per_address: usize,
     /// Do not start the radio station: TUNE, REQUEST and /radio answer that it is off the air.
     #[arg(long)]
     no_radio: bool,
@@ -123,7 +127,10 @@ fn main() -> ExitCode {
         }
     };
     if let Some(http_addr) = http_addr {
-        server = match server.with_http_max_connections(args.http_max_connections).with_http(http_addr) {
+        let server_with_limits = server
+            .with_http_max_connections(args.http_max_connections)
+            .with_http_max_per_address(args.http_max_per_address);
+        server = match server_with_limits.with_http(http_addr) {
             Ok(server) => server,
             Err(e) => {
                 eprintln!("jukebox-server: cannot listen for HTTP on {http_addr}: {}", e.kind());

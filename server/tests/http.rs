@@ -693,6 +693,26 @@ fn connections_over_the_limit_are_answered_503_and_room_comes_back() {
 }
 
 #[test]
+fn one_address_cannot_take_every_connection() {
+    let dir = songs(1, 10.0);
+    let server = serve_radio_with(dir.path(), |s| s.with_http_max_per_address(2));
+    let addr = server.http.unwrap();
+    // Two connections from 127.0.0.3 that say nothing (as idle event streams would hold them).
+    let holders = [connect_from(3, addr), connect_from(3, addr)];
+    let status = "GET /status.json HTTP/1.1\r\nHost: x\r\n\r\n";
+    let refused = exchange_from(connect_from(3, addr), status.as_bytes());
+    assert_eq!((refused.status, refused.header("retry-after")), (429, Some("10")), "a third from it");
+    assert_eq!(exchange_from(connect_from(4, addr), status.as_bytes()).status, 200, "another address");
+    drop(holders);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while exchange_from(connect_from(3, addr), status.as_bytes()).status != 200 {
+        assert!(Instant::now() < deadline, "the address's slots were never given back");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    server.shutdown();
+}
+
+#[test]
 fn the_binary_serves_http_with_the_radio_on_unless_told_otherwise() {
     let dir = songs(1, 10.0);
     for (args, on_air) in [

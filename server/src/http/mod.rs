@@ -86,15 +86,27 @@ const WAKE: Token = Token(1);
 pub(crate) struct Limits {
     /// Connections served at once.
     pub(crate) max_connections: usize,
+    /// Connections served at once from one address.
+    pub(crate) max_per_address: usize,
     /// Time for a whole request head.
     pub(crate) head_timeout: Duration,
 }
 
 impl Default for Limits {
     fn default() -> Limits {
-        Limits { max_connections: DEFAULT_MAX_CONNECTIONS, head_timeout: HEAD_TIMEOUT }
+        Limits {
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_per_address: DEFAULT_MAX_PER_ADDRESS,
+            head_timeout: HEAD_TIMEOUT,
+        }
     }
 }
+
+/// HTTP connections served at once from one address unless told otherwise, so that one host
+/// cannot take every connection (idle event streams cost it nothing) and lock the others out.
+/// High enough for an office behind one NAT: a browser listening holds two (the stream and
+/// its page's event stream).
+pub const DEFAULT_MAX_PER_ADDRESS: usize = 256;
 
 /// The HTTP listener, bound and not yet accepting.
 #[derive(Debug)]
@@ -123,7 +135,8 @@ impl Endpoint {
         self.listener.set_nonblocking(true)?;
         let mut listener = mio::net::TcpListener::from_std(self.listener);
         poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
-        let ctx = Arc::new(Ctx { shared, live: AtomicUsize::new(0), limits });
+        let ctx =
+            Arc::new(Ctx { shared, live: AtomicUsize::new(0), per_address: Default::default(), limits });
         let acceptor_ctx = Arc::clone(&ctx);
         let thread = thread::Builder::new()
             .name("http-acceptor".into())
@@ -165,7 +178,27 @@ impl Running {
 struct Ctx {
     shared: Arc<Shared>,
     live: AtomicUsize,
+    /// Connections being served, by address.
+    per_address: std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>,
     limits: Limits,
+}
+
+/// Counts a connection against its address while its thread runs, even if it panics.
+struct AddressGuard<'a> {
+    ctx: &'a Ctx,
+    ip: std::net::IpAddr,
+}
+
+impl Drop for AddressGuard<'_> {
+    fn drop(&mut self) {
+        let mut per = self.ctx.per_address.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(n) = per.get_mut(&self.ip) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                per.remove(&self.ip);
+            }
+        }
+    }
 }
 
 fn accept_loop(mut poll: Poll, listener: mio::net::TcpListener, ctx: &Arc<Ctx>) {
@@ -208,26 +241,46 @@ fn admit(socket: TcpStream, peer: SocketAddr, ctx: &Arc<Ctx>) {
     let max = ctx.limits.max_connections;
     if ctx.live.load(Ordering::SeqCst) >= max {
         debug!(%peer, "HTTP: turned away, {max} connections already");
-        turn_away(&socket, max);
+        turn_away(&socket, 503, &format!("the server is serving {max} connections; try again soon"));
         return;
+    }
+    let ip = peer.ip().to_canonical();
+    {
+        let mut per = ctx.per_address.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let n = per.entry(ip).or_default();
+        let most = ctx.limits.max_per_address;
+        if *n >= most {
+            debug!(%peer, "HTTP: turned away, {most} connections from this address already");
+            drop(per);
+            turn_away(
+                &socket,
+                429,
+                &format!("{most} connections from your address already; close some first"),
+            );
+            return;
+        }
+        *n += 1;
     }
     ctx.live.fetch_add(1, Ordering::SeqCst);
     let thread_ctx = Arc::clone(ctx);
     let spawned =
         thread::Builder::new().name(format!("http {peer}")).stack_size(THREAD_STACK).spawn(move || {
             let _live = crate::LiveGuard(&thread_ctx.live);
+            let _address = AddressGuard { ctx: &thread_ctx, ip };
             serve(socket, peer, &thread_ctx.shared, thread_ctx.limits.head_timeout);
         });
     if let Err(e) = spawned {
         ctx.live.fetch_sub(1, Ordering::SeqCst);
+        drop(AddressGuard { ctx, ip });
         warn!(%peer, "cannot start a thread for an HTTP connection, dropping it: {e}");
     }
 }
 
-/// Answers 503 from the acceptor, without blocking: reads what has arrived of the request (so
-/// that closing does not reset the connection before the answer is read), writes the answer
-/// into the new socket's empty send buffer, and closes.
-fn turn_away(mut socket: &TcpStream, max: usize) {
+/// Answers `status` (503: the server is full; 429: this address has too many connections)
+/// from the acceptor, without blocking: reads what has arrived of the request (so that closing
+/// does not reset the connection before the answer is read), writes the answer into the new
+/// socket's empty send buffer, and closes.
+fn turn_away(mut socket: &TcpStream, status: u16, why: &str) {
     let mut scratch = [0u8; 4096];
     for _ in 0..4 {
         match socket.read(&mut scratch) {
@@ -235,9 +288,9 @@ fn turn_away(mut socket: &TcpStream, max: usize) {
             _ => break,
         }
     }
-    let body = format!("503 Service Unavailable: the server is serving {max} connections; try again soon\n");
+    let body = format!("{status} {}: {why}\n", reason(status));
     let reply =
-        Reply::new(503).header("Retry-After", "10").header("Content-Type", TEXT).length(body.len() as u64);
+        Reply::new(status).header("Retry-After", "10").header("Content-Type", TEXT).length(body.len() as u64);
     let mut bytes = reply.head().into_bytes();
     bytes.extend_from_slice(body.as_bytes());
     let _ = socket.write(&bytes);
