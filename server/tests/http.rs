@@ -727,6 +727,9 @@ fn the_binary_serves_http_with_the_radio_on_unless_told_otherwise() {
             .and_then(|rest| rest.split('/').next())
             .and_then(|a| a.parse().ok())
             .expect("the log says where HTTP listens");
+        // The server listens before its first scan is over: until then it has no songs, and
+        // its station is not on the air yet.
+        server.wait_for_log("scan 1 of");
         assert_eq!(get(addr, "/status.json").json()["station"]["on_air"], on_air, "{args:?}");
         assert_eq!(request(addr, "HEAD", "/radio", "").status == 503, !on_air, "{args:?}");
         server.stop();
