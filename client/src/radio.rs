@@ -108,21 +108,6 @@ mod tests {
     use jukebox_protocol::{RequestId, SongId, Track};
 
     #[test]
-    fn ordinals_read_as_english() {
-        let got: Vec<String> = [1, 2, 3, 4, 10, 11, 12, 13, 14, 21, 22, 23, 101, 111, 112, 1000]
-            .into_iter()
-            .map(ordinal)
-            .collect();
-        assert_eq!(
-            got,
-            [
-                "1st", "2nd", "3rd", "4th", "10th", "11th", "12th", "13th", "14th", "21st", "22nd", "23rd",
-                "101st", "111th", "112th", "1000th"
-            ]
-        );
-    }
-
-    #[test]
     fn a_song_begins_where_its_station_time_falls_from_the_anchor() {
         // Station time 10 000 ms is heard at frame 4410 of the stream.
         assert_eq!(frame_at(4410, 10_000, 10_000), 4410);

@@ -61,10 +61,16 @@ mod tests {
 
     #[test]
     fn ordinals_read_as_english() {
-        let got: Vec<String> = [1, 2, 3, 4, 11, 12, 13, 21, 22, 101, 111].into_iter().map(ordinal).collect();
+        let got: Vec<String> = [1, 2, 3, 4, 10, 11, 12, 13, 14, 21, 22, 23, 101, 111, 112, 1000]
+            .into_iter()
+            .map(ordinal)
+            .collect();
         assert_eq!(
             got,
-            ["1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "101st", "111th"]
+            [
+                "1st", "2nd", "3rd", "4th", "10th", "11th", "12th", "13th", "14th", "21st", "22nd", "23rd",
+                "101st", "111th", "112th", "1000th"
+            ]
         );
     }
     use proptest::prelude::*;

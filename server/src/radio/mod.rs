@@ -24,6 +24,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
+use jukebox_protocol::text::ordinal;
 use jukebox_protocol::{ErrorCode, NowPlaying, QueueEntry, SongId, Track};
 
 use crate::library::Catalog;
@@ -443,18 +444,6 @@ fn track_of(song: &crate::library::Song) -> Track {
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// 1st, 2nd, 3rd, 4th, ... 11th, 12th, 13th, ... 21st.
-pub fn ordinal(n: u32) -> String {
-    let suffix = match (n % 10, n % 100) {
-        (_, 11..=13) => "th",
-        (1, _) => "st",
-        (2, _) => "nd",
-        (3, _) => "rd",
-        _ => "th",
-    };
-    format!("{n}{suffix}")
 }
 
 /// The station time of `samples` at [`SAMPLE_RATE`], in milliseconds.
