@@ -237,6 +237,13 @@ label_b="Icecast (relaying jukebox /radio)"
 label_c="jukebox TUNE (native)"
 label_d="jukebox /radio (ICY)"
 files=()
+# The station with HTTP on, with room for every listener from this one address.
+start_station_with_http() {
+  start_jukebox "$work/station" --http "127.0.0.1:$http_port" \
+    --http-max-connections $((listeners + 100)) --http-max-per-address $((listeners + 100))
+  station_on_air
+}
+
 echo "== $rounds round(s) of $listeners listeners, ${duration} s each; Icecast $(icecast2 -v 2>&1 | head -1 | awk '{print $2}')"
 for round in $(seq "$rounds"); do
   echo "-- round $round: (a) $label_a"
@@ -250,8 +257,7 @@ for round in $(seq "$rounds"); do
 
   if [ -n "$has_http" ] && [ -n "$has_radio" ]; then
     echo "-- round $round: (b) $label_b"
-    start_jukebox "$work/station" --http "127.0.0.1:$http_port" --http-max-connections $((listeners + 100)) --http-max-per-address $((listeners + 100))
-    station_on_air
+    start_station_with_http
     start_icecast
     start_feed "http://127.0.0.1:$http_port/radio"
     wait_live "http://127.0.0.1:$ice_port/jukebox.mp3"
@@ -273,8 +279,7 @@ for round in $(seq "$rounds"); do
 
   if [ -n "$has_http" ] && [ -n "$has_radio" ]; then
     echo "-- round $round: (d) $label_d"
-    start_jukebox "$work/station" --http "127.0.0.1:$http_port" --http-max-connections $((listeners + 100)) --http-max-per-address $((listeners + 100))
-    station_on_air
+    start_station_with_http
     wait_live "http://127.0.0.1:$http_port/radio"
     "$bench" icy "http://127.0.0.1:$http_port/radio" --metadata "${common[@]}" --server-pid "$jb_pid" \
       --label "$label_d" --json "$results/d-$round.json" || true

@@ -73,7 +73,7 @@
 //!   most 2 s ahead; and a clock that puts each chunk on the air at its time, into the queue of
 //!   every listener (`try_send`: a listener who does not keep up is skipped forward, never
 //!   waited for). A tuned connection's writer takes the chunks from its queue every 1.8 s
-//!   (`RADIO_BATCH`; sooner while its listener holds less than `radio::MIN_CUSHION`) and
+//!   (`radio::WRITE_EVERY`; sooner while its listener holds less than `radio::MIN_CUSHION`) and
 //!   writes them as shared slices; its reader answers REQUEST and QUEUE
 //!   from the station's state under one mutex, without waiting on the station's threads.
 //! - An HTTP connection's thread blocks only in reading its head (all of it within

@@ -3,7 +3,7 @@
 //! air, with ICY metadata blocks among the audio when the player asks (`Icy-MetaData: 1`).
 //! Also `/radio.m3u` and `/radio.pls`, playlists that point at it.
 //!
-//! A listener's thread wakes every [`BATCH_EVERY`] (sooner while its listener holds less than
+//! A listener's thread wakes every [`crate::radio::WRITE_EVERY`] (sooner while its listener holds less than
 //! `radio::MIN_CUSHION`, as after tuning in while the station starts): it takes every chunk that arrived
 //! meanwhile and sends them in one `write_vectored` of slices of the shared chunks (and the
 //! small metadata blocks), so no listener copies audio and a thousand listeners cost a few
@@ -14,7 +14,7 @@
 
 use std::io::{self, IoSlice};
 use std::net::{SocketAddr, TcpStream};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crossbeam_channel::{TryRecvError, select};
 use tracing::debug;
@@ -24,9 +24,6 @@ use super::head::Head;
 use super::icy::{self, Interleaver, Piece, Segment};
 use crate::Shared;
 use crate::radio::{Chunk, Cushion, Slice, Via};
-
-/// How often a listener's thread wakes to send what arrived: see [`crate::radio::WRITE_EVERY`].
-pub const BATCH_EVERY: Duration = crate::radio::WRITE_EVERY;
 
 /// The station's name in players.
 pub const STATION_NAME: &str = "jukebox radio";

@@ -48,9 +48,6 @@ pub const MAX_WRITE_AUDIO: Duration =
 pub const MAX_WRITE_BYTES: usize =
     (MAX_WRITE_AUDIO.as_millis() as u64 * mp3::MAX_AUDIO_BYTES_PER_SECOND / 1000) as usize;
 
-/// How often a radio listener's writer wakes: see [`crate::radio::WRITE_EVERY`].
-pub const RADIO_BATCH: Duration = crate::radio::WRITE_EVERY;
-
 /// What the reader asks of the writer, in the order the requests arrived.
 #[derive(Debug)]
 pub enum Work {
@@ -489,7 +486,7 @@ impl Session {
 }
 
 /// The radio audio to write at `now`: whatever the station has put on the air since the last
-/// write, at most every [`RADIO_BATCH`] (the burst at once), with a TRACK_CHANGED before the
+/// write, at most every [`crate::radio::WRITE_EVERY`] (the burst at once), with a TRACK_CHANGED before the
 /// chunk in which each song is first heard (RFC §7.5.2).
 fn radio_next(radio: &mut RadioStream, now: Instant) -> Next {
     if now < radio.next_write {
@@ -590,6 +587,7 @@ mod tests {
 
     mod radio {
         use super::*;
+        use crate::radio::WRITE_EVERY;
         use crate::radio::hub::{Hub, Via};
         use crate::radio::{Airing, Chunk};
         use jukebox_protocol::Track;
@@ -655,15 +653,15 @@ mod tests {
                 .collect();
             let expected: Vec<(u64, u32)> = (0..11).map(|i| (i * 3336, (5 + i as u32) * 209)).collect();
             assert_eq!(audio, expected, "chunks 5 to 15, offsets contiguous");
-            // Nothing more before RADIO_BATCH (when the listener's cushion gets down to
+            // Nothing more before WRITE_EVERY (when the listener's cushion gets down to
             // MIN_CUSHION), even with new audio on the air.
             hub.publish(chunk(16, &one, Some(&two)));
             hub.publish(chunk(17, &two, None));
-            let Next::WaitUntil(due) = session.next(t0 + RADIO_BATCH / 2) else { panic!("a wait") };
+            let Next::WaitUntil(due) = session.next(t0 + WRITE_EVERY / 2) else { panic!("a wait") };
             let cushion_low = t0 + Duration::from_millis(11 * 209) - crate::radio::MIN_CUSHION;
             assert!(
-                due == cushion_low.min(t0 + RADIO_BATCH)
-                    && due + Duration::from_millis(10) > t0 + RADIO_BATCH
+                due == cushion_low.min(t0 + WRITE_EVERY)
+                    && due + Duration::from_millis(10) > t0 + WRITE_EVERY
             );
             let next = batch(&mut session, due).expect("the air since");
             // The new song is announced once, before the chunk it begins in, naming its offset.
@@ -692,7 +690,7 @@ mod tests {
             let after_lag = batch(&mut session, t0).map(|b| b.items.len()).unwrap_or(0);
             assert_eq!(after_lag, 0, "the backlog was dropped");
             hub.publish(chunk(10, &one, None));
-            let later = t0 + RADIO_BATCH;
+            let later = t0 + WRITE_EVERY;
             let live = batch(&mut session, later).expect("live again");
             assert!(
                 matches!(live.items.last(), Some(RadioItem::Audio { position_ms: 2090, offset: 0, .. })),
@@ -700,7 +698,7 @@ mod tests {
             );
             hub.close_all();
             drop(hub);
-            let end = batch(&mut session, later + RADIO_BATCH).expect("the end");
+            let end = batch(&mut session, later + WRITE_EVERY).expect("the end");
             assert_eq!(end.end.map(|e| e.total_bytes), Some(3336));
             assert!(session.current().is_none());
         }
