@@ -92,6 +92,7 @@ pub mod library;
 pub mod native;
 mod net;
 pub mod radio;
+pub mod relay;
 
 use std::io;
 use std::net::SocketAddr;

@@ -23,6 +23,7 @@
 //! parsed by `httparse` ([`head`]); text from the network is passed through
 //! [`printable`] before it reaches the log.
 
+pub mod client;
 pub mod events;
 pub mod head;
 pub mod icy;

@@ -1,0 +1,1 @@
+//! Relaying an Icecast/SHOUTcast station (to be written).
