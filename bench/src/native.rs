@@ -297,7 +297,9 @@ impl Native {
             | Message::Scanning(_)
             | Message::LibraryChanged(_)
             | Message::Queued(_)
-            | Message::QueuePage(_) => {}
+            | Message::QueuePage(_)
+            | Message::Relayed(_)
+            | Message::Redirect(_) => {}
         }
         Ok(())
     }

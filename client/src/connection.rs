@@ -128,6 +128,7 @@ impl ClientError {
                         | ErrorCode::AlreadyQueued
                         | ErrorCode::RequestLimit
                         | ErrorCode::QueueFull
+                        | ErrorCode::NotTheOrigin
                 ) =>
             {
                 ClientError::Refused(error)
@@ -628,7 +629,8 @@ impl Router {
             other => other,
         };
         let reply_to = match &message {
-            Message::Audio(_) => return None,
+            // Replies to RELAY, which only a relaying server sends.
+            Message::Audio(_) | Message::Relayed(_) | Message::Redirect(_) => return None,
             Message::EndOfStream(end) => {
                 self.playback.end(end.stream);
                 return None;

@@ -98,6 +98,8 @@ kinds! {
     Request = 0x0B, "REQUEST";
     /// Client asks the server to look for new, changed and removed files (RFC §6.1.5).
     Rescan = 0x0C, "RESCAN";
+    /// A relay asks to hear the station and to be counted as a child (RFC §6.1.9).
+    Relay = 0x0D, "RELAY";
     /// Reply to PING.
     Pong = 0x41, "PONG";
     /// One page of the reply to LIST.
@@ -114,6 +116,10 @@ kinds! {
     Queued = 0x47, "QUEUED";
     /// One page of the reply to QUEUE.
     QueuePage = 0x48, "QUEUE_PAGE";
+    /// Reply to RELAY: the relay is a child now, and here is the path to the origin.
+    Relayed = 0x49, "RELAYED";
+    /// Reply to RELAY from a full node: try one of its children.
+    Redirect = 0x4A, "REDIRECT";
     /// A request failed, or (with request id 0) the server refused a frame that belongs to
     /// no request.
     Error = 0x7F, "ERROR";
@@ -306,7 +312,8 @@ mod tests {
                 | Kind::Rescan
                 | Kind::Tune
                 | Kind::Queue
-                | Kind::Request => Class::Request,
+                | Kind::Request
+                | Kind::Relay => Class::Request,
                 Kind::Pong
                 | Kind::ListPage
                 | Kind::Playing
@@ -315,6 +322,8 @@ mod tests {
                 | Kind::Tuned
                 | Kind::Queued
                 | Kind::QueuePage
+                | Kind::Relayed
+                | Kind::Redirect
                 | Kind::Error => Class::Reply,
                 Kind::Audio | Kind::EndOfStream | Kind::LibraryChanged | Kind::TrackChanged => Class::Push,
                 Kind::Goodbye => Class::Either,

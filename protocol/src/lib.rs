@@ -7,7 +7,7 @@
 //! - [`handshake`]: the fixed 8-byte exchange that opens a connection (RFC §4).
 //! - [`frame`]: the 6-byte frame header, message kinds and size limits (RFC §5).
 //! - [`message`]: the [`Message`] enum, one variant per kind, and frame encode/decode.
-//! - [`request`], [`reply`], [`stream`], [`library`], [`radio`], [`goodbye`]: one module per
+//! - [`request`], [`reply`], [`stream`], [`library`], [`radio`], [`relay`], [`goodbye`]: one module per
 //!   message family (RFC §6).
 //! - [`mp3`]: MPEG audio frame headers, because AUDIO payloads are whole MP3 frames (RFC §7).
 //! - [`error`]: why a peer's bytes were refused.
@@ -21,6 +21,7 @@ pub mod library;
 pub mod message;
 pub mod mp3;
 pub mod radio;
+pub mod relay;
 pub mod reply;
 pub mod request;
 pub mod stream;
@@ -34,6 +35,7 @@ pub use handshake::{Hello, PROTOCOL_VERSION, Welcome};
 pub use library::{LibraryChanged, Scanning};
 pub use message::{Message, read_frame, read_message};
 pub use radio::{NowPlaying, QueueEntry, QueuePage, Queued, Track, TrackChanged, Tuned};
+pub use relay::{Hop, NodeId, Redirect, Relayed};
 pub use reply::{ErrorCode, ErrorReply, ListPage, Playing, SongEntry, Stopped};
 pub use request::{Request, RequestId, SongId};
 pub use stream::{AUDIO_HEAD_LEN, Audio, EndOfStream, MAX_AUDIO_DATA_LEN, StreamId, audio_frame_head};

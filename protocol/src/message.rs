@@ -8,6 +8,7 @@ use crate::frame::{Class, FrameHeader, HEADER_LEN, Kind, check, encode_frame, en
 use crate::goodbye::Goodbye;
 use crate::library::{LibraryChanged, Scanning};
 use crate::radio::{QueuePage, Queued, TrackChanged, Tuned};
+use crate::relay::{Redirect, Relayed};
 use crate::reply::{ErrorReply, ListPage, Playing, Stopped};
 use crate::request::{Request, RequestId};
 use crate::stream::{Audio, EndOfStream};
@@ -37,6 +38,10 @@ pub enum Message {
     Queued(Queued),
     /// One page of a QUEUE reply.
     QueuePage(QueuePage),
+    /// Reply to RELAY: taken in as a child.
+    Relayed(Relayed),
+    /// Reply to RELAY: try another node.
+    Redirect(Redirect),
     /// A song begins on the station's stream.
     TrackChanged(TrackChanged),
     /// A request failed.
@@ -85,6 +90,8 @@ impl Message {
             Message::Tuned(_) => Kind::Tuned,
             Message::Queued(_) => Kind::Queued,
             Message::QueuePage(_) => Kind::QueuePage,
+            Message::Relayed(_) => Kind::Relayed,
+            Message::Redirect(_) => Kind::Redirect,
             Message::TrackChanged(_) => Kind::TrackChanged,
             Message::Error(_) => Kind::Error,
             Message::Audio(_) => Kind::Audio,
@@ -110,6 +117,8 @@ impl Message {
             Message::Tuned(t) => t.encode_payload(out),
             Message::Queued(q) => q.encode_payload(out),
             Message::QueuePage(p) => p.encode_payload(out),
+            Message::Relayed(r) => r.encode_payload(out),
+            Message::Redirect(r) => r.encode_payload(out),
             Message::TrackChanged(t) => t.encode_payload(out),
             Message::Error(e) => e.encode_payload(out),
             Message::Audio(a) => a.encode_payload(out),
@@ -156,6 +165,8 @@ impl Message {
             Kind::Tuned => Message::Tuned(Tuned::decode(&mut c)?),
             Kind::Queued => Message::Queued(Queued::decode(&mut c)?),
             Kind::QueuePage => Message::QueuePage(QueuePage::decode(&mut c)?),
+            Kind::Relayed => Message::Relayed(Relayed::decode(&mut c)?),
+            Kind::Redirect => Message::Redirect(Redirect::decode(&mut c)?),
             Kind::TrackChanged => Message::TrackChanged(TrackChanged::decode(&mut c)?),
             Kind::Error => Message::Error(ErrorReply::decode(&mut c)?),
             Kind::Audio => Message::Audio(Audio::decode(&mut c)?),
@@ -169,7 +180,8 @@ impl Message {
             | Kind::Rescan
             | Kind::Tune
             | Kind::Queue
-            | Kind::Request => {
+            | Kind::Request
+            | Kind::Relay => {
                 return Err(c.invalid("request"));
             }
         })

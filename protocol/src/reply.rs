@@ -260,6 +260,10 @@ pub enum ErrorCode {
     QueueFull,
     /// The station has nothing to play (an empty library, or the radio is switched off).
     OffAir,
+    /// RELAY cannot be granted by this server: it would make a loop, or it feeds no relays.
+    RelayRefused,
+    /// The server relays another's station: songs are requested at the origin.
+    NotTheOrigin,
     /// The server failed in a way that is not the client's fault.
     Internal,
     /// A code from a newer version.
@@ -280,6 +284,8 @@ impl ErrorCode {
             ErrorCode::RequestLimit => 0x0014,
             ErrorCode::QueueFull => 0x0015,
             ErrorCode::OffAir => 0x0016,
+            ErrorCode::RelayRefused => 0x0017,
+            ErrorCode::NotTheOrigin => 0x0018,
             ErrorCode::Internal => 0x00FF,
             ErrorCode::Other(v) => v,
         }
@@ -298,6 +304,8 @@ impl ErrorCode {
             0x0014 => ErrorCode::RequestLimit,
             0x0015 => ErrorCode::QueueFull,
             0x0016 => ErrorCode::OffAir,
+            0x0017 => ErrorCode::RelayRefused,
+            0x0018 => ErrorCode::NotTheOrigin,
             0x00FF => ErrorCode::Internal,
             v => ErrorCode::Other(v),
         }
@@ -317,6 +325,8 @@ impl fmt::Display for ErrorCode {
             ErrorCode::RequestLimit => "request limit reached",
             ErrorCode::QueueFull => "queue full",
             ErrorCode::OffAir => "station off the air",
+            ErrorCode::RelayRefused => "relay refused",
+            ErrorCode::NotTheOrigin => "not the origin",
             ErrorCode::Internal => "internal server error",
             ErrorCode::Other(v) => return write!(f, "error {v:#06x}"),
         };

@@ -11,7 +11,8 @@ use std::fmt;
 
 use crate::error::DecodeError;
 use crate::frame::Kind;
-use crate::wire::{Cursor, put_u32};
+use crate::relay::NodeId;
+use crate::wire::{Cursor, put_u16, put_u32, put_u64};
 
 /// Chosen by the client to match a reply to its request (RFC §6.1). Id 0 is reserved for ERROR
 /// frames that answer no particular request; clients SHOULD NOT use it.
@@ -80,6 +81,16 @@ pub enum Request {
         /// The song wanted.
         song: SongId,
     },
+    /// A relay asks for the station, as a child of this server (RFC §6.1.9).
+    Relay {
+        /// Echoed in RELAYED, REDIRECT or ERROR.
+        id: RequestId,
+        /// The relay's identity, so a server can refuse a loop.
+        node: NodeId,
+        /// The port where the relay serves its own relays, at the address its connection
+        /// comes from.
+        port: u16,
+    },
 }
 
 impl Request {
@@ -93,6 +104,7 @@ impl Request {
             | Request::Tune { id }
             | Request::Queue { id }
             | Request::RequestSong { id, .. }
+            | Request::Relay { id, .. }
             | Request::Play { id, .. } => *id,
         }
     }
@@ -108,6 +120,7 @@ impl Request {
             Request::Tune { .. } => Kind::Tune,
             Request::Queue { .. } => Kind::Queue,
             Request::RequestSong { .. } => Kind::Request,
+            Request::Relay { .. } => Kind::Relay,
         }
     }
 
@@ -115,6 +128,10 @@ impl Request {
         put_u32(out, self.id().0);
         if let Request::Play { song, .. } | Request::RequestSong { song, .. } = self {
             put_u32(out, song.0);
+        }
+        if let Request::Relay { node, port, .. } = self {
+            put_u64(out, node.0);
+            put_u16(out, *port);
         }
     }
 
@@ -129,6 +146,10 @@ impl Request {
             Kind::Queue => |id, _| Ok(Request::Queue { id }),
             Kind::Play => |id, c| Ok(Request::Play { id, song: SongId(c.u32()?) }),
             Kind::Request => |id, c| Ok(Request::RequestSong { id, song: SongId(c.u32()?) }),
+            Kind::Relay => |id, c| {
+                let node = NodeId::decode(c)?;
+                Ok(Request::Relay { id, node, port: c.u16()? })
+            },
             _ => return None,
         };
         Some(c.request_id().and_then(|id| make(id, c)))

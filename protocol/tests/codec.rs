@@ -3,11 +3,13 @@
 //! allocate more than the frame limit.
 
 use jukebox_protocol::frame::{HEADER_LEN, Kind};
+use jukebox_protocol::relay::MAX_HOPS;
 use jukebox_protocol::{
     Audio, EndOfStream, ErrorCode, ErrorReply, FrameError, Goodbye, GoodbyeReason, LibraryChanged, ListPage,
     MAX_PAYLOAD_LEN, Message, NowPlaying, Playing, QueueEntry, QueuePage, Queued, Request, RequestId,
     Scanning, SongEntry, SongId, Stopped, StreamId, Track, TrackChanged, Tuned, read_message,
 };
+use jukebox_protocol::{Hop, NodeId, Redirect, Relayed};
 use proptest::prelude::*;
 
 fn text() -> impl Strategy<Value = String> {
@@ -87,8 +89,38 @@ fn radio_message() -> impl Strategy<Value = Message> {
     ]
 }
 
+/// The relay family (RFC §6.1.9, §6.2.10, §6.2.11).
+fn relay_message() -> impl Strategy<Value = Message> {
+    let id = any::<u32>().prop_map(RequestId);
+    let node = (1..=u64::MAX).prop_map(NodeId);
+    let address = "[a-z0-9.:\\[\\]]{1,40}";
+    prop_oneof![
+        (id.clone(), node.clone(), any::<u16>())
+            .prop_map(|(id, node, port)| Message::Request(Request::Relay { id, node, port })),
+        (
+            id.clone(),
+            stream_id(),
+            any::<u16>(),
+            any::<u32>(),
+            node.clone(),
+            prop::collection::vec(
+                (node, address).prop_map(|(node, address)| Hop { node, address }),
+                0..=MAX_HOPS
+            )
+        )
+            .prop_map(|(id, stream, bitrate_kbps, sample_rate, node, path)| {
+                Message::Relayed(Relayed { id, stream, bitrate_kbps, sample_rate, node, path })
+            }),
+        (id, address, text()).prop_map(|(id, address, text)| Message::Redirect(Redirect {
+            id,
+            address,
+            text
+        })),
+    ]
+}
+
 fn message() -> impl Strategy<Value = Message> {
-    prop_oneof![3 => core_message(), 1 => radio_message()]
+    prop_oneof![3 => core_message(), 1 => radio_message(), 1 => relay_message()]
 }
 
 fn core_message() -> impl Strategy<Value = Message> {

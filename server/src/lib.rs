@@ -282,7 +282,28 @@ impl Server {
     pub fn with_radio(mut self) -> io::Result<Server> {
         let shared = Arc::get_mut(&mut self.shared)
             .ok_or_else(|| io::Error::other("the server is already running"))?;
-        shared.station = Station::start(Arc::clone(&shared.catalog), Arc::clone(&shared.cache))?;
+        let tree = Arc::clone(shared.station.tree());
+        shared.station = Station::start(Arc::clone(&shared.catalog), Arc::clone(&shared.cache), tree)?;
+        Ok(self)
+    }
+
+    /// Feeds at most `max` relays directly (RELAY, RFC §6.1.9); more are sent on to those
+    /// relays in turn, so a tree of relays builds itself. Default: any number.
+    pub fn with_max_relays(self, max: Option<usize>) -> Server {
+        self.shared.station.tree().set_max_children(max);
+        self
+    }
+
+    /// Relays the first of `upstreams` that delivers instead of playing a library (see
+    /// [`relay`]): the station is on the air once its first audio has come, and stays on (with
+    /// silence while no upstream delivers). Its own relays reach it at its address.
+    pub fn with_relay(mut self, upstreams: Vec<relay::Upstream>) -> io::Result<Server> {
+        let listen = self.local_addr();
+        let shared = Arc::get_mut(&mut self.shared)
+            .ok_or_else(|| io::Error::other("the server is already running"))?;
+        let tree = Arc::clone(shared.station.tree());
+        shared.station = Station::relayed(Arc::clone(&shared.catalog), tree);
+        relay::spawn(shared.station.clone(), upstreams, listen)?;
         Ok(self)
     }
 

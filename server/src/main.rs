@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use jukebox_server::library::catalog::IndexLocation;
 use jukebox_server::library::scan::LinkPolicy;
+use jukebox_server::relay::Upstream;
 use jukebox_server::{Catalog, CatalogOptions, Server};
 use tracing_subscriber::EnvFilter;
 
@@ -28,14 +29,38 @@ use tracing_subscriber::EnvFilter;
 /// http://HOST:PORT/radio is the station as an MP3 stream (Icecast-style, with titles), and
 /// http://HOST:PORT/ a web page to listen and make requests.
 ///
+/// With --relay, the server relays another station instead: another jukebox server, or any
+/// Icecast/SHOUTcast MP3 station; the music folder may then be left out. Relays started
+/// against one origin with --max-relays build a tree by themselves, and climb it when a
+/// parent fails. See README.md, "Relaying".
+///
 /// Logs go to standard error; set RUST_LOG=debug to see every request.
 #[derive(Debug, Parser)]
-#[command(version, about, long_about)]
+#[command(
+    version,
+    about,
+    long_about,
+    override_usage = "jukebox-server [OPTIONS] MUSIC_DIR PORT\n       jukebox-server [OPTIONS] --relay URL... [MUSIC_DIR] PORT"
+)]
 struct Args {
-    /// Folder to serve the MP3 files of.
-    music_dir: PathBuf,
+    /// Folder to serve the MP3 files of (may be left out with --relay).
+    #[arg(value_name = "MUSIC_DIR")]
+    first: Option<String>,
     /// TCP port to listen on (0 picks a free one and logs it).
-    port: u16,
+    #[arg(value_name = "PORT")]
+    second: Option<String>,
+    /// Relay this station instead of playing a library: jukebox://HOST:PORT (another jukebox
+    /// server, which may itself be a relay) or http://HOST:PORT/MOUNT (any Icecast or
+    /// SHOUTcast MP3 station; its titles follow). Give it more than once to fail over in
+    /// order: the first that answers is relayed, and the relay goes back to an earlier one
+    /// when it answers again. While none delivers, listeners stay connected and hear silence.
+    #[arg(long, value_name = "URL")]
+    relay: Vec<String>,
+    /// Feed at most N relays directly. A relay that asks beyond that is sent on to one of
+    /// them, each in turn, so relays that all start against this server build a balanced tree
+    /// by themselves. [default: no limit]
+    #[arg(long, value_name = "N")]
+    max_relays: Option<usize>,
     /// Address or host name to listen on: 0.0.0.0 for every IPv4 interface, :: for IPv6,
     /// 127.0.0.1 or localhost for this machine only.
     #[arg(long, default_value = "0.0.0.0", value_name = "ADDR")]
@@ -84,7 +109,31 @@ fn main() -> ExitCode {
         .with_ansi(std::io::stderr().is_terminal())
         .init();
     let args = Args::parse();
-    let addr = match resolve(&args.bind, args.port) {
+    let (music_dir, port) = match folder_and_port(
+        args.first.as_deref(),
+        args.second.as_deref(),
+        !args.relay.is_empty(),
+    ) {
+        Ok(found) => found,
+        Err(e) => {
+            eprintln!(
+                "jukebox-server: {e}\nUsage: jukebox-server MUSIC_DIR PORT, or jukebox-server --relay URL PORT (see --help)"
+            );
+            return ExitCode::from(2);
+        }
+    };
+    let upstreams = match args.relay.iter().map(|u| u.parse::<Upstream>()).collect::<Result<Vec<_>, _>>() {
+        Ok(upstreams) => upstreams,
+        Err(e) => {
+            eprintln!("jukebox-server: --relay {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if !upstreams.is_empty() && args.no_radio {
+        eprintln!("jukebox-server: --relay and --no-radio: a relay is a station; leave one out");
+        return ExitCode::from(2);
+    }
+    let addr = match resolve(&args.bind, port) {
         Ok(addr) => addr,
         Err(e) => {
             eprintln!("jukebox-server: {e}");
@@ -99,12 +148,15 @@ fn main() -> ExitCode {
             Some(path) => IndexLocation::At(path),
         },
     };
-    let catalog = match Catalog::open(&args.music_dir, options) {
-        Ok(catalog) => catalog,
-        Err(e) => {
-            eprintln!("jukebox-server: {e}");
-            return ExitCode::FAILURE;
-        }
+    let catalog = match &music_dir {
+        None => Catalog::without_folder(),
+        Some(dir) => match Catalog::open(dir, options) {
+            Ok(catalog) => catalog,
+            Err(e) => {
+                eprintln!("jukebox-server: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
     };
     let http_addr = match args.http.as_deref().map(|spec| http_address(spec, &args.bind)).transpose() {
         Ok(http_addr) => http_addr,
@@ -138,7 +190,16 @@ fn main() -> ExitCode {
             }
         };
     }
-    if !args.no_radio {
+    server = server.with_max_relays(args.max_relays);
+    if !upstreams.is_empty() {
+        server = match server.with_relay(upstreams) {
+            Ok(server) => server,
+            Err(e) => {
+                eprintln!("jukebox-server: cannot start relaying: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+    } else if !args.no_radio {
         server = match server.with_radio() {
             Ok(server) => server,
             Err(e) => {
@@ -154,6 +215,24 @@ fn main() -> ExitCode {
     }
     server.run();
     ExitCode::SUCCESS
+}
+
+/// The music folder and the port from the one or two positional arguments: both, or, when
+/// relaying, the port alone.
+fn folder_and_port(
+    first: Option<&str>,
+    second: Option<&str>,
+    relaying: bool,
+) -> Result<(Option<PathBuf>, u16), String> {
+    let port =
+        |text: &str| text.parse::<u16>().map_err(|_| format!("{text:?} is not a port number (0 to 65535)"));
+    match (first, second) {
+        (Some(dir), Some(p)) => Ok((Some(PathBuf::from(dir)), port(p)?)),
+        (Some(p), None) if relaying => Ok((None, port(p)?)),
+        (Some(_), None) => Err("which port? Give MUSIC_DIR and PORT".into()),
+        (None, _) if relaying => Err("which port to listen on? Give PORT".into()),
+        (None, _) => Err("which folder and port? Give MUSIC_DIR and PORT".into()),
+    }
 }
 
 /// The address of `--http [ADDR:]PORT`: a port alone listens on the `--bind` address; an
@@ -186,6 +265,16 @@ fn resolve(bind: &str, port: u16) -> Result<SocketAddr, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_relay_may_leave_the_folder_out_and_nobody_else() {
+        assert_eq!(folder_and_port(Some("music"), Some("12345"), false), Ok((Some("music".into()), 12345)));
+        assert_eq!(folder_and_port(Some("12346"), None, true), Ok((None, 12346)));
+        assert_eq!(folder_and_port(Some("music"), Some("1"), true), Ok((Some("music".into()), 1)));
+        assert!(folder_and_port(Some("music"), None, false).is_err());
+        assert!(folder_and_port(None, None, true).is_err());
+        assert!(folder_and_port(Some("music"), Some("port"), false).is_err());
+    }
 
     #[test]
     fn http_takes_a_port_or_an_address_and_a_port() {

@@ -158,6 +158,25 @@ impl Catalog {
         Ok(catalog)
     }
 
+    /// A catalog with no music folder, for a relay that has none: its library is empty, and
+    /// its scans find nothing.
+    pub fn without_folder() -> Arc<Catalog> {
+        Arc::new(Catalog {
+            current: RwLock::new(Arc::new(Library::from_songs(Vec::new()))),
+            index: Mutex::new(Index { next_id: 1, ..Index::default() }),
+            unsaved: Mutex::new(false),
+            root: Root { given: PathBuf::from("(no music folder)"), real: PathBuf::new() },
+            links: LinkPolicy::InsideOnly,
+            index_file: None,
+            scans: Mutex::new(Scans::default()),
+            wake: Condvar::new(),
+            scanning: Mutex::new(()),
+            results: Mutex::new(ScanResults::default()),
+            subscribers: Mutex::new(HashMap::new()),
+            next_subscriber: std::sync::atomic::AtomicU64::new(0),
+        })
+    }
+
     /// The library as of the last finished scan (or the index, before the first).
     pub fn current(&self) -> Arc<Library> {
         Arc::clone(&self.current.read().unwrap_or_else(PoisonError::into_inner))
@@ -262,7 +281,12 @@ impl Catalog {
     fn scan(&self, number: u32) -> LibraryChanged {
         let _one_at_a_time = lock(&self.scanning);
         let began = Instant::now();
-        let found = find_mp3_files(&self.root, self.links, number == 1);
+        // A catalog without a folder finds nothing (and walks nothing).
+        let found = if self.root.real.as_os_str().is_empty() {
+            Vec::new()
+        } else {
+            find_mp3_files(&self.root, self.links, number == 1)
+        };
         let previous = self.current();
         let mut index = lock(&self.index);
         let outcome = rescan(&self.root, &previous, &mut index, found, probe_file);

@@ -2,7 +2,7 @@
 //! without I/O: the reader thread calls [`dispatch`] and carries the decision out.
 
 use jukebox_protocol::frame::{Class, Kind, KindName};
-use jukebox_protocol::{ErrorCode, ErrorReply, Goodbye, Message, Request, RequestId, SongId};
+use jukebox_protocol::{ErrorCode, ErrorReply, Goodbye, Message, NodeId, Request, RequestId, SongId};
 
 use crate::library::{Library, Song};
 
@@ -50,6 +50,15 @@ pub enum Dispatch {
         /// The song wanted.
         song: SongId,
     },
+    /// A relay asks for the station as a child of this server (RFC §6.1.9).
+    Relay {
+        /// The RELAY's id.
+        id: RequestId,
+        /// The relay's identity.
+        node: NodeId,
+        /// Where it serves its own relays, at the connection's source address.
+        port: u16,
+    },
     /// A connection-level kind from a newer version (0xC0-0xFE): skipped (RFC §5.2).
     Ignore,
     /// The client is closing.
@@ -94,6 +103,7 @@ fn answer(request: Request, library: &Library) -> Dispatch {
         Request::Tune { id } => Dispatch::Tune { id },
         Request::Queue { id } => Dispatch::Queue { id },
         Request::RequestSong { id, song } => Dispatch::RequestSong { id, song },
+        Request::Relay { id, node, port } => Dispatch::Relay { id, node, port },
         Request::Play { id, song } => match library.get(song) {
             Some(found) => Dispatch::Play { id, song: Box::new(found.clone()) },
             None => no_such_song(id, song),

@@ -12,16 +12,16 @@ use std::net::{SocketAddr, TcpStream};
 use crossbeam_channel::Sender;
 use jukebox_protocol::frame::IDLE_TIMEOUT;
 use jukebox_protocol::{
-    ErrorCode, ErrorReply, Goodbye, GoodbyeReason, Message, Queued, ReadError, read_frame,
+    ErrorCode, ErrorReply, Goodbye, GoodbyeReason, Message, Queued, ReadError, Redirect, read_frame,
 };
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
 use crate::Shared;
 use crate::library::duration_ms;
 use crate::native::dispatch::{Dispatch, PlayBudget, dispatch};
 use crate::native::ending::Ending;
 use crate::native::session::Work;
-use crate::radio::{Requester, Via};
+use crate::radio::{RelayRefusal, Requester, Via};
 
 fn error(id: jukebox_protocol::RequestId, code: ErrorCode, message: &str) -> Message {
     Message::Error(ErrorReply { id, code, message: message.to_string() })
@@ -104,12 +104,42 @@ pub(crate) fn read_loop(
                     std::thread::sleep(wait);
                 }
                 match shared.station.tune(Via::Native) {
-                    Some(tuning) => Work::Tune { id, tuning: Box::new(tuning) },
+                    Some(tuning) => {
+                        Work::Tune { id, tuning: Box::new(tuning), format: shared.station.format() }
+                    }
                     None => Work::Reply(error(
                         id,
                         ErrorCode::OffAir,
                         "the station is off the air: it has no songs",
                     )),
+                }
+            }
+            Dispatch::Relay { id, node, port } => {
+                let wait = plays.admit(std::time::Instant::now());
+                if !wait.is_zero() {
+                    std::thread::sleep(wait);
+                }
+                // Where this relay's own relays will reach it: where it connects from.
+                let address = SocketAddr::new(peer.ip(), port).to_string();
+                match shared.station.relay(node, address.clone()) {
+                    Ok(feed) => {
+                        info!(%peer, "relay {node} at {address} joined");
+                        Work::Relay { id, feed: Box::new(feed) }
+                    }
+                    Err(RelayRefusal::Redirect(to)) => {
+                        debug!(%peer, "relay {node} sent on to {to}");
+                        Work::Reply(Message::Redirect(Redirect {
+                            id,
+                            address: to,
+                            text: "this server feeds as many relays as it may; ask its child".into(),
+                        }))
+                    }
+                    Err(RelayRefusal::OffAir) => Work::Reply(error(
+                        id,
+                        ErrorCode::OffAir,
+                        "the station is off the air: nothing to relay",
+                    )),
+                    Err(RelayRefusal::Refused(why)) => Work::Reply(error(id, ErrorCode::RelayRefused, &why)),
                 }
             }
             Dispatch::Queue { id } => Work::Queue { id, view: shared.station.queue(Some(requester)) },

@@ -11,13 +11,14 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::TryRecvError;
 use jukebox_protocol::mp3;
 use jukebox_protocol::{
-    EndOfStream, ErrorCode, ErrorReply, Goodbye, LibraryChanged, Message, Playing, QueuePage, RequestId,
-    Scanning, SongId, Stopped, StreamId, TrackChanged, Tuned,
+    EndOfStream, ErrorCode, ErrorReply, Goodbye, Hop, LibraryChanged, Message, NodeId, Playing, QueuePage,
+    Relayed, RequestId, Scanning, SongId, Stopped, StreamId, TrackChanged, Tuned,
 };
 
 use crate::library::song::LoadedSong;
 use crate::library::{Library, ScanResults};
-use crate::radio::{BITRATE_KBPS, Cushion, QueueView, SAMPLE_RATE, Slice, Tuning};
+use crate::radio::{Chunk, Cushion, QueueView, Slice, Tuning, WRITE_EVERY};
+use crate::relay::tree::ChildGuard;
 
 /// How far ahead of real time the server keeps a stream: the first `LEAD` of a song goes out at
 /// once (so playback starts immediately and rides out jitter), the rest as real time reaches
@@ -95,6 +96,15 @@ pub enum Work {
         id: RequestId,
         /// The listener's end of the station: boxed, as it is large beside the other work.
         tuning: Box<Tuning>,
+        /// The station's format for TUNED: (bitrate kbps, sample rate), 0 where not constant.
+        format: (u16, u32),
+    },
+    /// Leave any stream for the station's as a relay's feed, and reply RELAYED (RFC §6.1.9).
+    Relay {
+        /// The RELAY's id.
+        id: RequestId,
+        /// The relay's end of the station, and its place among this server's children.
+        feed: Box<RelayFeed>,
     },
     /// Reply with the QUEUE_PAGEs of the station's queue as it was when the QUEUE was read.
     Queue {
@@ -105,6 +115,21 @@ pub enum Work {
     },
     /// Send GOODBYE and close.
     Goodbye(Goodbye),
+}
+
+/// What a relay taken in as a child gets: the station, and the facts RELAYED tells it.
+#[derive(Debug)]
+pub struct RelayFeed {
+    /// The station, as for a TUNE.
+    pub tuning: Tuning,
+    /// Its place among this server's children, given up when the stream ends.
+    pub child: ChildGuard,
+    /// This server's identity.
+    pub node: NodeId,
+    /// This server's path to the origin, origin first.
+    pub path: Vec<Hop>,
+    /// The station's format, as for TUNED.
+    pub format: (u16, u32),
 }
 
 /// What to put on the wire for a piece of work or an event.
@@ -225,6 +250,10 @@ struct RadioStream {
     next_write: Instant,
     /// How much the listener holds, so it is written before it runs low.
     cushion: Cushion,
+    /// For a relay: its place among this server's children. A relay's stream is written
+    /// chunk by chunk as each goes on the air, so that every hop adds no more than the
+    /// network's delay; its own listeners get their cushion from it.
+    child: Option<ChildGuard>,
 }
 
 impl Current {
@@ -308,17 +337,31 @@ impl Session {
                     }
                 }
             }
-            Work::Tune { id, tuning } => match self.tune(*tuning, now) {
+            Work::Tune { id, tuning, format: (bitrate_kbps, sample_rate) } => match self.tune(*tuning, now) {
                 Some(stream) => {
-                    let (bitrate_kbps, sample_rate) = (BITRATE_KBPS, SAMPLE_RATE);
                     Outgoing::Frame(Message::Tuned(Tuned { id, stream, bitrate_kbps, sample_rate }))
                 }
-                None => Outgoing::Frame(Message::Error(ErrorReply {
-                    id,
-                    code: ErrorCode::StreamIdsExhausted,
-                    message: "this connection has used every stream id; reconnect to listen".into(),
-                })),
+                None => ids_exhausted(id),
             },
+            Work::Relay { id, feed } => {
+                let RelayFeed { tuning, child, node, path, format: (bitrate_kbps, sample_rate) } = *feed;
+                match self.tune(tuning, now) {
+                    Some(stream) => {
+                        if let Some(Current::Radio(radio)) = self.current.as_mut() {
+                            radio.child = Some(child);
+                        }
+                        Outgoing::Frame(Message::Relayed(Relayed {
+                            id,
+                            stream,
+                            bitrate_kbps,
+                            sample_rate,
+                            node,
+                            path,
+                        }))
+                    }
+                    None => ids_exhausted(id),
+                }
+            }
             Work::Queue { id, view } => Outgoing::Frames(
                 QueuePage::paginate(id, view.now, &view.entries)
                     .into_iter()
@@ -329,6 +372,22 @@ impl Session {
         }
     }
 
+    /// The station's queue of a relay's stream, for the writer to wake on: a relay is written
+    /// each chunk as it goes on the air. `None` for any other stream.
+    pub fn relay_feed(&self) -> Option<crossbeam_channel::Receiver<Arc<Chunk>>> {
+        match &self.current {
+            Some(Current::Radio(radio)) if radio.child.is_some() => Some(radio.tuning.live.clone()),
+            _ => None,
+        }
+    }
+
+    /// A chunk the writer took from [`Session::relay_feed`] while it waited: it goes out next.
+    pub fn relay_chunk(&mut self, chunk: Arc<Chunk>) {
+        if let Some(Current::Radio(radio)) = self.current.as_mut() {
+            radio.pending.push_back(Slice::whole(chunk));
+        }
+    }
+
     /// Starts a radio stream at `now`, replacing any current stream: the burst goes out at
     /// once. `None` once every stream id has been used.
     pub fn tune(&mut self, tuning: Tuning, now: Instant) -> Option<StreamId> {
@@ -336,7 +395,8 @@ impl Session {
         let id = StreamId(self.last_stream);
         let pending = tuning.burst.iter().cloned().collect();
         let cushion = Cushion::new(now);
-        let radio = RadioStream { id, tuning, pending, sent: 0, announced: 0, next_write: now, cushion };
+        let radio =
+            RadioStream { id, tuning, pending, sent: 0, announced: 0, next_write: now, cushion, child: None };
         self.current = Some(Current::Radio(Box::new(radio)));
         Some(id)
     }
@@ -485,11 +545,20 @@ impl Session {
     }
 }
 
+fn ids_exhausted(id: RequestId) -> Outgoing {
+    Outgoing::Frame(Message::Error(ErrorReply {
+        id,
+        code: ErrorCode::StreamIdsExhausted,
+        message: "this connection has used every stream id; reconnect to listen".into(),
+    }))
+}
+
 /// The radio audio to write at `now`: whatever the station has put on the air since the last
 /// write, at most every [`crate::radio::WRITE_EVERY`] (the burst at once), with a TRACK_CHANGED before the
 /// chunk in which each song is first heard (RFC §7.5.2).
 fn radio_next(radio: &mut RadioStream, now: Instant) -> Next {
-    if now < radio.next_write {
+    // A relay is written whenever a chunk is there.
+    if now < radio.next_write && radio.child.is_none() {
         return Next::WaitUntil(radio.next_write);
     }
     if radio.tuning.take_lag() {
@@ -507,7 +576,11 @@ fn radio_next(radio: &mut RadioStream, now: Instant) -> Next {
             }
         }
     }
-    radio.next_write = radio.cushion.next_write(now);
+    radio.next_write = match radio.child {
+        // A relay's writer wakes when a chunk comes (Session::relay_feed); this is a fallback.
+        Some(_) => now + WRITE_EVERY,
+        None => radio.cushion.next_write(now),
+    };
     if radio.pending.is_empty() && !off_air {
         return Next::WaitUntil(radio.next_write);
     }
@@ -543,7 +616,7 @@ fn radio_next(radio: &mut RadioStream, now: Instant) -> Next {
         radio.sent += len as u64;
         bytes += len;
     }
-    if radio.next_write > now {
+    if radio.next_write > now && radio.child.is_none() {
         radio.next_write = radio.cushion.next_write(now);
     }
     let end = (off_air && radio.pending.is_empty())

@@ -107,7 +107,15 @@ impl Writer<'_> {
             };
             // With nothing streaming, wake up now and then anyway: cheaper than a second select.
             let timeout = wait_until.map_or(IDLE_WAKE, |at| at.saturating_duration_since(Instant::now()));
+            // A relay is written each chunk as it goes on the air.
+            let feed = self.session.relay_feed().unwrap_or_else(crossbeam_channel::never);
             select! {
+                recv(feed) -> chunk => {
+                    // A closed feed (the station stopped) is noticed by the session's next turn.
+                    if let Ok(chunk) = chunk {
+                        self.session.relay_chunk(chunk);
+                    }
+                }
                 recv(work) -> item => {
                     let Ok(item) = item else { return Ok(WriterEnd::ReaderGone) };
                     let outgoing = self.session.apply(item, Instant::now());

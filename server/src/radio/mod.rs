@@ -25,10 +25,13 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
 use jukebox_protocol::text::ordinal;
-use jukebox_protocol::{ErrorCode, NowPlaying, QueueEntry, SongId, Track};
+use jukebox_protocol::{ErrorCode, NodeId, NowPlaying, QueueEntry, SongId, Track};
+use tracing::info;
 
 use crate::library::Catalog;
 use crate::library::song::SongCache;
+use crate::native::session::RelayFeed;
+use crate::relay::tree::{Admission, Tree};
 
 pub use hub::{Slice, Tuning, Via};
 pub use queue::{Refusal, Requester};
@@ -224,6 +227,28 @@ impl Program {
     }
 }
 
+/// Where the station's audio comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    /// Nowhere: the server runs without a station.
+    Off,
+    /// This server's library, encoded here.
+    Library,
+    /// Another station, relayed ([`crate::relay`]).
+    Relay,
+}
+
+/// Why a relay is not taken in as a child.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RelayRefusal {
+    /// The station has nothing to play yet.
+    OffAir,
+    /// This server is full: ask this child of it (`host:port`).
+    Redirect(String),
+    /// Not from here; why.
+    Refused(String),
+}
+
 #[derive(Debug)]
 struct Inner {
     hub: hub::Hub,
@@ -235,8 +260,12 @@ struct Inner {
     started: Instant,
     /// Radio bytes handed to listeners' sockets, for the status page.
     sent: AtomicU64,
-    /// False for a server started without a station.
-    on: bool,
+    source: Source,
+    /// (bitrate kbps, sample rate) for TUNED: the encoder's, or the upstream's (0 when not
+    /// constant).
+    format: Mutex<(u16, u32)>,
+    /// This server's place in a tree of relays.
+    tree: Arc<Tree>,
     /// Set when the server stops: the station's threads end.
     stopped: std::sync::atomic::AtomicBool,
 }
@@ -250,17 +279,24 @@ pub struct Station {
 impl Station {
     /// A station that is off the air for good: TUNE and REQUEST answer OFF_AIR.
     pub fn off(catalog: Arc<Catalog>) -> Station {
-        Station::new(catalog, false)
+        Station::new(catalog, Source::Off, Tree::new(None))
     }
 
-    /// Starts the station's threads: it plays from now on, to listeners or not.
-    pub fn start(catalog: Arc<Catalog>, cache: Arc<SongCache>) -> std::io::Result<Station> {
-        let station = Station::new(catalog, true);
+    /// Starts the station's threads: it plays from now on, to listeners or not. It feeds
+    /// relays as `tree` allows.
+    pub fn start(catalog: Arc<Catalog>, cache: Arc<SongCache>, tree: Arc<Tree>) -> std::io::Result<Station> {
+        let station = Station::new(catalog, Source::Library, tree);
         station::spawn(station.clone(), cache)?;
         Ok(station)
     }
 
-    fn new(catalog: Arc<Catalog>, on: bool) -> Station {
+    /// A station that relays another ([`crate::relay::spawn`] feeds it): off the air until
+    /// its first audio comes.
+    pub fn relayed(catalog: Arc<Catalog>, tree: Arc<Tree>) -> Station {
+        Station::new(catalog, Source::Relay, tree)
+    }
+
+    fn new(catalog: Arc<Catalog>, source: Source, tree: Arc<Tree>) -> Station {
         Station {
             inner: Arc::new(Inner {
                 hub: hub::Hub::new(LAG_LIMIT, station::CHUNK),
@@ -270,7 +306,9 @@ impl Station {
                 next_watcher: AtomicU64::new(0),
                 started: Instant::now(),
                 sent: AtomicU64::new(0),
-                on,
+                source,
+                format: Mutex::new((BITRATE_KBPS, SAMPLE_RATE)),
+                tree,
                 stopped: std::sync::atomic::AtomicBool::new(false),
             }),
         }
@@ -283,7 +321,7 @@ impl Station {
         self.inner.hub.close_all();
     }
 
-    fn stopped(&self) -> bool {
+    pub(crate) fn stopped(&self) -> bool {
         self.inner.stopped.load(Ordering::SeqCst)
     }
 
@@ -305,19 +343,66 @@ impl Station {
         }
     }
 
-    /// The station's constant format: (bitrate in kbit/s, sample rate in Hz).
+    /// The station's format: (bitrate in kbit/s, sample rate in Hz), 0 where not constant.
     pub fn format(&self) -> (u16, u32) {
-        (BITRATE_KBPS, SAMPLE_RATE)
+        *lock(&self.inner.format)
     }
 
-    /// Whether the station plays: it is on, and has a song on the air or in its library.
+    /// A relay learned its upstream's format.
+    pub(crate) fn set_format(&self, format: (u16, u32)) {
+        *lock(&self.inner.format) = format;
+    }
+
+    /// Whether the station plays: it is on, and has a song on the air or in its library (a
+    /// relay: once its first audio has come).
     pub fn on_air(&self) -> bool {
-        self.inner.on && (self.program().on_air.is_some() || !self.inner.catalog.current().is_empty())
+        match self.inner.source {
+            Source::Off => false,
+            Source::Library => self.program().on_air.is_some() || !self.inner.catalog.current().is_empty(),
+            Source::Relay => self.program().on_air.is_some(),
+        }
+    }
+
+    /// Whether this station relays another.
+    pub fn relaying(&self) -> bool {
+        self.inner.source == Source::Relay
+    }
+
+    /// This server's place in the tree of relays.
+    pub fn tree(&self) -> &Arc<Tree> {
+        &self.inner.tree
+    }
+
+    /// Takes in a relay `node`, serving at `address`, as a child (RFC §6.1.9): the station
+    /// as for a TUNE, or where to ask instead.
+    pub fn relay(&self, node: NodeId, address: String) -> Result<RelayFeed, RelayRefusal> {
+        if !self.on_air() || self.stopped() {
+            return Err(RelayRefusal::OffAir);
+        }
+        let child = match self.inner.tree.admit(node, address) {
+            Admission::Child(child) => child,
+            Admission::Redirect(to) => return Err(RelayRefusal::Redirect(to)),
+            Admission::Refused(why) => return Err(RelayRefusal::Refused(why)),
+        };
+        let tuning = self.tune(Via::Native).ok_or(RelayRefusal::OffAir)?;
+        Ok(RelayFeed {
+            tuning,
+            child,
+            node: self.inner.tree.node(),
+            path: self.inner.tree.path(),
+            format: self.format(),
+        })
     }
 
     /// Asks for `song` on behalf of `requester` (RFC §6.1.8 gives the order of the checks).
     pub fn request(&self, requester: Requester, song: SongId) -> Result<Accepted, RequestError> {
         let refuse = |code, message: String| Err(RequestError { code, message });
+        if self.relaying() {
+            return refuse(
+                ErrorCode::NotTheOrigin,
+                "this server relays another station: request songs at its origin".into(),
+            );
+        }
         if !self.on_air() {
             return refuse(ErrorCode::OffAir, "the station is off the air: it has no songs".into());
         }
@@ -422,6 +507,34 @@ impl Station {
     /// Radio bytes sent to listeners since the start.
     pub fn bytes_sent(&self) -> u64 {
         self.inner.sent.load(Ordering::Relaxed)
+    }
+
+    /// Puts `chunk` on the air at `due`, the clock's time for its end (not the moment its
+    /// thread woke: a late wake-up must not move every later listener's burst): the live edge
+    /// moves, every listener gets it, and a song that begins in it is announced.
+    pub(crate) fn air(&self, chunk: Arc<Chunk>, due: Instant) {
+        let ends_ms = chunk.position_ms + chunk.duration.as_millis() as u64;
+        let changed = {
+            let mut program = self.program();
+            program.live_ms = ends_ms;
+            program.aired = Some((due, ends_ms));
+            let newest = chunk.starts.as_ref().unwrap_or(&chunk.airing);
+            let changed = program.on_air.as_ref().is_none_or(|a| a.seq != newest.seq);
+            if changed {
+                program.on_air = Some(Arc::clone(newest));
+                program.upcoming.retain(|u| u.seq > newest.seq);
+            }
+            changed.then(|| Arc::clone(newest))
+        };
+        self.inner.hub.publish(chunk);
+        if let Some(airing) = changed {
+            info!(
+                "station: now playing {} ({})",
+                jukebox_protocol::text::printable(&airing.track.title),
+                airing.track.song
+            );
+            self.notify(Event::TrackChanged(airing));
+        }
     }
 
     fn notify(&self, event: Event) {

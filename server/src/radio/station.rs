@@ -346,29 +346,6 @@ fn run_clock(station: Station, chunks: Receiver<Chunk>) {
         if let Some(wait) = due.checked_duration_since(Instant::now()) {
             thread::sleep(wait);
         }
-        let chunk = Arc::new(chunk);
-        let changed = {
-            let mut program = station.program();
-            program.live_ms = ends_ms;
-            // The clock's time, not the moment this thread woke: a late wake-up must not move
-            // every later listener's burst.
-            program.aired = Some((due, ends_ms));
-            let newest = chunk.starts.as_ref().unwrap_or(&chunk.airing);
-            let changed = program.on_air.as_ref().is_none_or(|a| a.seq != newest.seq);
-            if changed {
-                program.on_air = Some(Arc::clone(newest));
-                program.upcoming.retain(|u| u.seq > newest.seq);
-            }
-            changed.then(|| Arc::clone(newest))
-        };
-        station.inner.hub.publish(Arc::clone(&chunk));
-        if let Some(airing) = changed {
-            info!(
-                "station: now playing {} ({})",
-                jukebox_protocol::text::printable(&airing.track.title),
-                airing.track.song
-            );
-            station.notify(Event::TrackChanged(airing));
-        }
+        station.air(Arc::new(chunk), due);
     }
 }

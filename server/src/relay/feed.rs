@@ -1,0 +1,454 @@
+//! The relay's threads.
+//!
+//! ```text
+//!  relay-feed: connects to the first upstream that answers (following REDIRECTs down a tree,
+//!  climbing its path when its parent fails, then the --relay list in order, with backoff
+//!  between rounds), reads it ──▶ Feed (bounded) ──▶ relay-clock: Splicer; paces and airs the
+//!        ▲                                           chunks (Station::air); silence while
+//!        │ a better upstream, attached               nothing comes
+//!  relay-probe: while the feed uses a later --relay than the first, tries the earlier ones
+//! ```
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use jukebox_protocol::text::printable;
+use jukebox_protocol::{Hop, NodeId};
+use tracing::{debug, info, warn};
+
+use super::icy::IcySource;
+use super::jukebox::{self, Answer, JukeboxError, JukeboxSource};
+use super::splice::Splicer;
+use super::{Piece, Upstream};
+use crate::radio::{BURST, Chunk, Station};
+
+/// How long the relay's live edge may wait for audio before it goes on with silence. Its
+/// listeners hold at least this much more (they are [`BURST`] behind the live edge), so none
+/// runs dry; audio of the outage beyond this is lost when an upstream returns.
+pub const GRACE: Duration = Duration::from_secs(1);
+
+/// While silent, the live edge stays this far behind the clock, so that an upstream that
+/// returns continues the stream with little of its audio dropped.
+const SILENT_LAG: Duration = Duration::from_millis(500);
+
+/// Audio further ahead of the relay's clock than this is dropped instead of waited for: an
+/// ICY station's burst after a reconnect would otherwise add to every listener's delay for
+/// good.
+const MAX_EARLY: Duration = Duration::from_millis(2500);
+
+/// REDIRECTs followed in one attempt: a tree deeper than this is a loop.
+const MAX_REDIRECTS: usize = 8;
+
+/// How often the prober tries the upstreams before the one in use.
+const PROBE_EVERY: Duration = Duration::from_secs(5);
+
+/// The first wait after a round in which no upstream answered; it doubles up to
+/// [`MAX_BACKOFF`], with ±25 % jitter so that the relays of a failed parent do not come back
+/// all at once.
+const MIN_BACKOFF: Duration = Duration::from_millis(250);
+const MAX_BACKOFF: Duration = Duration::from_secs(15);
+
+/// Upstream messages the clock may have waiting.
+const FEED_QUEUE: usize = 64;
+
+/// What the feed tells the clock.
+#[derive(Debug)]
+enum Feed {
+    /// A new upstream connection: its name.
+    Session(String),
+    /// What it delivered.
+    Piece(Piece),
+}
+
+/// This relay, as its upstreams see it.
+#[derive(Debug, Clone)]
+struct Me {
+    node: NodeId,
+    /// Where its own relays reach it.
+    listen: SocketAddr,
+}
+
+/// An upstream connection, read by the feed.
+enum Source {
+    Jukebox(JukeboxSource),
+    Icy(Box<IcySource>),
+}
+
+impl Source {
+    fn next(&mut self) -> Result<Piece, String> {
+        match self {
+            Source::Jukebox(source) => source.piece().map_err(|e| e.to_string()),
+            Source::Icy(source) => source.piece().map_err(|e| e.to_string()),
+        }
+    }
+}
+
+/// An upstream that answered.
+struct Connected {
+    source: Source,
+    /// What the log calls it.
+    name: String,
+    /// The node reached, and the path to the origin through it (it last).
+    path: Vec<Hop>,
+    format: (u16, u32),
+    /// The place in the --relay list of the upstream this came from.
+    rank: usize,
+}
+
+/// Starts relaying `upstreams` (in order of preference) into `station`, a relayed station
+/// whose server listens at `listen`.
+pub fn spawn(station: Station, upstreams: Vec<Upstream>, listen: SocketAddr) -> std::io::Result<()> {
+    if upstreams.is_empty() {
+        return Err(std::io::Error::other("nothing to relay: no upstream given"));
+    }
+    let me = Me { node: station.tree().node(), listen };
+    let (feed_tx, feed_rx) = crossbeam_channel::bounded(FEED_QUEUE);
+    let (better_tx, better_rx) = crossbeam_channel::bounded(1);
+    let rank = Arc::new(AtomicUsize::new(usize::MAX));
+    let upstreams = Arc::new(upstreams);
+    {
+        let (station, me, upstreams, rank) =
+            (station.clone(), me.clone(), Arc::clone(&upstreams), Arc::clone(&rank));
+        thread::Builder::new()
+            .name("relay-feed".into())
+            .spawn(move || run_feed(&station, &me, &upstreams, &rank, &feed_tx, &better_rx))?;
+    }
+    {
+        let station = station.clone();
+        thread::Builder::new()
+            .name("relay-probe".into())
+            .spawn(move || run_probe(&station, &me, &upstreams, &rank, &better_tx))?;
+    }
+    thread::Builder::new().name("relay-clock".into()).spawn(move || run_clock(&station, &feed_rx))?;
+    Ok(())
+}
+
+/// Connects, reads, fails over; until the station stops.
+fn run_feed(
+    station: &Station,
+    me: &Me,
+    upstreams: &[Upstream],
+    rank: &AtomicUsize,
+    out: &Sender<Feed>,
+    better: &Receiver<Connected>,
+) {
+    let mut failures: u32 = 0;
+    // The path of the upstream lost last, to climb.
+    let mut lost_path: Vec<Hop> = Vec::new();
+    let mut lost_rank = 0;
+    while !station.stopped() {
+        let Some(mut connected) = connect_any(me, upstreams, &lost_path, lost_rank, failures) else {
+            failures = failures.saturating_add(1);
+            if failures == 1 || failures.is_power_of_two() {
+                warn!("relay: no upstream answers (tried {} times); trying again", failures);
+            }
+            thread::sleep(backoff(failures));
+            continue;
+        };
+        failures = 0;
+        loop {
+            use_upstream(station, &connected, rank);
+            if out.send(Feed::Session(connected.name.clone())).is_err() {
+                return;
+            }
+            let lost = loop {
+                if let Ok(found) = better.try_recv() {
+                    info!("relay: going back to {}, earlier in the --relay list", found.name);
+                    break Err(found);
+                }
+                match connected.source.next() {
+                    Ok(piece) => {
+                        if out.send(Feed::Piece(piece)).is_err() {
+                            return;
+                        }
+                    }
+                    Err(why) => break Ok(why),
+                }
+                if station.stopped() {
+                    return;
+                }
+            };
+            match lost {
+                Err(found) => connected = found,
+                Ok(why) => {
+                    warn!("relay: lost {}: {}", connected.name, printable(&why));
+                    lost_path = connected.path.clone();
+                    lost_rank = connected.rank;
+                    rank.store(usize::MAX, Ordering::Relaxed);
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// Takes `connected` as the upstream: its path is this server's now.
+fn use_upstream(station: &Station, connected: &Connected, rank: &AtomicUsize) {
+    let route: Vec<String> = connected.path.iter().map(|h| h.address.clone()).collect();
+    if route.len() > 1 {
+        info!("relay: relaying {} (path from the origin: {})", connected.name, route.join(" → "));
+    } else {
+        info!("relay: relaying {}", connected.name);
+    }
+    station.tree().set_path(connected.path.clone());
+    station.set_format(connected.format);
+    rank.store(connected.rank, Ordering::Relaxed);
+}
+
+/// The first upstream that answers: up the path of the one lost (nearest first, the lost
+/// parent itself last), then the --relay list in order.
+fn connect_any(
+    me: &Me,
+    upstreams: &[Upstream],
+    lost_path: &[Hop],
+    lost_rank: usize,
+    failures: u32,
+) -> Option<Connected> {
+    let mut tried: Vec<String> = Vec::new();
+    let parent = lost_path.last();
+    let ancestors = lost_path.iter().rev().skip(1).chain(parent);
+    for hop in ancestors {
+        if tried.contains(&hop.address) {
+            continue;
+        }
+        tried.push(hop.address.clone());
+        match connect_jukebox(me, &hop.address, lost_rank) {
+            Ok(connected) => return Some(connected),
+            Err(why) => log_failure(failures, &format!("jukebox://{}", hop.address), &why),
+        }
+    }
+    for (rank, upstream) in upstreams.iter().enumerate() {
+        if let Upstream::Jukebox(address) = upstream
+            && tried.contains(address)
+        {
+            continue;
+        }
+        match connect(me, upstream, rank) {
+            Ok(connected) => return Some(connected),
+            Err(why) => log_failure(failures, &upstream.to_string(), &why),
+        }
+    }
+    None
+}
+
+fn log_failure(failures: u32, name: &str, why: &str) {
+    if failures < 2 {
+        warn!("relay: {name} cannot be relayed: {}", printable(why));
+    } else {
+        debug!("relay: {name} cannot be relayed: {}", printable(why));
+    }
+}
+
+/// Connects to one upstream of the --relay list.
+fn connect(me: &Me, upstream: &Upstream, rank: usize) -> Result<Connected, String> {
+    match upstream {
+        Upstream::Jukebox(address) => connect_jukebox(me, address, rank),
+        Upstream::Icy(url) => {
+            let source = IcySource::connect(url, jukebox::CONNECT_TIMEOUT).map_err(|e| e.to_string())?;
+            let name = match source.name() {
+                Some(name) => format!("{upstream} ({})", printable(name)),
+                None => upstream.to_string(),
+            };
+            Ok(Connected {
+                source: Source::Icy(Box::new(source)),
+                name,
+                path: Vec::new(),
+                format: (0, 0),
+                rank,
+            })
+        }
+    }
+}
+
+/// Asks the jukebox at `address` to feed this relay, following REDIRECTs down its tree.
+fn connect_jukebox(me: &Me, address: &str, rank: usize) -> Result<Connected, String> {
+    let mut address = address.to_string();
+    for _ in 0..=MAX_REDIRECTS {
+        let from = Some(me.listen.ip()).filter(|ip: &IpAddr| !ip.is_unspecified());
+        match jukebox::attach(&address, from, me.node, me.listen.port())
+            .map_err(|e: JukeboxError| e.to_string())?
+        {
+            Answer::Redirect(next) => {
+                debug!("relay: {address} is full; it sends this relay on to {}", printable(&next));
+                address = next;
+            }
+            Answer::Attached(attached) => {
+                let mut path = attached.path;
+                path.push(Hop { node: attached.node, address: address.clone() });
+                if path.iter().any(|hop| hop.node == me.node) {
+                    return Err("it is fed by this relay: relaying it would make a loop".into());
+                }
+                return Ok(Connected {
+                    source: Source::Jukebox(attached.source),
+                    name: format!("jukebox://{address}"),
+                    path,
+                    format: attached.format,
+                    rank,
+                });
+            }
+        }
+    }
+    Err(format!("more than {MAX_REDIRECTS} redirects: a loop"))
+}
+
+/// While the feed uses an upstream later in the --relay list than the first, tries the
+/// earlier ones every [`PROBE_EVERY`]; hands the first that answers to the feed.
+fn run_probe(
+    station: &Station,
+    me: &Me,
+    upstreams: &[Upstream],
+    rank: &AtomicUsize,
+    better: &Sender<Connected>,
+) {
+    while !station.stopped() {
+        thread::sleep(jitter(PROBE_EVERY));
+        let current = rank.load(Ordering::Relaxed);
+        if current == usize::MAX || current == 0 {
+            continue;
+        }
+        for (candidate, upstream) in upstreams.iter().enumerate().take(current) {
+            if let Ok(found) = connect(me, upstream, candidate) {
+                debug!("relay: {upstream} answers again");
+                // Full when the feed has not taken the last one yet: this one is dropped.
+                let _ = better.try_send(found);
+                break;
+            }
+        }
+    }
+}
+
+/// The wait after `failures` rounds in a row in which no upstream answered.
+fn backoff(failures: u32) -> Duration {
+    let doubled = MIN_BACKOFF.saturating_mul(1u32 << failures.saturating_sub(1).min(16));
+    jitter(doubled.min(MAX_BACKOFF))
+}
+
+/// `d` ± 25 %.
+fn jitter(d: Duration) -> Duration {
+    d.mul_f64(0.75 + fastrand::f64() * 0.5)
+}
+
+/// The wall-clock instant of a relay time: the relay's clock.
+#[derive(Debug, Clone, Copy)]
+struct Anchor {
+    wall: Instant,
+    ms: u64,
+}
+
+impl Anchor {
+    fn instant(&self, ms: u64) -> Instant {
+        if ms >= self.ms {
+            self.wall + Duration::from_millis(ms - self.ms)
+        } else {
+            self.wall.checked_sub(Duration::from_millis(self.ms - ms)).unwrap_or(self.wall)
+        }
+    }
+
+    fn ms_at(&self, at: Instant) -> u64 {
+        match at.checked_duration_since(self.wall) {
+            Some(after) => self.ms + after.as_millis() as u64,
+            None => self.ms.saturating_sub(self.wall.duration_since(at).as_millis() as u64),
+        }
+    }
+}
+
+/// Puts what the feed delivers on the air at its time, and silence while nothing comes.
+fn run_clock(station: &Station, feed: &Receiver<Feed>) {
+    let mut splicer = Splicer::new();
+    let mut anchor: Option<Anchor> = None;
+    let mut silent = false;
+    loop {
+        let deadline = match anchor {
+            Some(anchor) if splicer.started() => {
+                let wait = if silent { crate::radio::station::CHUNK + SILENT_LAG } else { GRACE };
+                anchor.instant(splicer.end_ms()) + wait
+            }
+            _ => Instant::now() + Duration::from_secs(1),
+        };
+        let item = feed.recv_deadline(deadline);
+        if station.stopped() {
+            return;
+        }
+        match item {
+            Ok(Feed::Session(name)) => splicer.session(&name),
+            Ok(Feed::Piece(Piece::Song { song, title, artist, duration_ms, position_ms })) => {
+                splicer.song(song, &title, &artist, duration_ms, position_ms);
+            }
+            Ok(Feed::Piece(Piece::Audio { frames, position_ms })) => {
+                if silent {
+                    info!("relay: audio again after silence");
+                    silent = false;
+                }
+                for chunk in splicer.audio(&frames, position_ms) {
+                    air(station, &mut anchor, chunk);
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                let Some(clock) = anchor else { continue };
+                if !silent {
+                    warn!(
+                        "relay: nothing from upstream for {} s: listeners hear silence until it comes back",
+                        GRACE.as_secs()
+                    );
+                    silent = true;
+                }
+                let until = clock.ms_at(Instant::now()).saturating_sub(SILENT_LAG.as_millis() as u64);
+                for chunk in splicer.silence(until) {
+                    air(station, &mut anchor, chunk);
+                }
+            }
+            Err(RecvTimeoutError::Disconnected) => return,
+        }
+    }
+}
+
+/// Airs `chunk` when its end is due on the relay's clock.
+fn air(station: &Station, anchor: &mut Option<Anchor>, chunk: Chunk) {
+    let end = chunk.position_ms + chunk.duration.as_millis() as u64;
+    let now = Instant::now();
+    // The first chunk: the clock starts a burst in the past, so the upstream's burst goes on
+    // the air at once and the first listener is as far behind as every later one.
+    let clock = *anchor.get_or_insert(Anchor { wall: now, ms: end + BURST.as_millis() as u64 });
+    let due = clock.instant(end);
+    if let Some(early) = due.checked_duration_since(now) {
+        if early > MAX_EARLY {
+            debug!(
+                "relay: dropped {} ms of audio that came {} ms early",
+                chunk.duration.as_millis(),
+                early.as_millis()
+            );
+            return;
+        }
+        thread::sleep(early);
+    }
+    station.air(Arc::new(chunk), due);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_to_its_bound_with_jitter() {
+        for failures in 1..40 {
+            let d = backoff(failures);
+            assert!(d >= MIN_BACKOFF.mul_f64(0.75) && d <= MAX_BACKOFF.mul_f64(1.25), "{failures}: {d:?}");
+        }
+        assert!(backoff(2) > backoff(1).mul_f64(0.5));
+    }
+
+    #[test]
+    fn the_anchor_maps_times_both_ways_without_underflow() {
+        let now = Instant::now();
+        let anchor = Anchor { wall: now, ms: 10_000_000_000 };
+        assert_eq!(anchor.ms_at(anchor.instant(10_000_000_500)), 10_000_000_500);
+        assert_eq!(
+            anchor.instant(0),
+            anchor.wall.checked_sub(Duration::from_millis(10_000_000_000)).unwrap_or(now)
+        );
+    }
+}

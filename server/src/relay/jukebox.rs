@@ -1,0 +1,279 @@
+//! A jukebox upstream: another jukebox server, reached over the Jukebox Protocol with RELAY
+//! (RFC §6.1.9). It says where each chunk sits on its station's clock, so a relay that
+//! reconnects (to it or to another server of the same tree) resumes at the first frame it has
+//! not sent.
+
+use std::io::{self, Read, Write};
+use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
+use std::time::{Duration, Instant};
+
+use jukebox_protocol::frame::IDLE_TIMEOUT;
+use jukebox_protocol::handshake::HANDSHAKE_LEN;
+use jukebox_protocol::text::printable;
+use jukebox_protocol::{
+    Hello, Hop, Message, NodeId, PROTOCOL_VERSION, ReadError, Request, RequestId, StreamId, Welcome,
+    read_message,
+};
+
+use super::Piece;
+
+/// How long connecting, the handshake and the answer to RELAY may take.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// How long an upstream may send nothing before the relay gives up on it: it writes a relay
+/// every chunk (209 ms) as it goes on the air, so this is a dozen chunks missed.
+pub const STALL: Duration = Duration::from_secs(3);
+
+/// How often the relay says it is alive: well within the upstream's idle timeout.
+const PING_EVERY: Duration = Duration::from_secs(IDLE_TIMEOUT.as_secs() / 4);
+
+/// The most frames read while waiting for the answer to RELAY (a server may send a
+/// LIBRARY_CHANGED or the like first).
+const MAX_FRAMES_BEFORE_ANSWER: usize = 16;
+
+/// What a jukebox upstream answered.
+#[derive(Debug)]
+pub enum Answer {
+    /// Taken in as a child: the station follows.
+    Attached(Attached),
+    /// Full: ask this address instead.
+    Redirect(String),
+}
+
+/// A relay's connection to its parent.
+#[derive(Debug)]
+pub struct Attached {
+    /// The connection, reading the station.
+    pub source: JukeboxSource,
+    /// The parent's identity.
+    pub node: NodeId,
+    /// The parent's path to the origin, origin first.
+    pub path: Vec<Hop>,
+    /// The station's format: (bitrate kbps, sample rate), 0 where not constant.
+    pub format: (u16, u32),
+}
+
+/// Why an upstream could not be used or was lost, in words for the log.
+#[derive(Debug, thiserror::Error)]
+pub enum JukeboxError {
+    /// The connection failed or broke.
+    #[error("{0}")]
+    Io(#[from] io::Error),
+    /// It answered, but not as a jukebox server of this version does.
+    #[error("{0}")]
+    Protocol(String),
+    /// It refused (an ERROR or a GOODBYE): what it said.
+    #[error("it said: {0}")]
+    Refused(String),
+    /// Nothing came for [`STALL`].
+    #[error("nothing came for {} s", STALL.as_secs())]
+    Stalled,
+    /// Its station went off the air.
+    #[error("its station went off the air")]
+    OffAir,
+}
+
+/// The station as a jukebox parent sends it.
+#[derive(Debug)]
+pub struct JukeboxSource {
+    socket: TcpStream,
+    scratch: Vec<u8>,
+    stream: StreamId,
+    last_ping: Instant,
+    next_id: u32,
+    /// The newest Position ms, widened past its 32 bits (the clock wraps after 49 days).
+    last_position: Option<u64>,
+}
+
+/// Connects to the jukebox at `address` (`host:port`) from `from` (the relay's own address,
+/// so the parent sees where the relay's children reach it) and asks to relay as `node`, which
+/// serves relays at `port`.
+pub fn attach(address: &str, from: Option<IpAddr>, node: NodeId, port: u16) -> Result<Answer, JukeboxError> {
+    let mut socket = connect(address, from)?;
+    let deadline = Instant::now() + CONNECT_TIMEOUT;
+    socket.set_read_timeout(Some(CONNECT_TIMEOUT))?;
+    socket.set_write_timeout(Some(CONNECT_TIMEOUT))?;
+    socket.write_all(&Hello::current().encode())?;
+    let mut welcome = [0u8; HANDSHAKE_LEN];
+    socket.read_exact(&mut welcome)?;
+    let welcome = Welcome::parse(&welcome)
+        .map_err(|_| JukeboxError::Protocol("it answered, but not as a jukebox server does".into()))?;
+    if welcome.version != PROTOCOL_VERSION {
+        return Err(JukeboxError::Protocol(format!(
+            "it speaks protocol versions up to {}, this server {PROTOCOL_VERSION}",
+            welcome.server_max_version
+        )));
+    }
+    let id = RequestId(1);
+    let relay = Message::Request(Request::Relay { id, node, port });
+    socket.write_all(&relay.to_bytes().map_err(|e| JukeboxError::Protocol(e.to_string()))?)?;
+    let mut scratch = Vec::new();
+    for _ in 0..MAX_FRAMES_BEFORE_ANSWER {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        socket.set_read_timeout(Some(left))?;
+        match read(&mut socket, &mut scratch)? {
+            Message::Relayed(relayed) if relayed.id == id => {
+                socket.set_read_timeout(Some(STALL))?;
+                let source = JukeboxSource {
+                    socket,
+                    scratch,
+                    stream: relayed.stream,
+                    last_ping: Instant::now(),
+                    next_id: 2,
+                    last_position: None,
+                };
+                return Ok(Answer::Attached(Attached {
+                    source,
+                    node: relayed.node,
+                    path: relayed.path,
+                    format: (relayed.bitrate_kbps, relayed.sample_rate),
+                }));
+            }
+            Message::Redirect(redirect) if redirect.id == id => {
+                return Ok(Answer::Redirect(redirect.address));
+            }
+            Message::Error(error) if error.id == id => {
+                return Err(JukeboxError::Refused(format!("{} ({})", printable(&error.message), error.code)));
+            }
+            Message::Error(error) if error.code == jukebox_protocol::ErrorCode::UnknownRequest => {
+                return Err(JukeboxError::Refused("it is an older jukebox that cannot feed relays".into()));
+            }
+            Message::Goodbye(goodbye) => {
+                return Err(JukeboxError::Refused(printable(&goodbye.text).into_owned()));
+            }
+            _ => {}
+        }
+    }
+    Err(JukeboxError::Protocol("it did not answer RELAY in time".into()))
+}
+
+impl JukeboxSource {
+    /// The next piece of the station. Blocks at most [`STALL`].
+    pub fn piece(&mut self) -> Result<Piece, JukeboxError> {
+        loop {
+            if self.last_ping.elapsed() >= PING_EVERY {
+                self.ping()?;
+            }
+            match read(&mut self.socket, &mut self.scratch) {
+                Ok(Message::Audio(audio)) if audio.stream == self.stream => {
+                    let position = self.widen(audio.position_ms);
+                    return Ok(Piece::Audio { frames: audio.data, position_ms: Some(position) });
+                }
+                Ok(Message::TrackChanged(track)) if track.stream == self.stream => {
+                    let position = self.widen(track.position_ms);
+                    return Ok(Piece::Song {
+                        song: Some(track.track.song),
+                        title: track.track.title,
+                        artist: track.track.artist,
+                        duration_ms: track.track.duration_ms,
+                        position_ms: Some(position),
+                    });
+                }
+                Ok(Message::EndOfStream(end)) if end.stream == self.stream => {
+                    return Err(JukeboxError::OffAir);
+                }
+                Ok(Message::Goodbye(goodbye)) => {
+                    return Err(JukeboxError::Refused(printable(&goodbye.text).into_owned()));
+                }
+                Ok(_) => {}
+                Err(JukeboxError::Io(e))
+                    if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) =>
+                {
+                    return Err(JukeboxError::Stalled);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    fn ping(&mut self) -> Result<(), JukeboxError> {
+        self.next_id = self.next_id.wrapping_add(1).max(2);
+        let ping = Message::Request(Request::Ping { id: RequestId(self.next_id) });
+        self.socket.write_all(&ping.to_bytes().map_err(|e| JukeboxError::Protocol(e.to_string()))?)?;
+        self.last_ping = Instant::now();
+        Ok(())
+    }
+
+    /// A 32-bit Position ms as the 64-bit time nearest the previous one.
+    fn widen(&mut self, position: u32) -> u64 {
+        let widened = match self.last_position {
+            None => u64::from(position),
+            Some(last) => {
+                let base = last & !0xFFFF_FFFF;
+                [base.wrapping_sub(1 << 32), base, base + (1 << 32)]
+                    .into_iter()
+                    .map(|b| b.wrapping_add(u64::from(position)))
+                    .min_by_key(|c| c.abs_diff(last))
+                    .unwrap_or(u64::from(position))
+            }
+        };
+        self.last_position = Some(widened);
+        widened
+    }
+}
+
+impl Drop for JukeboxSource {
+    fn drop(&mut self) {
+        let _ = self.socket.shutdown(std::net::Shutdown::Both);
+    }
+}
+
+fn read(socket: &mut TcpStream, scratch: &mut Vec<u8>) -> Result<Message, JukeboxError> {
+    match read_message(socket, scratch) {
+        Ok(Some(message)) => Ok(message),
+        Ok(None) => {
+            Err(JukeboxError::Io(io::Error::new(io::ErrorKind::UnexpectedEof, "it closed the connection")))
+        }
+        Err(ReadError::Io(e)) => Err(JukeboxError::Io(e)),
+        Err(ReadError::Frame(e)) => Err(JukeboxError::Protocol(format!("it broke the protocol: {e}"))),
+        Err(e) => Err(JukeboxError::Protocol(e.to_string())),
+    }
+}
+
+/// Connects to `address`, from the address `from` when given.
+fn connect(address: &str, from: Option<IpAddr>) -> io::Result<TcpStream> {
+    let mut last = None;
+    for addr in address.to_socket_addrs()? {
+        match connect_one(addr, from) {
+            Ok(stream) => return Ok(stream),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("{address} has no address"))))
+}
+
+fn connect_one(addr: SocketAddr, from: Option<IpAddr>) -> io::Result<TcpStream> {
+    let socket = socket2::Socket::new(socket2::Domain::for_address(addr), socket2::Type::STREAM, None)?;
+    if let Some(ip) = from.filter(|ip| !ip.is_unspecified() && ip.is_ipv4() == addr.is_ipv4()) {
+        socket.bind(&SocketAddr::new(ip, 0).into())?;
+    }
+    socket.connect_timeout(&addr.into(), CONNECT_TIMEOUT)?;
+    let stream: TcpStream = socket.into();
+    stream.set_nodelay(true)?;
+    Ok(stream)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_widen_across_the_32_bit_wrap() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let socket = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let mut source = JukeboxSource {
+            socket,
+            scratch: Vec::new(),
+            stream: StreamId(1),
+            last_ping: Instant::now(),
+            next_id: 2,
+            last_position: None,
+        };
+        assert_eq!(source.widen(u32::MAX - 100), u64::from(u32::MAX - 100));
+        assert_eq!(source.widen(108), (1u64 << 32) + 108);
+        assert_eq!(source.widen(u32::MAX - 50), u64::from(u32::MAX - 50), "a burst from before the wrap");
+    }
+}
