@@ -67,7 +67,9 @@ pub fn basic_auth(user: &str, password: &str) -> String {
 
 /// The user and password of `url` (`http://source:hackme@host/`), percent-decoded.
 pub fn credentials(url: &Url) -> Option<(String, String)> {
-    let decode = |s: &str| url::form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.into_owned());
+    let decode = |s: &str| {
+        url::form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.into_owned())
+    };
     let user = decode(url.username()).unwrap_or_default();
     let password = url.password().and_then(decode).unwrap_or_default();
     (!user.is_empty() || !password.is_empty()).then_some((user, password))
@@ -111,7 +113,10 @@ pub fn parse_response(bytes: &[u8]) -> Result<Option<(ResponseHead, usize)>, Hea
 
 /// Reads a response head from `socket`, which must be done by `deadline`. Returns the head and
 /// what came after it in the same reads (the start of the body, at most [`MAX_HEAD`] bytes).
-pub fn read_response(mut socket: &TcpStream, deadline: Instant) -> Result<(ResponseHead, Vec<u8>), HeadError> {
+pub fn read_response(
+    mut socket: &TcpStream,
+    deadline: Instant,
+) -> Result<(ResponseHead, Vec<u8>), HeadError> {
     let mut buf = vec![0u8; MAX_HEAD];
     let mut filled = 0;
     loop {
