@@ -274,8 +274,6 @@ struct Stream {
     ready: VecDeque<Piece>,
     /// The last StreamTitle read (whole, before it is split into artist and title).
     title: Option<String>,
-    /// Whether songs are handed out as their titles come ([`Stream::prime`] has ended).
-    primed: bool,
     /// When the last frame was found: the stall deadline runs from there.
     last_frame: Instant,
     /// [`FrameSync::junk`] when the last frame was found.
@@ -293,7 +291,6 @@ impl Stream {
             batch: Vec::with_capacity(MAX_BATCH),
             ready: VecDeque::new(),
             title: None,
-            primed: false,
             last_frame: Instant::now(),
             junk_at_last_frame: 0,
             read_buf: vec![0; READ_SIZE].into_boxed_slice(),
@@ -312,15 +309,14 @@ impl Stream {
             if let Some(first) = self.first
                 && (!waits_for_title || self.batch.len() >= MAX_BATCH / 2 || !self.ready.is_empty())
             {
-                self.primed = true;
                 self.flush();
-                let first_song = match &self.title {
-                    Some(stream_title) => Some(artist_and_title(stream_title)),
+                // A block names what is playing, so the first title is the audio's before it too.
+                let before_first_song = self.ready.iter().position(|p| matches!(p, Piece::Song { .. }));
+                match before_first_song.and_then(|i| self.ready.remove(i)) {
+                    Some(first_song) => self.ready.push_front(first_song),
                     // The station's name is a title, not "Artist - Title".
-                    None => (!name.is_empty()).then(|| (String::new(), name.to_string())),
-                };
-                if let Some((artist, title)) = first_song {
-                    self.ready.push_front(song(artist, title));
+                    None if !name.is_empty() => self.ready.push_front(song(String::new(), name.to_string())),
+                    None => {}
                 }
                 return Ok(first);
             }
@@ -418,15 +414,13 @@ impl Stream {
         if self.title.as_deref() == Some(title.as_str()) {
             return;
         }
-        if self.primed {
-            self.flush();
-            // Two titles with no audio between them: only the second is heard.
-            if matches!(self.ready.back(), Some(Piece::Song { .. })) {
-                self.ready.pop_back();
-            }
-            let (artist, name) = artist_and_title(&title);
-            self.ready.push_back(song(artist, name));
+        self.flush();
+        // Two titles with no audio between them: only the second is heard.
+        if matches!(self.ready.back(), Some(Piece::Song { .. })) {
+            self.ready.pop_back();
         }
+        let (artist, name) = artist_and_title(&title);
+        self.ready.push_back(song(artist, name));
         self.title = Some(title);
     }
 
@@ -471,6 +465,84 @@ mod tests {
         let url = Url::parse("https://radio.example/live").unwrap();
         let error = IcySource::connect(&url, Duration::from_secs(1)).unwrap_err();
         assert_eq!(error.to_string(), "https://radio.example/live: only http:// stations can be relayed");
+    }
+
+    /// A stream over a loopback socket nobody writes to: fed by hand.
+    fn stream(metaint: Option<usize>) -> Stream {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let socket = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        Stream::new(socket, metaint)
+    }
+
+    /// `n` frames of 417 bytes (128 kbit/s, 44.1 kHz), then the header of one more.
+    fn frames(n: usize) -> Vec<u8> {
+        let mut out = Vec::new();
+        for _ in 0..n {
+            out.extend([0xFF, 0xFB, 0x90, 0x00]);
+            out.resize(out.len() + 413, 0x11);
+        }
+        out.extend([0xFF, 0xFB, 0x90, 0x00]);
+        out
+    }
+
+    fn block(text: &str) -> Vec<u8> {
+        let units = text.len().div_ceil(16);
+        let mut out = vec![units as u8];
+        out.extend(text.as_bytes());
+        out.resize(1 + units * 16, 0);
+        out
+    }
+
+    fn kinds(ready: &VecDeque<Piece>) -> Vec<String> {
+        ready
+            .iter()
+            .map(|p| match p {
+                Piece::Audio { frames, .. } => format!("{} frames", frames.len() / 417),
+                Piece::Song { artist, title, .. } => format!("{artist}|{title}"),
+            })
+            .collect()
+    }
+
+    /// `audio` with a block after every `metaint` bytes: the k-th is `titles`' for k, if any.
+    fn interleave(audio: &[u8], metaint: usize, titles: &[(usize, &str)]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (k, chunk) in audio.chunks(metaint).enumerate() {
+            out.extend(chunk);
+            if chunk.len() == metaint {
+                match titles.iter().find(|(at, _)| *at == k) {
+                    Some((_, title)) => out.extend(block(&format!("StreamTitle='{title}';"))),
+                    None => out.push(0),
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn the_first_title_names_the_audio_before_it() {
+        // The block comes after 1000 bytes: 2 frames are whole (the third waits for the header
+        // after it) and yet the song comes first.
+        let bytes = interleave(&frames(6), 1000, &[(0, "A - One"), (1, "B - Two")]);
+        let mut stream = stream(Some(1000));
+        let first = stream.prime(&bytes, "Station").unwrap();
+        assert_eq!(first.bitrate_kbps, 128);
+        assert_eq!(kinds(&stream.ready), ["A|One", "2 frames", "2 frames", "B|Two", "2 frames"]);
+    }
+
+    #[test]
+    fn titles_without_audio_between_them_collapse_into_the_last() {
+        // Blocks after 100 bytes (no frame yet), 500 (one frame), 600 (still one).
+        let bytes = interleave(&frames(6), 100, &[(0, "A - One"), (4, "B - Two"), (5, "C - Three")]);
+        let mut stream = stream(Some(100));
+        stream.prime(&bytes, "").unwrap();
+        assert_eq!(kinds(&stream.ready), ["A|One", "1 frames", "C|Three", "5 frames"]);
+    }
+
+    #[test]
+    fn without_a_title_the_station_name_is_the_first_song() {
+        let mut stream = stream(None);
+        stream.prime(&frames(3), "Radio - Name").unwrap();
+        assert_eq!(kinds(&stream.ready), ["|Radio - Name", "3 frames"]);
     }
 
     #[test]
