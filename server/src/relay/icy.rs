@@ -311,8 +311,8 @@ impl Stream {
             {
                 self.flush();
                 // A block names what is playing, so the first title is the audio's before it too.
-                let before_first_song = self.ready.iter().position(|p| matches!(p, Piece::Song { .. }));
-                match before_first_song.and_then(|i| self.ready.remove(i)) {
+                let first_song_at = self.ready.iter().position(|p| matches!(p, Piece::Song { .. }));
+                match first_song_at.and_then(|i| self.ready.remove(i)) {
                     Some(first_song) => self.ready.push_front(first_song),
                     // The station's name is a title, not "Artist - Title".
                     None if !name.is_empty() => self.ready.push_front(song(String::new(), name.to_string())),
@@ -432,9 +432,12 @@ impl Stream {
     }
 }
 
-/// The batch as a piece, leaving it empty.
+/// The batch as a piece, leaving it empty. Copied, so that a piece the relay queues holds no
+/// more memory than its frames, and the batch keeps its room.
 fn audio_piece(batch: &mut Vec<u8>) -> Piece {
-    Piece::Audio { frames: std::mem::replace(batch, Vec::with_capacity(MAX_BATCH)), position_ms: None }
+    let frames = batch.clone();
+    batch.clear();
+    Piece::Audio { frames, position_ms: None }
 }
 
 /// A song of an ICY station: no id, duration or position.
