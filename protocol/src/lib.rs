@@ -10,6 +10,7 @@
 //! - [`request`], [`reply`], [`stream`], [`library`], [`radio`], [`relay`], [`goodbye`]: one module per
 //!   message family (RFC §6).
 //! - [`mp3`]: MPEG audio frame headers, because AUDIO payloads are whole MP3 frames (RFC §7).
+//! - [`resync`]: whole MPEG audio frames found in a live stream cut anywhere (a relayed station).
 //! - [`error`]: why a peer's bytes were refused.
 //! - [`text`]: text from a peer made safe for a terminal or a log (RFC §12).
 
@@ -24,6 +25,7 @@ pub mod radio;
 pub mod relay;
 pub mod reply;
 pub mod request;
+pub mod resync;
 pub mod stream;
 pub mod text;
 mod wire;

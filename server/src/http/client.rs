@@ -67,7 +67,9 @@ pub fn basic_auth(user: &str, password: &str) -> String {
 
 /// The user and password of `url` (`http://source:hackme@host/`), percent-decoded.
 pub fn credentials(url: &Url) -> Option<(String, String)> {
+    // Form decoding reads `+` as a space; in a URL's user info it is a plus.
     let decode = |s: &str| {
+        let s = s.replace('+', "%2B");
         url::form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.into_owned())
     };
     let user = decode(url.username()).unwrap_or_default();
@@ -180,6 +182,8 @@ mod tests {
         assert_eq!(basic_auth("source", "hackme"), "Basic c291cmNlOmhhY2ttZQ==");
         assert_eq!(authority(&url).unwrap(), ("icecast.example".into(), 8000));
         assert_eq!(credentials(&Url::parse("http://host/x").unwrap()), None);
+        let plus = Url::parse("http://a+b:c+d%2B@host/x").unwrap();
+        assert_eq!(credentials(&plus), Some(("a+b".into(), "c+d+".into())));
         assert_eq!(authority(&Url::parse("http://[::1]/x").unwrap()).unwrap(), ("::1".into(), 80));
     }
 
