@@ -31,6 +31,10 @@ use crate::radio::{BURST, Chunk, Station};
 /// runs dry; audio of the outage beyond this is lost when an upstream returns.
 pub const GRACE: Duration = Duration::from_secs(1);
 
+/// [`GRACE`] for an ICY station: one may send in batches (a jukebox's `/radio` writes every
+/// 1.8 s), and its audio then stops that long between batches.
+pub const ICY_GRACE: Duration = Duration::from_millis(2200);
+
 /// While silent, the live edge stays this far behind the clock, so that an upstream that
 /// returns continues the stream with little of its audio dropped.
 const SILENT_LAG: Duration = Duration::from_millis(500);
@@ -58,8 +62,9 @@ const FEED_QUEUE: usize = 64;
 /// What the feed tells the clock.
 #[derive(Debug)]
 enum Feed {
-    /// A new upstream connection: its name.
-    Session(String),
+    /// A new upstream connection: its name, and how long its audio may pause before the
+    /// relay goes on with silence.
+    Session(String, Duration),
     /// What it delivered.
     Piece(Piece),
 }
@@ -82,7 +87,7 @@ impl Source {
     fn next(&mut self) -> Result<Piece, String> {
         match self {
             Source::Jukebox(source) => source.piece().map_err(|e| e.to_string()),
-            Source::Icy(source) => source.piece().map_err(|e| e.to_string()),
+            Source::Icy(source) => source.next().map_err(|e| e.to_string()),
         }
     }
 }
@@ -152,7 +157,11 @@ fn run_feed(
         failures = 0;
         loop {
             use_upstream(station, &connected, rank);
-            if out.send(Feed::Session(connected.name.clone())).is_err() {
+            let grace = match connected.source {
+                Source::Jukebox(_) => GRACE,
+                Source::Icy(_) => ICY_GRACE,
+            };
+            if out.send(Feed::Session(connected.name.clone(), grace)).is_err() {
                 return;
             }
             let lost = loop {
@@ -250,8 +259,8 @@ fn connect(me: &Me, upstream: &Upstream, rank: usize) -> Result<Connected, Strin
         Upstream::Icy(url) => {
             let source = IcySource::connect(url, jukebox::CONNECT_TIMEOUT).map_err(|e| e.to_string())?;
             let name = match source.name() {
-                Some(name) => format!("{upstream} ({})", printable(name)),
-                None => upstream.to_string(),
+                "" => format!("{upstream} ({})", source.format()),
+                name => format!("{upstream} ({}, {})", printable(name), source.format()),
             };
             Ok(Connected {
                 source: Source::Icy(Box::new(source)),
@@ -361,10 +370,11 @@ fn run_clock(station: &Station, feed: &Receiver<Feed>) {
     let mut splicer = Splicer::new();
     let mut anchor: Option<Anchor> = None;
     let mut silent = false;
+    let mut grace = GRACE;
     loop {
         let deadline = match anchor {
             Some(anchor) if splicer.started() => {
-                let wait = if silent { crate::radio::station::CHUNK + SILENT_LAG } else { GRACE };
+                let wait = if silent { crate::radio::station::CHUNK + SILENT_LAG } else { grace };
                 anchor.instant(splicer.end_ms()) + wait
             }
             _ => Instant::now() + Duration::from_secs(1),
@@ -374,7 +384,10 @@ fn run_clock(station: &Station, feed: &Receiver<Feed>) {
             return;
         }
         match item {
-            Ok(Feed::Session(name)) => splicer.session(&name),
+            Ok(Feed::Session(name, pause)) => {
+                splicer.session(&name);
+                grace = pause;
+            }
             Ok(Feed::Piece(Piece::Song { song, title, artist, duration_ms, position_ms })) => {
                 splicer.song(song, &title, &artist, duration_ms, position_ms);
             }
@@ -391,8 +404,8 @@ fn run_clock(station: &Station, feed: &Receiver<Feed>) {
                 let Some(clock) = anchor else { continue };
                 if !silent {
                     warn!(
-                        "relay: nothing from upstream for {} s: listeners hear silence until it comes back",
-                        GRACE.as_secs()
+                        "relay: nothing from upstream for {:.1} s: listeners hear silence until it comes back",
+                        grace.as_secs_f32()
                     );
                     silent = true;
                 }
