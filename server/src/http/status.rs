@@ -6,7 +6,8 @@
 //!  "station":{"on_air":true,"bitrate_kbps":128,"sample_rate":44100,"listen_url":"/radio"},
 //!  "now":{"id":3,"title":"…","artist":"…","album":"…","duration_ms":1000,"elapsed_ms":200},
 //!  "queue":[{"id":2,"title":"…","artist":"…","duration_ms":1000,"mine":true}],
-//!  "listeners":{"native":0,"http":1,"total":1},"uptime_s":42,"bytes_sent":123456,"songs":4}
+//!  "listeners":{"native":0,"http":1,"total":1},"uptime_s":42,"bytes_sent":123456,"songs":4,
+//!  "tree":{"node":"6cbf3e4dfa904cf5","relaying":true,"path":["10.0.0.1:12345"],"children":[]}}
 //! ```
 //!
 //! `now` is `null` off the air; `mine` marks the asker's own requests (by IP address, as the
@@ -36,6 +37,20 @@ pub struct Status {
     uptime_s: u64,
     bytes_sent: u64,
     songs: usize,
+    tree: Tree,
+}
+
+/// This server's place in a tree of relays (RFC §7.6).
+#[derive(Debug, Serialize)]
+struct Tree {
+    /// Its identity, as hex.
+    node: String,
+    /// Whether it relays another station.
+    relaying: bool,
+    /// Its path to the origin, origin first (its parent last); empty at the origin.
+    path: Vec<String>,
+    /// The relays it feeds directly.
+    children: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -111,6 +126,12 @@ pub(crate) fn status(shared: &Shared, asker: Requester) -> Status {
         uptime_s: station.started().elapsed().as_secs(),
         bytes_sent: station.bytes_sent(),
         songs: shared.catalog.current().len(),
+        tree: Tree {
+            node: station.tree().node().to_string(),
+            relaying: station.relaying(),
+            path: station.tree().path().into_iter().map(|hop| hop.address).collect(),
+            children: station.tree().children().into_iter().map(|(_, address)| address).collect(),
+        },
     }
 }
 

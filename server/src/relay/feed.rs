@@ -225,7 +225,13 @@ fn connect_any(
             continue;
         }
         tried.push(hop.address.clone());
-        match connect_jukebox(me, &hop.address, lost_rank) {
+        // An ancestor given with --relay ranks as given; any other keeps the lost one's rank
+        // (the same tree).
+        let rank = upstreams
+            .iter()
+            .position(|u| matches!(u, Upstream::Jukebox(a) if *a == hop.address))
+            .unwrap_or(lost_rank);
+        match connect_jukebox(me, &hop.address, rank) {
             Ok(connected) => return Some(connected),
             Err(why) => log_failure(failures, &format!("jukebox://{}", hop.address), &why),
         }
@@ -371,15 +377,21 @@ fn run_clock(station: &Station, feed: &Receiver<Feed>) {
     let mut anchor: Option<Anchor> = None;
     let mut silent = false;
     let mut grace = GRACE;
+    // When the feed last delivered: a burst being put on the air is not an outage, even when
+    // its chunks are all overdue.
+    let mut last_heard = Instant::now();
     loop {
         let deadline = match anchor {
             Some(anchor) if splicer.started() => {
                 let wait = if silent { crate::radio::station::CHUNK + SILENT_LAG } else { grace };
-                anchor.instant(splicer.end_ms()) + wait
+                (anchor.instant(splicer.end_ms()) + wait).max(last_heard + wait)
             }
             _ => Instant::now() + Duration::from_secs(1),
         };
         let item = feed.recv_deadline(deadline);
+        if item.is_ok() {
+            last_heard = Instant::now();
+        }
         if station.stopped() {
             return;
         }

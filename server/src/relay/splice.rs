@@ -227,6 +227,10 @@ impl Splicer {
             // The upstream skipped ahead (audio lost in a gap): silence up to it keeps the
             // stream's clock true.
             let until = u64::try_from(at).unwrap_or(u64::MAX) / 1000;
+            tracing::debug!(
+                "relay: the upstream skipped {} ms ahead; silence fills the gap",
+                until.saturating_sub(end / 1000)
+            );
             self.end_us = Some(end);
             out.extend(self.silence(until));
         }

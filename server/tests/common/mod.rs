@@ -129,6 +129,8 @@ impl Client {
 pub struct Binary {
     pub child: std::process::Child,
     pub addr: SocketAddr,
+    /// Where it serves HTTP, when started with `--http`.
+    pub http: Option<SocketAddr>,
     /// What it logged up to the "listening on" line, and after, as read so far.
     pub log: std::sync::Arc<std::sync::Mutex<String>>,
 }
@@ -136,10 +138,17 @@ pub struct Binary {
 impl Binary {
     /// Starts `jukebox-server DIR 0 --bind 127.0.0.1 ARGS...` and waits until it listens.
     pub fn start(dir: &Path, args: &[&str]) -> Binary {
+        let mut all: Vec<&str> = vec![dir.to_str().expect("a UTF-8 path"), "0", "--bind", "127.0.0.1"];
+        all.extend_from_slice(args);
+        Binary::start_args(&all)
+    }
+
+    /// Starts `jukebox-server ARGS...` and waits until it listens (and, with `--http`, until
+    /// it serves HTTP).
+    pub fn start_args(args: &[&str]) -> Binary {
         use std::io::BufRead;
+        let wants_http = args.contains(&"--http");
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_jukebox-server"))
-            .arg(dir)
-            .args(["0", "--bind", "127.0.0.1"])
             .args(args)
             .env("RUST_LOG", "info")
             .stderr(std::process::Stdio::piped())
@@ -148,6 +157,7 @@ impl Binary {
         let stderr = child.stderr.take().expect("stderr");
         let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
         let (tx, rx) = std::sync::mpsc::channel();
+        let (http_tx, http_rx) = std::sync::mpsc::channel();
         let sink = std::sync::Arc::clone(&log);
         std::thread::spawn(move || {
             for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
@@ -155,18 +165,32 @@ impl Binary {
                     let addr = rest.split_whitespace().next().unwrap_or_default().to_string();
                     let _ = tx.send(addr);
                 }
+                if let Some(rest) = line.split("HTTP on http://").nth(1) {
+                    let addr = rest.split('/').next().unwrap_or_default().to_string();
+                    let _ = http_tx.send(addr);
+                }
                 let mut log = sink.lock().unwrap();
                 log.push_str(&line);
                 log.push('\n');
             }
         });
         let addr = rx.recv_timeout(Duration::from_secs(10)).expect("the server logs where it listens");
-        Binary { child, addr: addr.parse().expect("an address"), log }
+        let http = wants_http.then(|| {
+            let http =
+                http_rx.recv_timeout(Duration::from_secs(10)).expect("the server logs where it serves HTTP");
+            http.parse().expect("an address")
+        });
+        Binary { child, addr: addr.parse().expect("an address"), http, log }
     }
 
     /// Waits until the log holds `text`; returns the log.
     pub fn wait_for_log(&self, text: &str) -> String {
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        self.wait_for_log_within(text, Duration::from_secs(10))
+    }
+
+    /// Waits at most `limit` until the log holds `text`; returns the log.
+    pub fn wait_for_log_within(&self, text: &str, limit: Duration) -> String {
+        let deadline = std::time::Instant::now() + limit;
         loop {
             let log = self.log.lock().unwrap().clone();
             if log.contains(text) {
