@@ -65,9 +65,13 @@ pub fn basic_auth(user: &str, password: &str) -> String {
     format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}")))
 }
 
-/// The user and password of `url` (`http://source:hackme@host/`), percent-decoded.
+/// The user and password of `url` (`http://source:hackme@host/`), percent-decoded (a `+`
+/// stays a plus: only forms mean a space by it).
 pub fn credentials(url: &Url) -> Option<(String, String)> {
-    let decode = |s: &str| url::form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.into_owned());
+    let decode = |s: &str| {
+        let query = format!("x={}", s.replace('+', "%2B"));
+        url::form_urlencoded::parse(query.as_bytes()).next().map(|(_, v)| v.into_owned())
+    };
     let user = decode(url.username()).unwrap_or_default();
     let password = url.password().and_then(decode).unwrap_or_default();
     (!user.is_empty() || !password.is_empty()).then_some((user, password))
@@ -111,7 +115,10 @@ pub fn parse_response(bytes: &[u8]) -> Result<Option<(ResponseHead, usize)>, Hea
 
 /// Reads a response head from `socket`, which must be done by `deadline`. Returns the head and
 /// what came after it in the same reads (the start of the body, at most [`MAX_HEAD`] bytes).
-pub fn read_response(mut socket: &TcpStream, deadline: Instant) -> Result<(ResponseHead, Vec<u8>), HeadError> {
+pub fn read_response(
+    mut socket: &TcpStream,
+    deadline: Instant,
+) -> Result<(ResponseHead, Vec<u8>), HeadError> {
     let mut buf = vec![0u8; MAX_HEAD];
     let mut filled = 0;
     loop {
@@ -172,6 +179,8 @@ mod tests {
     fn credentials_come_decoded_from_the_url() {
         let url = Url::parse("http://source:p%40ss@icecast.example:8000/jukebox.mp3").unwrap();
         assert_eq!(credentials(&url), Some(("source".into(), "p@ss".into())));
+        let plus = Url::parse("http://source:a+b%20c@h/x").unwrap();
+        assert_eq!(credentials(&plus), Some(("source".into(), "a+b c".into())));
         assert_eq!(basic_auth("source", "hackme"), "Basic c291cmNlOmhhY2ttZQ==");
         assert_eq!(authority(&url).unwrap(), ("icecast.example".into(), 8000));
         assert_eq!(credentials(&Url::parse("http://host/x").unwrap()), None);
