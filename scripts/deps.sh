@@ -8,6 +8,7 @@
 #   python3-venv                  tests: a venv for selenium, which drives that browser
 #   ffmpeg, mpv, mpg123, curl,    tests: real players and clients of the HTTP radio
 #   vlc-bin, vlc-plugin-base        (server/tests/http.rs)
+#   icecast2                      tests: the real Icecast that --icecast feeds (server/tests/icecast.rs)
 # and, for the browser test, Python's selenium (pinned, from PyPI) in target/browser-venv,
 # where server/tests/browser.rs looks for it.
 # Usage: scripts/deps.sh [build|test]   (default: test). Installs only what is missing.
@@ -23,6 +24,7 @@ want=(libasound2-dev pkg-config make)
 if [ "${1:-test}" = test ]; then
   want+=(sox lame tmux chromium chromium-driver python3-venv)
   want+=(ffmpeg mpv mpg123 vlc-bin vlc-plugin-base curl)
+  want+=(icecast2)
 fi
 
 missing=()

@@ -47,6 +47,10 @@
 //!             ICY blocks; select! over the live queue and shutdown
 //!    /events: select! over station.watch(), shutdown and a 15 s keepalive
 //!    /songs/N.mp3: open_listed, then 64 KiB reads (read_at) and writes
+//!
+//!  Icecast (with_icecast): icecast-source thread: a listener of the Hub (Via::Http) whose
+//!  socket is Icecast's PUT; posts titles to the icecast-titles thread (newest only), which
+//!  sends each on a short connection of its own
 //! ```
 //!
 //! - The reader blocks only in `read` (timeout: `IDLE_TIMEOUT`), in waiting for a song
@@ -82,12 +86,18 @@
 //!   after its answer, in reading what the client still sends for at most a second (so that
 //!   the close does not reset the answer away). At shutdown streams and event streams end, and
 //!   the HTTP acceptor stops after the native one.
+//! - The Icecast feeder ([`icecast`], started by [`Server::run`] after
+//!   [`Server::with_icecast`]) blocks only in connecting to Icecast and reading its answer
+//!   (each bounded), in `write` (timeout: [`icecast::feed::WRITE_TIMEOUT`]) and in `select!`
+//!   over its queue of chunks, its backoff and the shutdown signal; its title thread blocks in
+//!   one short admin request at a time. The station never waits for either.
 //! - The library is an immutable snapshot behind the [`Catalog`]; a scan builds a new one and
 //!   swaps it in. Loaded songs are shared through [`library::song::SongCache`] (a mutex held
 //!   only for map updates).
 
 pub mod capacity;
 pub mod http;
+pub mod icecast;
 pub mod library;
 pub mod native;
 mod net;
@@ -171,6 +181,8 @@ pub struct Server {
     /// The HTTP side, when [`Server::with_http`] bound it.
     http: Option<http::Endpoint>,
     http_limits: http::Limits,
+    /// The Icecast to feed the station to, when [`Server::with_icecast`] named one.
+    icecast: Option<icecast::Target>,
 }
 
 /// Stops a running server from another thread (a signal handler, a test). Cloneable.
@@ -223,6 +235,7 @@ impl Server {
             max_clients: None,
             http: None,
             http_limits: http::Limits::default(),
+            icecast: None,
         })
     }
 
@@ -307,6 +320,15 @@ impl Server {
         Ok(self)
     }
 
+    /// Also feeds the station to an Icecast server as a source (see [`icecast`]), so that
+    /// Icecast and its relays serve audiences too large for one jukebox. The feeder starts
+    /// with [`Server::run`], reconnects whenever Icecast goes away, and stops with the server;
+    /// without [`Server::with_radio`] there is nothing to feed and it waits.
+    pub fn with_icecast(mut self, target: icecast::Target) -> Server {
+        self.icecast = Some(target);
+        self
+    }
+
     /// The station, on the air or off, for the HTTP side and tests.
     pub fn station(&self) -> Station {
         self.shared.station.clone()
@@ -343,6 +365,12 @@ impl Server {
                     None
                 }
             });
+        if let Some(target) = self.icecast.take() {
+            let stop = self.shared.shutdown.clone();
+            if let Err(e) = icecast::spawn(self.shared.station.clone(), target, stop) {
+                warn!("cannot start the thread that feeds Icecast: {e}");
+            }
+        }
         let stopping = Arc::clone(&self.stop.stopping);
         match Acceptor::new(self.poll, self.listener, Arc::clone(&self.shared), max_clients) {
             Ok(mut acceptor) => acceptor.run(&stopping),

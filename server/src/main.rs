@@ -95,6 +95,14 @@ struct Args {
     /// Do not start the radio station: TUNE, REQUEST and /radio answer that it is off the air.
     #[arg(long)]
     no_radio: bool,
+    /// Also push the station to an Icecast 2.4 server as a source, for audiences larger than
+    /// one server should serve: http://source:PASSWORD@HOST:PORT/MOUNT (the user defaults to
+    /// `source`; the password is Icecast's <source-password>). Titles follow each song change
+    /// (through Icecast's /admin/metadata, with the same credentials). When Icecast goes away
+    /// the server tries again, waiting from 0.5 s up to 30 s between tries (minutes after a
+    /// wrong password), and its own listeners never notice. See README.md, "Feeding Icecast".
+    #[arg(long, value_name = "URL", value_parser = jukebox_server::icecast::Target::parse, conflicts_with = "no_radio")]
+    icecast: Option<jukebox_server::icecast::Target>,
     /// Where to keep the index that remembers song ids between runs [default: a file under
     /// $XDG_CACHE_HOME/jukebox, else ~/.cache/jukebox, named after MUSIC_DIR]. `none` keeps
     /// no index: ids then hold only while the server runs.
@@ -207,6 +215,9 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
+    }
+    if let Some(target) = args.icecast {
+        server = server.with_icecast(target);
     }
     let stop = server.shutdown_handle();
     if let Err(e) = ctrlc::set_handler(move || stop.shutdown()) {

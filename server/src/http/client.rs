@@ -65,12 +65,12 @@ pub fn basic_auth(user: &str, password: &str) -> String {
     format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}")))
 }
 
-/// The user and password of `url` (`http://source:hackme@host/`), percent-decoded.
+/// The user and password of `url` (`http://source:hackme@host/`), percent-decoded (a `+`
+/// stays a plus: only forms mean a space by it).
 pub fn credentials(url: &Url) -> Option<(String, String)> {
-    // Form decoding reads `+` as a space; in a URL's user info it is a plus.
     let decode = |s: &str| {
-        let s = s.replace('+', "%2B");
-        url::form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.into_owned())
+        let query = format!("x={}", s.replace('+', "%2B"));
+        url::form_urlencoded::parse(query.as_bytes()).next().map(|(_, v)| v.into_owned())
     };
     let user = decode(url.username()).unwrap_or_default();
     let password = url.password().and_then(decode).unwrap_or_default();
@@ -179,6 +179,8 @@ mod tests {
     fn credentials_come_decoded_from_the_url() {
         let url = Url::parse("http://source:p%40ss@icecast.example:8000/jukebox.mp3").unwrap();
         assert_eq!(credentials(&url), Some(("source".into(), "p@ss".into())));
+        let plus = Url::parse("http://source:a+b%20c@h/x").unwrap();
+        assert_eq!(credentials(&plus), Some(("source".into(), "a+b c".into())));
         assert_eq!(basic_auth("source", "hackme"), "Basic c291cmNlOmhhY2ttZQ==");
         assert_eq!(authority(&url).unwrap(), ("icecast.example".into(), 8000));
         assert_eq!(credentials(&Url::parse("http://host/x").unwrap()), None);
