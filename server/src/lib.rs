@@ -95,6 +95,7 @@
 //!   swaps it in. Loaded songs are shared through [`library::song::SongCache`] (a mutex held
 //!   only for map updates).
 
+pub mod backoff;
 pub mod capacity;
 pub mod http;
 pub mod icecast;

@@ -11,10 +11,10 @@ use crossbeam_channel::{Receiver, select};
 use tracing::{debug, info, warn};
 
 use super::Target;
-use super::backoff::Backoff;
 use super::metadata::Titles;
 use super::report::{Line, Report};
 use super::source::{self, SourceError};
+use crate::backoff::Backoff;
 use crate::http::icy::stream_title;
 use crate::radio::{Chunk, Slice, Station, Via};
 

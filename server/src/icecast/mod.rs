@@ -12,7 +12,6 @@
 //! - [`target`]: the URL (`http://source:PASSWORD@HOST:PORT/MOUNT`), checked at startup.
 //! - [`source`]: the `PUT` and Icecast's answer; [`SourceError`] says what went wrong.
 //! - [`metadata`]: title updates, on a thread of their own so they never hold up the audio.
-//! - [`backoff`]: the delays between tries ([`Backoff`], sans-IO).
 //! - [`report`]: which tries are worth a log line (sans-IO).
 //! - `feed`: the source thread that drives them.
 //!
@@ -22,7 +21,6 @@
 //! the backoff's delay and the stop signal. The station never waits for it: like every
 //! listener it has a bounded queue, and is skipped forward when it falls behind.
 
-pub mod backoff;
 pub mod feed;
 pub mod metadata;
 pub mod report;
@@ -33,7 +31,6 @@ use std::thread::{self, JoinHandle};
 
 use crossbeam_channel::Receiver;
 
-pub use backoff::Backoff;
 pub use source::SourceError;
 pub use target::{Target, TargetError};
 

@@ -24,6 +24,7 @@ use super::icy::IcySource;
 use super::jukebox::{self, Answer, JukeboxError, JukeboxSource};
 use super::splice::Splicer;
 use super::{Piece, Upstream};
+use crate::backoff::Backoff;
 use crate::radio::{BURST, Chunk, Station};
 
 /// How long the relay's live edge may wait for audio before it goes on with silence. Its
@@ -142,6 +143,8 @@ fn run_feed(
     better: &Receiver<Connected>,
 ) {
     let mut failures: u32 = 0;
+    let mut backoff = Backoff::new(MIN_BACKOFF, MAX_BACKOFF);
+    let mut rng = fastrand::Rng::new();
     // The path of the upstream lost last, to climb.
     let mut lost_path: Vec<Hop> = Vec::new();
     let mut lost_rank = 0;
@@ -151,10 +154,11 @@ fn run_feed(
             if failures == 1 || failures.is_power_of_two() {
                 warn!("relay: no upstream answers (tried {} times); trying again", failures);
             }
-            thread::sleep(backoff(failures));
+            thread::sleep(backoff.next_delay(&mut rng));
             continue;
         };
         failures = 0;
+        backoff.reset();
         loop {
             use_upstream(station, &connected, rank);
             let grace = match connected.source {
@@ -336,12 +340,6 @@ fn run_probe(
     }
 }
 
-/// The wait after `failures` rounds in a row in which no upstream answered.
-fn backoff(failures: u32) -> Duration {
-    let doubled = MIN_BACKOFF.saturating_mul(1u32 << failures.saturating_sub(1).min(16));
-    jitter(doubled.min(MAX_BACKOFF))
-}
-
 /// `d` ± 25 %.
 fn jitter(d: Duration) -> Duration {
     d.mul_f64(0.75 + fastrand::f64() * 0.5)
@@ -456,15 +454,6 @@ fn air(station: &Station, anchor: &mut Option<Anchor>, chunk: Chunk) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn backoff_doubles_to_its_bound_with_jitter() {
-        for failures in 1..40 {
-            let d = backoff(failures);
-            assert!(d >= MIN_BACKOFF.mul_f64(0.75) && d <= MAX_BACKOFF.mul_f64(1.25), "{failures}: {d:?}");
-        }
-        assert!(backoff(2) > backoff(1).mul_f64(0.5));
-    }
 
     #[test]
     fn the_anchor_maps_times_both_ways_without_underflow() {
