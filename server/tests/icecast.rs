@@ -1,7 +1,9 @@
 //! `--icecast` against the real Icecast 2.4 (Debian's `icecast2`), started in a temporary
 //! folder on a free port: ffmpeg listening on Icecast's mount hears our station and its
 //! titles; a killed and restarted Icecast gets our source (and the title) back; a wrong
-//! password is named in our log while our own listeners go on.
+//! password is named in our log while our own listeners go on; and a relay of that Icecast
+//! mount (`--relay http://…`, an ICY station like any other) re-serves its audio and titles,
+//! and keeps its listeners through an Icecast restart.
 //!
 //! Each test says SKIPPED and passes when icecast2 or ffmpeg is not installed, unless
 //! `JUKEBOX_REQUIRE_PLAYERS` is set (`scripts/deps.sh test` installs them).
@@ -400,4 +402,56 @@ fn a_wrong_password_is_named_in_the_log_and_our_listeners_go_on() {
     assert!(bytes.starts_with(b"HTTP/1.0 200") || bytes.starts_with(b"HTTP/1.1 200"));
     assert_eq!(&bytes[body..body + 2], [0xFF, 0xFB], "an MPEG-1 Layer III frame");
     assert!(on_air(http).is_some());
+}
+
+#[test]
+fn a_relay_of_an_icecast_mount_re_serves_its_audio_and_titles_and_keeps_its_listeners_through_a_restart() {
+    let Some((icecast2, ffmpeg)) = programs() else { return };
+    let music = songs(3, 3.0);
+    let mut icecast = Icecast::start(&icecast2);
+    let url = icecast.url(PASSWORD);
+    let origin = Binary::start(music.path(), &["--db", "none", "--http", "0", "--icecast", &url]);
+    let aired = Aired::record(http_addr(&origin));
+    icecast.wait_for_title(Duration::from_secs(15));
+    let mount = icecast.listen_url();
+    let relay = Binary::start_args(&["--relay", &mount, "0", "--bind", "127.0.0.2", "--http", "0"]);
+    relay.wait_for_log("relay: relaying http://");
+    let relay_http = relay.http.expect("the relay serves HTTP");
+
+    // ffmpeg on the relay's /radio: Icecast's stream, decoded cleanly, with its titles.
+    let heard = ffmpeg_listens(&ffmpeg, &format!("http://{relay_http}/radio"), 8, music.path());
+    assert!(heard.complaints.is_empty(), "ffmpeg complained: {:#?}\n{}", heard.complaints, heard.log);
+    assert!(heard.rms > 1000.0 && heard.seconds >= 7.9, "{} s, RMS {}", heard.seconds, heard.rms);
+    let aired = aired.titles();
+    assert!(
+        heard.titles.len() >= 2,
+        "no title change reached the relay's listener: {:?}\n{}",
+        heard.titles,
+        heard.log
+    );
+    assert!(
+        aired.windows(heard.titles.len()).any(|w| w == heard.titles.as_slice()),
+        "the relay's listener heard {:?}; the origin aired {aired:?}",
+        heard.titles
+    );
+
+    // A native listener of the relay stays connected while Icecast dies and comes back.
+    let listener = common::listener::listen(relay.addr, false);
+    common::listener::wait(&listener, Duration::from_secs(10), "audio from the relay", |h| h.seconds() > 2.0);
+    icecast.kill();
+    relay.wait_for_log(&format!("relay: lost {mount}"));
+    icecast.run();
+    icecast.wait_for_title(Duration::from_secs(15));
+    wait_for(
+        Duration::from_secs(20),
+        || format!("the relay to reconnect:\n{}", relay.log.lock().unwrap()),
+        || (relay.log.lock().unwrap().matches("relay: relaying http://").count() >= 2).then_some(()),
+    );
+    let now = listener.lock().unwrap().seconds();
+    common::listener::wait(&listener, Duration::from_secs(10), "audio after Icecast came back", |h| {
+        h.seconds() > now + 2.0
+    });
+    let heard = listener.lock().unwrap();
+    common::listener::assert_continuous(&heard);
+    eprintln!("a listener of the relay heard {:.1} s of silence while Icecast restarted", heard.silence());
 }

@@ -13,7 +13,8 @@
 //! `now` is `null` off the air; `mine` marks the asker's own requests (by IP address, as the
 //! station counts requesters). A request is answered `{"ok":true,"place":2,"message":"…"}`
 //! (200) or `{"ok":false,"error":"already_queued","message":"…"}` with 409 (already_queued),
-//! 429 (request_limit), 503 (queue_full, off_air) or 404 (no_such_song).
+//! 429 (request_limit), 503 (queue_full, off_air), 404 (no_such_song) or 403 (not_the_origin: a
+//! relay, whose songs are requested at the origin).
 
 use jukebox_protocol::ErrorCode;
 use serde::Serialize;
@@ -194,6 +195,8 @@ pub fn request_answer(result: &Result<Accepted, RequestError>) -> (u16, String) 
                 ErrorCode::QueueFull => (503, "queue_full"),
                 ErrorCode::NoSuchSong => (404, "no_such_song"),
                 ErrorCode::OffAir => (503, "off_air"),
+                // A relay: songs are requested at the origin.
+                ErrorCode::NotTheOrigin => (403, "not_the_origin"),
                 _ => (500, "internal"),
             };
             (status, json(&Refused { ok: false, error, message: &refused.message }))

@@ -1,6 +1,8 @@
 //! A minimal blocking protocol client and synthetic songs for the server's integration tests.
 #![allow(dead_code)]
 
+pub mod listener;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
