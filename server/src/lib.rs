@@ -30,6 +30,12 @@
 //!
 //!  station-encoder ──▶ station-clock ──▶ Hub: a bounded queue of shared chunks per listener
 //!  (radio::station)                      (native writers and HTTP /radio threads read them)
+//!   or, relaying (with_relay):                        ▲
+//!  relay-feed ──Feed (bounded)──▶ relay-clock ────────┘  a relay child's writer wakes on
+//!  (relay::feed: connects, fails   (Splicer: drops what    each chunk (Session::relay_feed)
+//!   over, reads one upstream)       was sent, silence
+//!     ▲ a better upstream            while none comes)
+//!  relay-probe: tries earlier --relay upstreams every 5 s
 //!
 //!  HTTP (with_http)┌──────────────────────────────────────┐
 //!  TcpListener ──▶ │ http-acceptor: mio loop over the     │  over http::DEFAULT_MAX_CONNECTIONS
@@ -86,6 +92,15 @@
 //!   after its answer, in reading what the client still sends for at most a second (so that
 //!   the close does not reset the answer away). At shutdown streams and event streams end, and
 //!   the HTTP acceptor stops after the native one.
+//! - A relay (`relay`, started by [`Server::with_relay`]) has three threads instead of the
+//!   station's two: the feed blocks in connecting (each attempt bounded, `relay::jukebox::
+//!   CONNECT_TIMEOUT`), in reading its upstream (at most `relay::jukebox::STALL` or
+//!   `relay::icy::STALL` without audio, then it fails over) and in handing what it read to the
+//!   clock (bounded: a clock that waits to put early audio on the air slows the upstream through
+//!   TCP); the clock blocks only in receiving (until audio is due, or an outage is declared and
+//!   it goes on with silence) and in sleeping until a chunk is due; the prober only in its own
+//!   connection attempts. A relay child's writer (a RELAY stream) wakes on each chunk its queue
+//!   receives, not every `radio::WRITE_EVERY`.
 //! - The Icecast feeder ([`icecast`], started by [`Server::run`] after
 //!   [`Server::with_icecast`]) blocks only in connecting to Icecast and reading its answer
 //!   (each bounded), in `write` (timeout: [`icecast::feed::WRITE_TIMEOUT`]) and in `select!`
