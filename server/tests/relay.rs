@@ -107,12 +107,15 @@ fn a_chain_of_relays_plays_the_origins_audio_frame_for_frame_with_little_delay_p
     for track in listener_heard.tracks.iter().skip(1) {
         assert!(origin_heard.tracks.contains(track), "{track:?} was announced at the origin");
     }
-    // Each chunk reaches the leaf's relay feed soon after the origin's.
+    // Each chunk reaches the leaf's relay feed soon after the origin's (after the bursts, which
+    // both got at once when they joined).
     let origin_times: HashMap<u32, Instant> =
         origin_heard.audio.iter().map(|(t, _, p, _)| (*p, *t)).collect();
+    let live_from = [&origin_heard, &leaf_heard].iter().map(|h| h.audio[0].2).max().unwrap() + 3000;
     let mut delays: Vec<f64> = leaf_heard
         .audio
         .iter()
+        .filter(|(_, _, p, _)| *p > live_from)
         .filter_map(|(t, _, p, _)| {
             origin_times.get(p).map(|o| t.saturating_duration_since(*o).as_secs_f64() * 1000.0)
         })
@@ -218,4 +221,33 @@ fn six_relays_started_against_the_origin_build_a_tree_of_depth_three_and_heal_it
         assert!(heard.silence() < 1.0, "{} s of silence", heard.silence());
     }
     assert!(children_of(origin.http.unwrap()).len() <= 2);
+}
+
+#[test]
+fn a_leaf_whose_relay_hangs_gives_up_on_it_and_its_listener_hears_a_bounded_silence() {
+    let dir = songs();
+    let origin = origin(dir.path(), &[]);
+    let middle = relay("127.0.0.2", 0, &[origin.addr], &[]);
+    let leaf = relay("127.0.0.3", 0, &[middle.addr, origin.addr], &[]);
+    let listener = listen(leaf.addr, false);
+    wait(&listener, Duration::from_secs(10), "audio at the leaf", |h| h.seconds() > 2.0);
+    // Stopped, not dead: its sockets stay open and say nothing.
+    let pid = middle.child.id().to_string();
+    assert!(std::process::Command::new("kill").args(["-STOP", &pid]).status().unwrap().success());
+    let stopped = Instant::now();
+    leaf.wait_for_log(&format!("relay: relaying jukebox://{}", origin.addr));
+    let failed_over = stopped.elapsed();
+    let before = listener.lock().unwrap().seconds();
+    wait(&listener, Duration::from_secs(10), "audio after the failover", |h| h.seconds() > before + 2.0);
+    let _ = std::process::Command::new("kill").args(["-CONT", &pid]).status();
+    let heard = listener.lock().unwrap();
+    assert_continuous(&heard);
+    let silence = heard.silence();
+    eprintln!(
+        "a hung relay was given up after {failed_over:?}; its leaf's listener heard {silence:.2} s of silence"
+    );
+    // STALL (3 s) without audio, of which the first second (GRACE) is covered by the listeners'
+    // cushion and then by the new upstream's burst.
+    assert!(silence <= 3.0, "{silence} s of silence");
+    assert!(heard.ended.is_none());
 }

@@ -36,9 +36,11 @@ pub const GRACE: Duration = Duration::from_secs(1);
 /// 1.8 s), and its audio then stops that long between batches.
 pub const ICY_GRACE: Duration = Duration::from_millis(2200);
 
-/// While silent, the live edge stays this far behind the clock, so that an upstream that
-/// returns continues the stream with little of its audio dropped.
-const SILENT_LAG: Duration = Duration::from_millis(500);
+/// While silent, the live edge stays this far behind the clock: as far as the listeners'
+/// cushions allow (they play [`BURST`] behind the clock, and their writers top them up below
+/// `radio::MIN_CUSHION`), so that an upstream that returns continues the stream with as little
+/// of its audio replaced by silence as can be: an outage of t seconds costs about t - 1.1 s.
+const SILENT_LAG: Duration = Duration::from_millis(1300);
 
 /// Audio further ahead of the relay's clock than this is dropped instead of waited for: an
 /// ICY station's burst after a reconnect would otherwise add to every listener's delay for
