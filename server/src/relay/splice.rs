@@ -37,6 +37,12 @@ const SAME_CLOCK: Duration = Duration::from_secs(10);
 /// relay would air nothing for good. Audio beyond this is cut into further chunks.
 const MAX_CHUNK: Duration = Duration::from_secs(1);
 
+/// The most songs announced and not yet begun that the splicer keeps. An upstream announces
+/// a song just before its audio, so one or two wait at a time; one that announces songs and
+/// sends no audio for them (or a song far in the future, which holds back every later one)
+/// would otherwise grow the relay's memory without bound. The oldest goes first.
+const MAX_PENDING: usize = 16;
+
 /// Where a song begins.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Start {
@@ -99,6 +105,10 @@ impl Splicer {
     /// song is named.
     pub fn session(&mut self, name: &str) {
         self.name = name.to_string();
+        // Songs the lost upstream announced and whose audio never came: the new upstream
+        // announces what its own audio begins with, and a start on the old one's clock may
+        // mean nothing on the new one's (far ahead, it would hold back every later song).
+        self.pending.clear();
     }
 
     /// Relay time at the end of the stream so far, in ms (0 before any audio).
@@ -147,6 +157,9 @@ impl Splicer {
         self.seq += 1;
         let track = Track { song, duration_ms, title: title.to_string(), artist: artist.to_string() };
         let airing = Arc::new(Airing { seq: self.seq, track, album: String::new(), start_ms: 0 });
+        if self.pending.len() >= MAX_PENDING {
+            self.pending.pop_front();
+        }
         self.pending.push_back(Pending { start, airing });
     }
 
@@ -490,6 +503,25 @@ mod tests {
         }
         let total: Duration = chunks.iter().map(|c| c.duration).sum();
         assert_eq!(total.as_millis(), (data.len() / len) as u128 * 72);
+    }
+
+    #[test]
+    fn songs_without_audio_are_bounded_and_a_new_session_forgets_them() {
+        let mut s = Splicer::new();
+        s.audio(&frames(8, 1), Some(at(0)));
+        // A song far ahead of the audio, then a flood of songs that never come.
+        s.song(Some(SongId(1)), "Far", "", 0, Some(at(1_000_000)));
+        for n in 0..10_000u32 {
+            s.song(Some(SongId(n + 2)), &format!("t{n}"), "", 0, Some(at(8) + u64::from(n)));
+        }
+        assert!(s.pending.len() <= MAX_PENDING);
+        // The one far ahead no longer holds back the songs behind it.
+        let next = s.audio(&frames(8, 2), Some(at(10_000)));
+        assert_ne!(next[0].airing.track.title, "Far");
+        // A song announced by an upstream that is then lost does not outlive it.
+        s.song(Some(SongId(99)), "Lost", "", 0, Some(at(2_000_000)));
+        s.session("jukebox://other");
+        assert!(s.pending.is_empty());
     }
 
     #[test]
