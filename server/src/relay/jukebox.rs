@@ -247,7 +247,7 @@ fn connect(address: &str, from: Option<IpAddr>) -> io::Result<TcpStream> {
 
 fn connect_one(addr: SocketAddr, from: Option<IpAddr>) -> io::Result<TcpStream> {
     let socket = socket2::Socket::new(socket2::Domain::for_address(addr), socket2::Type::STREAM, None)?;
-    if let Some(ip) = from.filter(|ip| !ip.is_unspecified() && ip.is_ipv4() == addr.is_ipv4()) {
+    if let Some(ip) = source_for(addr, from) {
         socket.bind(&SocketAddr::new(ip, 0).into())?;
     }
     socket.connect_timeout(&addr.into(), CONNECT_TIMEOUT)?;
@@ -256,9 +256,33 @@ fn connect_one(addr: SocketAddr, from: Option<IpAddr>) -> io::Result<TcpStream> 
     Ok(stream)
 }
 
+/// The address to connect to `addr` from: the relay's own (`from`), when it can reach `addr`
+/// from there. Not when it is unspecified or of the other family, and not a loopback address
+/// for an upstream elsewhere: a socket bound to 127.0.0.1 cannot reach another host (the
+/// connect fails with EINVAL), so a relay listening on localhost could relay only itself.
+fn source_for(addr: SocketAddr, from: Option<IpAddr>) -> Option<IpAddr> {
+    from.filter(|ip| {
+        !ip.is_unspecified()
+            && ip.is_ipv4() == addr.is_ipv4()
+            && (!ip.is_loopback() || addr.ip().is_loopback())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_relay_on_loopback_reaches_upstreams_elsewhere_unbound() {
+        let at = |s: &str| s.parse::<SocketAddr>().unwrap();
+        let ip = |s: &str| Some(s.parse::<IpAddr>().unwrap());
+        assert_eq!(source_for(at("192.0.2.7:9"), ip("127.0.0.1")), None);
+        assert_eq!(source_for(at("127.0.0.1:9"), ip("127.0.0.1")), ip("127.0.0.1"));
+        assert_eq!(source_for(at("[2001:db8::1]:9"), ip("::1")), None);
+        assert_eq!(source_for(at("192.0.2.7:9"), ip("192.0.2.2")), ip("192.0.2.2"));
+        assert_eq!(source_for(at("192.0.2.7:9"), ip("0.0.0.0")), None);
+        assert_eq!(source_for(at("[2001:db8::1]:9"), ip("192.0.2.2")), None);
+    }
 
     #[test]
     fn positions_widen_across_the_32_bit_wrap() {
