@@ -203,7 +203,7 @@ fn run_feed(
 
 /// Takes `connected` as the upstream: its path is this server's now.
 fn use_upstream(station: &Station, connected: &Connected, rank: &AtomicUsize) {
-    let route: Vec<String> = connected.path.iter().map(|h| h.address.clone()).collect();
+    let route: Vec<String> = connected.path.iter().map(|h| printable(&h.address).into_owned()).collect();
     if route.len() > 1 {
         info!("relay: relaying {} (path from the origin: {})", connected.name, route.join(" → "));
     } else {
@@ -257,6 +257,8 @@ fn connect_any(
 }
 
 fn log_failure(failures: u32, name: &str, why: &str) {
+    // `name` may be an address an upstream sent (a hop of its path).
+    let name = printable(name);
     if failures < 2 {
         warn!("relay: {name} cannot be relayed: {}", printable(why));
     } else {
@@ -289,6 +291,11 @@ fn connect(me: &Me, upstream: &Upstream, rank: usize) -> Result<Connected, Strin
 fn connect_jukebox(me: &Me, address: &str, rank: usize) -> Result<Connected, String> {
     let mut address = address.to_string();
     for _ in 0..=MAX_REDIRECTS {
+        // A REDIRECT's address, or a hop of a lost parent's path, is an upstream's text: it
+        // goes into the log and (as the upstream's name) into titles only if it is one.
+        if printable(&address) != address.as_str() || super::jukebox_address(&address).is_err() {
+            return Err(format!("{} is not a HOST:PORT to connect to", printable(&address)));
+        }
         let from = Some(me.listen.ip()).filter(|ip: &IpAddr| !ip.is_unspecified());
         match jukebox::attach(&address, from, me.node, me.listen.port())
             .map_err(|e: JukeboxError| e.to_string())?
@@ -456,6 +463,16 @@ fn air(station: &Station, anchor: &mut Option<Anchor>, chunk: Chunk) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_address_an_upstream_sent_is_checked_before_it_is_used_or_logged() {
+        let me = Me { node: NodeId(1), listen: "127.0.0.1:1".parse().unwrap() };
+        for bad in ["evil\n2024-01-01 WARN forged:1", "\u{1b}[2Jx:1", "nohost", "x:0"] {
+            let Err(why) = connect_jukebox(&me, bad, 0) else { panic!("{bad:?} accepted") };
+            assert!(why.ends_with("is not a HOST:PORT to connect to"), "{why}");
+            assert!(!why.contains(['\n', '\u{1b}']), "{why:?}");
+        }
+    }
 
     #[test]
     fn the_anchor_maps_times_both_ways_without_underflow() {

@@ -80,6 +80,9 @@ pub struct JukeboxSource {
     scratch: Vec<u8>,
     stream: StreamId,
     last_ping: Instant,
+    /// When the last AUDIO of the stream came: [`STALL`] runs from there, whatever else the
+    /// upstream sends (PONGs, TRACK_CHANGEDs) or however slowly it trickles a frame in.
+    last_audio: Instant,
     next_id: u32,
     /// The newest Position ms, widened past its 32 bits (the clock wraps after 49 days).
     last_position: Option<u64>,
@@ -91,11 +94,10 @@ pub struct JukeboxSource {
 pub fn attach(address: &str, from: Option<IpAddr>, node: NodeId, port: u16) -> Result<Answer, JukeboxError> {
     let mut socket = connect(address, from)?;
     let deadline = Instant::now() + CONNECT_TIMEOUT;
-    socket.set_read_timeout(Some(CONNECT_TIMEOUT))?;
     socket.set_write_timeout(Some(CONNECT_TIMEOUT))?;
     socket.write_all(&Hello::current().encode())?;
     let mut welcome = [0u8; HANDSHAKE_LEN];
-    socket.read_exact(&mut welcome)?;
+    Deadline { socket: &socket, deadline }.read_exact(&mut welcome)?;
     let welcome = Welcome::parse(&welcome)
         .map_err(|_| JukeboxError::Protocol("it answered, but not as a jukebox server does".into()))?;
     if welcome.version != PROTOCOL_VERSION {
@@ -109,19 +111,14 @@ pub fn attach(address: &str, from: Option<IpAddr>, node: NodeId, port: u16) -> R
     socket.write_all(&relay.to_bytes().map_err(|e| JukeboxError::Protocol(e.to_string()))?)?;
     let mut scratch = Vec::new();
     for _ in 0..MAX_FRAMES_BEFORE_ANSWER {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            break;
-        }
-        socket.set_read_timeout(Some(left))?;
-        match read(&mut socket, &mut scratch)? {
+        match read(&socket, &mut scratch, deadline)? {
             Message::Relayed(relayed) if relayed.id == id => {
-                socket.set_read_timeout(Some(STALL))?;
                 let source = JukeboxSource {
                     socket,
                     scratch,
                     stream: relayed.stream,
                     last_ping: Instant::now(),
+                    last_audio: Instant::now(),
                     next_id: 2,
                     last_position: None,
                 };
@@ -157,8 +154,10 @@ impl JukeboxSource {
             if self.last_ping.elapsed() >= PING_EVERY {
                 self.ping()?;
             }
-            match read(&mut self.socket, &mut self.scratch) {
+            // A live upstream sends audio many times a second, so pings go out between.
+            match read(&self.socket, &mut self.scratch, self.last_audio + STALL) {
                 Ok(Message::Audio(audio)) if audio.stream == self.stream => {
+                    self.last_audio = Instant::now();
                     let position = self.widen(audio.position_ms);
                     return Ok(Piece::Audio { frames: audio.data, position_ms: Some(position) });
                 }
@@ -221,8 +220,28 @@ impl Drop for JukeboxSource {
     }
 }
 
-fn read(socket: &mut TcpStream, scratch: &mut Vec<u8>) -> Result<Message, JukeboxError> {
-    match read_message(socket, scratch) {
+/// Reads from a socket until `deadline` in all, however slowly the bytes trickle in: a
+/// timeout for each `read` alone lets an upstream that sends a byte now and then hold the
+/// relay (and its failover) for as long as it likes.
+struct Deadline<'a> {
+    socket: &'a TcpStream,
+    deadline: Instant,
+}
+
+impl Read for Deadline<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::Error::new(io::ErrorKind::TimedOut, "it took too long"));
+        }
+        self.socket.set_read_timeout(Some(left))?;
+        (&*self.socket).read(buf)
+    }
+}
+
+/// The next message, which must have come whole by `deadline`.
+fn read(socket: &TcpStream, scratch: &mut Vec<u8>, deadline: Instant) -> Result<Message, JukeboxError> {
+    match read_message(&mut Deadline { socket, deadline }, scratch) {
         Ok(Some(message)) => Ok(message),
         Ok(None) => {
             Err(JukeboxError::Io(io::Error::new(io::ErrorKind::UnexpectedEof, "it closed the connection")))
@@ -247,7 +266,7 @@ fn connect(address: &str, from: Option<IpAddr>) -> io::Result<TcpStream> {
 
 fn connect_one(addr: SocketAddr, from: Option<IpAddr>) -> io::Result<TcpStream> {
     let socket = socket2::Socket::new(socket2::Domain::for_address(addr), socket2::Type::STREAM, None)?;
-    if let Some(ip) = from.filter(|ip| !ip.is_unspecified() && ip.is_ipv4() == addr.is_ipv4()) {
+    if let Some(ip) = source_for(addr, from) {
         socket.bind(&SocketAddr::new(ip, 0).into())?;
     }
     socket.connect_timeout(&addr.into(), CONNECT_TIMEOUT)?;
@@ -256,9 +275,115 @@ fn connect_one(addr: SocketAddr, from: Option<IpAddr>) -> io::Result<TcpStream> 
     Ok(stream)
 }
 
+/// The address to connect to `addr` from: the relay's own (`from`), when it can reach `addr`
+/// from there. Not when it is unspecified or of the other family, and not a loopback address
+/// for an upstream elsewhere: a socket bound to 127.0.0.1 cannot reach another host (the
+/// connect fails with EINVAL), so a relay listening on localhost could relay only itself.
+fn source_for(addr: SocketAddr, from: Option<IpAddr>) -> Option<IpAddr> {
+    from.filter(|ip| {
+        !ip.is_unspecified()
+            && ip.is_ipv4() == addr.is_ipv4()
+            && (!ip.is_loopback() || addr.ip().is_loopback())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An upstream that answers the handshake, then runs `script` on the connection.
+    fn upstream(script: impl FnOnce(TcpStream) + Send + 'static) -> String {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        std::thread::spawn(move || {
+            let (mut socket, _) = listener.accept().unwrap();
+            let mut hello = [0u8; HANDSHAKE_LEN];
+            socket.read_exact(&mut hello).unwrap();
+            let welcome = Welcome { version: PROTOCOL_VERSION, server_max_version: PROTOCOL_VERSION };
+            socket.write_all(&welcome.encode()).unwrap();
+            script(socket);
+        });
+        address
+    }
+
+    /// Writes `bytes` one at a time, a little slower than one per `gap`.
+    fn trickle(socket: &mut TcpStream, bytes: &[u8], gap: Duration) {
+        for b in bytes {
+            if socket.write_all(&[*b]).is_err() {
+                return;
+            }
+            std::thread::sleep(gap);
+        }
+    }
+
+    fn relayed() -> Vec<u8> {
+        let relayed = jukebox_protocol::Relayed {
+            id: RequestId(1),
+            stream: StreamId(1),
+            bitrate_kbps: 128,
+            sample_rate: 44_100,
+            node: NodeId(5),
+            path: Vec::new(),
+        };
+        Message::Relayed(relayed).to_bytes().unwrap()
+    }
+
+    #[test]
+    fn an_upstream_that_trickles_its_answer_is_given_up_in_time() {
+        let address = upstream(|mut socket| trickle(&mut socket, &relayed(), Duration::from_millis(400)));
+        let started = Instant::now();
+        let answer = attach(&address, None, NodeId(9), 1);
+        assert!(answer.is_err(), "{answer:?}");
+        assert!(started.elapsed() < CONNECT_TIMEOUT + Duration::from_secs(1), "{:?}", started.elapsed());
+    }
+
+    #[test]
+    fn an_upstream_that_sends_everything_but_audio_stalls() {
+        let address = upstream(|mut socket| {
+            socket.write_all(&relayed()).unwrap();
+            // A title every half second, and a frame trickled in: never any audio.
+            for n in 0..40u32 {
+                let changed = Message::TrackChanged(jukebox_protocol::TrackChanged {
+                    stream: StreamId(1),
+                    offset: 0,
+                    position_ms: n,
+                    track: jukebox_protocol::Track {
+                        song: jukebox_protocol::SongId(n + 1),
+                        duration_ms: 0,
+                        title: format!("t{n}"),
+                        artist: String::new(),
+                    },
+                });
+                if socket.write_all(&changed.to_bytes().unwrap()).is_err() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(500));
+            }
+        });
+        let Ok(Answer::Attached(mut attached)) = attach(&address, None, NodeId(9), 1) else {
+            panic!("not attached")
+        };
+        let started = Instant::now();
+        let end = loop {
+            match attached.source.piece() {
+                Ok(_) => assert!(started.elapsed() < STALL + Duration::from_secs(2), "never stalls"),
+                Err(e) => break e,
+            }
+        };
+        assert!(matches!(end, JukeboxError::Stalled), "{end}");
+    }
+
+    #[test]
+    fn a_relay_on_loopback_reaches_upstreams_elsewhere_unbound() {
+        let at = |s: &str| s.parse::<SocketAddr>().unwrap();
+        let ip = |s: &str| Some(s.parse::<IpAddr>().unwrap());
+        assert_eq!(source_for(at("192.0.2.7:9"), ip("127.0.0.1")), None);
+        assert_eq!(source_for(at("127.0.0.1:9"), ip("127.0.0.1")), ip("127.0.0.1"));
+        assert_eq!(source_for(at("[2001:db8::1]:9"), ip("::1")), None);
+        assert_eq!(source_for(at("192.0.2.7:9"), ip("192.0.2.2")), ip("192.0.2.2"));
+        assert_eq!(source_for(at("192.0.2.7:9"), ip("0.0.0.0")), None);
+        assert_eq!(source_for(at("[2001:db8::1]:9"), ip("192.0.2.2")), None);
+    }
 
     #[test]
     fn positions_widen_across_the_32_bit_wrap() {
@@ -269,6 +394,7 @@ mod tests {
             scratch: Vec::new(),
             stream: StreamId(1),
             last_ping: Instant::now(),
+            last_audio: Instant::now(),
             next_id: 2,
             last_position: None,
         };

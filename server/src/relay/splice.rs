@@ -30,6 +30,19 @@ pub const CHUNK_FRAMES: usize = 8;
 /// (or one that restarted), and continues the stream instead.
 const SAME_CLOCK: Duration = Duration::from_secs(10);
 
+/// The longest chunk cut from a jukebox upstream's audio. An upstream's AUDIO is normally one
+/// of its chunks (209 ms), but one frame may carry up to 64 KiB, which at 8 kbit/s is over a
+/// minute: a chunk that long would be further ahead of the relay's clock than the clock
+/// waits (`feed::MAX_EARLY`), be dropped, and leave every later chunk as far ahead, so the
+/// relay would air nothing for good. Audio beyond this is cut into further chunks.
+const MAX_CHUNK: Duration = Duration::from_secs(1);
+
+/// The most songs announced and not yet begun that the splicer keeps. An upstream announces
+/// a song just before its audio, so one or two wait at a time; one that announces songs and
+/// sends no audio for them (or a song far in the future, which holds back every later one)
+/// would otherwise grow the relay's memory without bound. The oldest goes first.
+const MAX_PENDING: usize = 16;
+
 /// Where a song begins.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Start {
@@ -92,6 +105,10 @@ impl Splicer {
     /// song is named.
     pub fn session(&mut self, name: &str) {
         self.name = name.to_string();
+        // Songs the lost upstream announced and whose audio never came: the new upstream
+        // announces what its own audio begins with, and a start on the old one's clock may
+        // mean nothing on the new one's (far ahead, it would hold back every later song).
+        self.pending.clear();
     }
 
     /// Relay time at the end of the stream so far, in ms (0 before any audio).
@@ -140,6 +157,9 @@ impl Splicer {
         self.seq += 1;
         let track = Track { song, duration_ms, title: title.to_string(), artist: artist.to_string() };
         let airing = Arc::new(Airing { seq: self.seq, track, album: String::new(), start_ms: 0 });
+        if self.pending.len() >= MAX_PENDING {
+            self.pending.pop_front();
+        }
         self.pending.push_back(Pending { start, airing });
     }
 
@@ -290,7 +310,11 @@ impl Splicer {
         self.building_frames += 1;
         self.building_us += duration;
         self.end_us = Some(end + duration);
-        if upstream_at.is_none() && self.building_frames >= CHUNK_FRAMES {
+        let full = match upstream_at {
+            None => self.building_frames >= CHUNK_FRAMES,
+            Some(_) => self.building_us >= MAX_CHUNK.as_micros() as u64,
+        };
+        if full {
             self.cut(out);
         }
     }
@@ -455,6 +479,49 @@ mod tests {
         let after = s.audio(&frames(8, 2), Some(at(3)));
         assert_eq!(fills(&after), vec![2; 8]);
         assert!(after[0].position_ms.abs_diff(at(1008)) <= 1, "continues within 1 ms of rounding");
+    }
+
+    #[test]
+    fn one_long_audio_frame_is_cut_into_chunks_the_clock_can_pace() {
+        // 64 KiB of MPEG-2.5 Layer III, 8 kHz, 8 kbit/s: 72-byte frames of 72 ms, 65 s in one
+        // AUDIO. As one chunk it would be dropped as too early, and the relay silenced for good.
+        let header = [0xFF, 0xE3, 0x18, 0x00];
+        let len = AudioHeader::parse(&header).unwrap().len;
+        let mut data = Vec::new();
+        while data.len() + len <= jukebox_protocol::MAX_AUDIO_DATA_LEN {
+            let start = data.len();
+            data.extend(header);
+            data.resize(start + len, 0);
+        }
+        let mut s = Splicer::new();
+        let chunks = s.audio(&data, Some(5_000));
+        assert!(chunks.len() > 60, "{} chunks", chunks.len());
+        assert!(chunks.iter().all(|c| c.duration <= MAX_CHUNK + Duration::from_millis(72)));
+        for w in chunks.windows(2) {
+            let end = w[0].position_ms as f64 + w[0].duration.as_secs_f64() * 1000.0;
+            assert!((w[1].position_ms as f64 - end).abs() <= 1.0, "chunks continue each other");
+        }
+        let total: Duration = chunks.iter().map(|c| c.duration).sum();
+        assert_eq!(total.as_millis(), (data.len() / len) as u128 * 72);
+    }
+
+    #[test]
+    fn songs_without_audio_are_bounded_and_a_new_session_forgets_them() {
+        let mut s = Splicer::new();
+        s.audio(&frames(8, 1), Some(at(0)));
+        // A song far ahead of the audio, then a flood of songs that never come.
+        s.song(Some(SongId(1)), "Far", "", 0, Some(at(1_000_000)));
+        for n in 0..10_000u32 {
+            s.song(Some(SongId(n + 2)), &format!("t{n}"), "", 0, Some(at(8) + u64::from(n)));
+        }
+        assert!(s.pending.len() <= MAX_PENDING);
+        // The one far ahead no longer holds back the songs behind it.
+        let next = s.audio(&frames(8, 2), Some(at(10_000)));
+        assert_ne!(next[0].airing.track.title, "Far");
+        // A song announced by an upstream that is then lost does not outlive it.
+        s.song(Some(SongId(99)), "Lost", "", 0, Some(at(2_000_000)));
+        s.session("jukebox://other");
+        assert!(s.pending.is_empty());
     }
 
     #[test]
