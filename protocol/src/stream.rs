@@ -36,7 +36,8 @@ pub struct Audio {
     /// How many audio bytes of this stream were sent before this chunk; lets a receiver
     /// detect a gap.
     pub offset: u64,
-    /// Where in the song the chunk's first frame starts to sound, in milliseconds.
+    /// Where in the song the chunk's first frame starts to sound, in milliseconds; in a radio
+    /// stream, the station time at which it does (RFC §7.5.1).
     pub position_ms: u32,
     /// Whole MP3 frames.
     pub data: Vec<u8>,

@@ -109,7 +109,7 @@ fn feed(
     report: &mut Report,
 ) -> Ended {
     let Some(mut tuning) = station.tune(Via::Http) else { return Ended::OffAir };
-    let socket = match source::open(target) {
+    let socket = match source::open(target, station.format()) {
         Ok(socket) => socket,
         Err(error) => return Ended::Failed { error, fed_for: None },
     };

@@ -16,7 +16,6 @@ use super::Target;
 use crate::http::client;
 use crate::http::head::HeadError;
 use crate::http::radio::STATION_NAME;
-use crate::radio::{BITRATE_KBPS, SAMPLE_RATE};
 
 /// How long a connection to Icecast may take to open.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -76,10 +75,16 @@ pub enum SourceError {
     },
 }
 
-/// The head of the source request for `target`.
-pub fn request(target: &Target) -> String {
-    let kbps = BITRATE_KBPS;
-    let hz = SAMPLE_RATE;
+/// The head of the source request for `target`, of a station whose format is `format`
+/// ((bitrate kbps, sample rate), 0 where not constant: a relay of an ICY station says nothing
+/// of it rather than something wrong).
+pub fn request(target: &Target, format: (u16, u32)) -> String {
+    let (kbps, hz) = format;
+    let audio_info = if kbps > 0 && hz > 0 {
+        format!("Ice-Bitrate: {kbps}\r\nIce-Audio-Info: bitrate={kbps};samplerate={hz};channels=2\r\n")
+    } else {
+        String::new()
+    };
     format!(
         "PUT {mount} HTTP/1.1\r\n\
          Host: {host}\r\n\
@@ -90,8 +95,7 @@ pub fn request(target: &Target) -> String {
          Ice-Name: {STATION_NAME}\r\n\
          Ice-Description: {DESCRIPTION}\r\n\
          Ice-Genre: Various\r\n\
-         Ice-Bitrate: {kbps}\r\n\
-         Ice-Audio-Info: bitrate={kbps};samplerate={hz};channels=2\r\n\
+         {audio_info}\
          \r\n",
         mount = target.mount(),
         host = target.host_field(),
@@ -120,12 +124,12 @@ pub fn judge(target: &Target, head: &client::ResponseHead, body: &[u8]) -> Resul
 }
 
 /// Connects to Icecast and has it take the source: the socket is ready for audio.
-pub fn open(target: &Target) -> Result<TcpStream, SourceError> {
+pub fn open(target: &Target, format: (u16, u32)) -> Result<TcpStream, SourceError> {
     let unreachable = |error| SourceError::Unreachable { target: target.to_string(), error };
     let socket = client::connect(target.host(), target.port(), CONNECT_TIMEOUT).map_err(unreachable)?;
     let mut writer = &socket;
     socket.set_write_timeout(Some(ANSWER_TIMEOUT)).map_err(unreachable)?;
-    io::Write::write_all(&mut writer, request(target).as_bytes()).map_err(unreachable)?;
+    io::Write::write_all(&mut writer, request(target, format).as_bytes()).map_err(unreachable)?;
     let (head, mut body) = client::read_response(&socket, Instant::now() + ANSWER_TIMEOUT)
         .map_err(|error| SourceError::NoAnswer { target: target.to_string(), error })?;
     if head.status >= 300 && body.is_empty() {
@@ -144,6 +148,7 @@ pub fn open(target: &Target) -> Result<TcpStream, SourceError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::radio::{BITRATE_KBPS, SAMPLE_RATE};
 
     fn target() -> Target {
         Target::parse("http://source:hackme@icecast.example:8000/jukebox.mp3").unwrap()
@@ -155,7 +160,11 @@ mod tests {
 
     #[test]
     fn the_request_puts_the_mount_with_credentials_and_the_stream_format() {
-        let text = request(&target());
+        let text = request(&target(), (BITRATE_KBPS, SAMPLE_RATE));
+        assert!(
+            !request(&target(), (0, 0)).contains("Ice-Audio-Info"),
+            "a relay of an ICY station says nothing of its format"
+        );
         assert!(text.starts_with("PUT /jukebox.mp3 HTTP/1.1\r\nHost: icecast.example:8000\r\n"), "{text}");
         assert!(text.contains("\r\nAuthorization: Basic c291cmNlOmhhY2ttZQ==\r\n"), "{text}");
         assert!(text.contains("\r\nContent-Type: audio/mpeg\r\n"), "{text}");

@@ -9,6 +9,7 @@
 //!  relay-probe: while the feed uses a later --relay than the first, tries the earlier ones
 //! ```
 
+use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -21,7 +22,7 @@ use jukebox_protocol::{Hop, NodeId};
 use tracing::{debug, info, warn};
 
 use super::icy::IcySource;
-use super::jukebox::{self, Answer, JukeboxError, JukeboxSource};
+use super::jukebox::{self, Answer, JukeboxSource};
 use super::splice::Splicer;
 use super::{Piece, Upstream};
 use crate::backoff::Backoff;
@@ -47,8 +48,16 @@ const SILENT_LAG: Duration = Duration::from_millis(1300);
 /// good.
 const MAX_EARLY: Duration = Duration::from_millis(2500);
 
+/// Pieces the prober reads of an upstream before its first audio, at most.
+const MAX_PREFETCH: usize = 8;
+
 /// REDIRECTs followed in one attempt: a tree deeper than this is a loop.
 const MAX_REDIRECTS: usize = 8;
+
+/// Ancestors of a lost parent tried before the --relay list, nearest first: enough to climb
+/// past a dead branch, few enough that a path full of dead (or invented) addresses costs
+/// seconds, not minutes.
+const MAX_ANCESTORS: usize = 3;
 
 /// How often the prober tries the upstreams before the one in use.
 const PROBE_EVERY: Duration = Duration::from_secs(5);
@@ -78,6 +87,8 @@ struct Me {
     node: NodeId,
     /// Where its own relays reach it.
     listen: SocketAddr,
+    /// Whether it feeds relays at all.
+    feeds: bool,
 }
 
 /// An upstream connection, read by the feed.
@@ -100,6 +111,11 @@ struct Connected {
     source: Source,
     /// What the log calls it.
     name: String,
+    /// The title of its stream while it names no song: an ICY station's name, else its host
+    /// and mount (never its query, which may hold a token).
+    title: String,
+    /// What the prober read of it to be sure it delivers: it goes on the air first.
+    read: Vec<Piece>,
     /// The node reached, and the path to the origin through it (it last).
     path: Vec<Hop>,
     format: (u16, u32),
@@ -113,7 +129,7 @@ pub fn spawn(station: Station, upstreams: Vec<Upstream>, listen: SocketAddr) -> 
     if upstreams.is_empty() {
         return Err(std::io::Error::other("nothing to relay: no upstream given"));
     }
-    let me = Me { node: station.tree().node(), listen };
+    let me = Me { node: station.tree().node(), listen, feeds: station.tree().feeds_relays() };
     let (feed_tx, feed_rx) = crossbeam_channel::bounded(FEED_QUEUE);
     let (better_tx, better_rx) = crossbeam_channel::bounded(1);
     let rank = Arc::new(AtomicUsize::new(usize::MAX));
@@ -152,6 +168,9 @@ fn run_feed(
     let mut lost_rank = 0;
     while !station.stopped() {
         let Some(mut connected) = connect_any(me, upstreams, &lost_path, lost_rank, failures) else {
+            // The lost parent's path has been tried once: after that, the --relay list alone
+            // (a path may be stale, or an upstream's fiction).
+            lost_path.clear();
             failures = failures.saturating_add(1);
             if failures == 1 || failures.is_power_of_two() {
                 warn!("relay: no upstream answers (tried {} times); trying again", failures);
@@ -167,8 +186,13 @@ fn run_feed(
                 Source::Jukebox(_) => GRACE,
                 Source::Icy(_) => ICY_GRACE,
             };
-            if out.send(Feed::Session(connected.name.clone(), grace)).is_err() {
+            if out.send(Feed::Session(connected.title.clone(), grace)).is_err() {
                 return;
+            }
+            for piece in std::mem::take(&mut connected.read) {
+                if out.send(Feed::Piece(piece)).is_err() {
+                    return;
+                }
             }
             let lost = loop {
                 if let Ok(found) = better.try_recv() {
@@ -194,6 +218,12 @@ fn run_feed(
                     lost_path = connected.path.clone();
                     lost_rank = connected.rank;
                     rank.store(usize::MAX, Ordering::Relaxed);
+                    // A better upstream the prober found before the loss is stale by now.
+                    while better.try_recv().is_ok() {}
+                    // The children of a lost parent all come back to its neighbours: not in
+                    // the same instant (and two relays that back each other up do not attach
+                    // to each other at once).
+                    thread::sleep(MIN_BACKOFF.mul_f64(fastrand::f64()));
                     break;
                 }
             }
@@ -225,7 +255,7 @@ fn connect_any(
 ) -> Option<Connected> {
     let mut tried: Vec<String> = Vec::new();
     let parent = lost_path.last();
-    let ancestors = lost_path.iter().rev().skip(1).chain(parent);
+    let ancestors = lost_path.iter().rev().skip(1).take(MAX_ANCESTORS).chain(parent);
     for hop in ancestors {
         if tried.contains(&hop.address) {
             continue;
@@ -276,9 +306,15 @@ fn connect(me: &Me, upstream: &Upstream, rank: usize) -> Result<Connected, Strin
                 "" => format!("{upstream} ({})", source.format()),
                 name => format!("{upstream} ({}, {})", printable(name), source.format()),
             };
+            let title = match source.name() {
+                "" => format!("{}{}", url.host_str().unwrap_or_default(), url.path()),
+                name => printable(name).into_owned(),
+            };
             Ok(Connected {
                 source: Source::Icy(Box::new(source)),
                 name,
+                title,
+                read: Vec::new(),
                 path: Vec::new(),
                 format: (0, 0),
                 rank,
@@ -287,9 +323,13 @@ fn connect(me: &Me, upstream: &Upstream, rank: usize) -> Result<Connected, Strin
     }
 }
 
-/// Asks the jukebox at `address` to feed this relay, following REDIRECTs down its tree.
+/// Asks the jukebox at `address` to feed this relay, following REDIRECTs down its tree. A
+/// child it was sent to that does not answer sends it back to the server that named it, which
+/// names its next child.
 fn connect_jukebox(me: &Me, address: &str, rank: usize) -> Result<Connected, String> {
     let mut address = address.to_string();
+    // The servers that redirected this attempt, nearest last.
+    let mut trail: Vec<String> = Vec::new();
     for _ in 0..=MAX_REDIRECTS {
         // A REDIRECT's address, or a hop of a lost parent's path, is an upstream's text: it
         // goes into the log and (as the upstream's name) into titles only if it is one.
@@ -297,12 +337,25 @@ fn connect_jukebox(me: &Me, address: &str, rank: usize) -> Result<Connected, Str
             return Err(format!("{} is not a HOST:PORT to connect to", printable(&address)));
         }
         let from = Some(me.listen.ip()).filter(|ip: &IpAddr| !ip.is_unspecified());
-        match jukebox::attach(&address, from, me.node, me.listen.port())
-            .map_err(|e: JukeboxError| e.to_string())?
-        {
+        // Port 0 tells the parent this relay feeds none (--max-relays 0).
+        let port = if me.feeds { me.listen.port() } else { 0 };
+        let answer = match jukebox::attach(&address, from, me.node, port) {
+            Ok(answer) => answer,
+            Err(e) => match trail.pop() {
+                Some(back) => {
+                    debug!(
+                        "relay: {address}, named in a redirect, cannot be relayed ({e}); asking {back} again"
+                    );
+                    address = back;
+                    continue;
+                }
+                None => return Err(e.to_string()),
+            },
+        };
+        match answer {
             Answer::Redirect(next) => {
                 debug!("relay: {address} is full; it sends this relay on to {}", printable(&next));
-                address = next;
+                trail.push(std::mem::replace(&mut address, next));
             }
             Answer::Attached(attached) => {
                 let mut path = attached.path;
@@ -313,6 +366,8 @@ fn connect_jukebox(me: &Me, address: &str, rank: usize) -> Result<Connected, Str
                 return Ok(Connected {
                     source: Source::Jukebox(attached.source),
                     name: format!("jukebox://{address}"),
+                    title: String::new(),
+                    read: Vec::new(),
                     path,
                     format: attached.format,
                     rank,
@@ -339,14 +394,37 @@ fn run_probe(
             continue;
         }
         for (candidate, upstream) in upstreams.iter().enumerate().take(current) {
-            if let Ok(found) = connect(me, upstream, candidate) {
-                debug!("relay: {upstream} answers again");
-                // Full when the feed has not taken the last one yet: this one is dropped.
-                let _ = better.try_send(found);
-                break;
+            let Ok(mut found) = connect(me, upstream, candidate) else { continue };
+            // Answering is not enough: it must deliver audio, or the relay would leave a good
+            // upstream for one that sends nothing, and come back, every few seconds.
+            if !delivers(&mut found) {
+                debug!("relay: {upstream} answers again, but sends no audio");
+                continue;
             }
+            debug!("relay: {upstream} answers again");
+            // Full when the feed has not taken the last one yet: this one is dropped.
+            let _ = better.try_send(found);
+            break;
         }
     }
+}
+
+/// Reads `connected` until its first audio (kept, to go on the air first); false if it fails
+/// first. Bounded by the sources' own stall limits, and by [`MAX_PREFETCH`] pieces.
+fn delivers(connected: &mut Connected) -> bool {
+    for _ in 0..MAX_PREFETCH {
+        match connected.source.next() {
+            Ok(piece) => {
+                let audio = matches!(piece, Piece::Audio { .. });
+                connected.read.push(piece);
+                if audio {
+                    return true;
+                }
+            }
+            Err(_) => return false,
+        }
+    }
+    false
 }
 
 /// `d` ± 25 %.
@@ -382,45 +460,73 @@ impl Anchor {
 fn run_clock(station: &Station, feed: &Receiver<Feed>) {
     let mut splicer = Splicer::new();
     let mut anchor: Option<Anchor> = None;
+    // Chunks cut and not yet due, oldest first: at most MAX_EARLY of audio ahead of the clock.
+    let mut waiting: VecDeque<Chunk> = VecDeque::new();
     let mut silent = false;
     let mut grace = GRACE;
-    // When the feed last delivered: a burst being put on the air is not an outage, even when
-    // its chunks are all overdue.
+    // When the upstream last delivered audio the stream did not have: a burst being put on the
+    // air is not an outage, even when its chunks are all overdue, and audio that is all
+    // already sent is not audio.
     let mut last_heard = Instant::now();
     loop {
-        let deadline = match anchor {
-            Some(anchor) if splicer.started() => {
-                let wait = if silent { crate::radio::station::CHUNK + SILENT_LAG } else { grace };
-                (anchor.instant(splicer.end_ms()) + wait).max(last_heard + wait)
-            }
-            _ => Instant::now() + Duration::from_secs(1),
-        };
-        let item = feed.recv_deadline(deadline);
-        if item.is_ok() {
-            last_heard = Instant::now();
+        let now = Instant::now();
+        if let Some(clock) = anchor.as_mut() {
+            skip_early(&mut waiting, clock, now);
         }
+        while let Some(first) = waiting.front() {
+            let end = chunk_end(first);
+            // The first chunk: the clock starts a burst in the past, so the upstream's burst
+            // goes on the air at once and the first listener is as far behind as every later
+            // one.
+            let clock = *anchor.get_or_insert(Anchor { wall: now, ms: end + BURST.as_millis() as u64 });
+            let due = clock.instant(end);
+            if due > now {
+                break;
+            }
+            if let Some(chunk) = waiting.pop_front() {
+                station.air(Arc::new(chunk), due);
+            }
+        }
+        let next_due = match (waiting.front(), anchor) {
+            (Some(first), Some(clock)) => Some(clock.instant(chunk_end(first))),
+            _ => None,
+        };
+        let outage = match anchor {
+            Some(clock) if splicer.started() && waiting.is_empty() => {
+                let wait = if silent { crate::radio::station::CHUNK + SILENT_LAG } else { grace };
+                Some((clock.instant(splicer.end_ms()) + wait).max(last_heard + wait))
+            }
+            _ => None,
+        };
+        let deadline = [next_due, outage].into_iter().flatten().min().unwrap_or(now + Duration::from_secs(1));
+        let item = feed.recv_deadline(deadline);
         if station.stopped() {
             return;
         }
         match item {
-            Ok(Feed::Session(name, pause)) => {
-                splicer.session(&name);
+            Ok(Feed::Session(title, pause)) => {
+                splicer.session(&title);
                 grace = pause;
             }
             Ok(Feed::Piece(Piece::Song { song, title, artist, duration_ms, position_ms })) => {
                 splicer.song(song, &title, &artist, duration_ms, position_ms);
             }
             Ok(Feed::Piece(Piece::Audio { frames, position_ms })) => {
-                if silent {
-                    info!("relay: audio again after silence");
-                    silent = false;
+                let chunks = splicer.audio(&frames, position_ms);
+                if !chunks.is_empty() {
+                    last_heard = Instant::now();
+                    if silent {
+                        info!("relay: audio again after silence");
+                        silent = false;
+                    }
                 }
-                for chunk in splicer.audio(&frames, position_ms) {
-                    air(station, &mut anchor, chunk);
-                }
+                waiting.extend(chunks);
             }
             Err(RecvTimeoutError::Timeout) => {
-                let Some(clock) = anchor else { continue };
+                let (Some(clock), Some(outage)) = (anchor, outage) else { continue };
+                if Instant::now() < outage {
+                    continue;
+                }
                 if !silent {
                     warn!(
                         "relay: nothing from upstream for {:.1} s: listeners hear silence until it comes back",
@@ -429,35 +535,39 @@ fn run_clock(station: &Station, feed: &Receiver<Feed>) {
                     silent = true;
                 }
                 let until = clock.ms_at(Instant::now()).saturating_sub(SILENT_LAG.as_millis() as u64);
-                for chunk in splicer.silence(until) {
-                    air(station, &mut anchor, chunk);
-                }
+                waiting.extend(splicer.silence(until));
             }
             Err(RecvTimeoutError::Disconnected) => return,
         }
     }
 }
 
-/// Airs `chunk` when its end is due on the relay's clock.
-fn air(station: &Station, anchor: &mut Option<Anchor>, chunk: Chunk) {
-    let end = chunk.position_ms + chunk.duration.as_millis() as u64;
-    let now = Instant::now();
-    // The first chunk: the clock starts a burst in the past, so the upstream's burst goes on
-    // the air at once and the first listener is as far behind as every later one.
-    let clock = *anchor.get_or_insert(Anchor { wall: now, ms: end + BURST.as_millis() as u64 });
-    let due = clock.instant(end);
-    if let Some(early) = due.checked_duration_since(now) {
-        if early > MAX_EARLY {
-            debug!(
-                "relay: dropped {} ms of audio that came {} ms early",
-                chunk.duration.as_millis(),
-                early.as_millis()
-            );
-            return;
-        }
-        thread::sleep(early);
+/// Station time at the end of `chunk`.
+fn chunk_end(chunk: &Chunk) -> u64 {
+    chunk.position_ms + chunk.duration.as_millis() as u64
+}
+
+/// Drops the oldest waiting audio while the newest is more than [`MAX_EARLY`] ahead of the
+/// clock, and moves the clock forward by what was dropped, so that the rest comes sooner: an
+/// ICY station's burst after a reconnect skips forward instead of adding to every listener's
+/// delay for good.
+fn skip_early(waiting: &mut VecDeque<Chunk>, clock: &mut Anchor, now: Instant) {
+    let Some(last) = waiting.back() else { return };
+    let mut early = clock.instant(chunk_end(last)).saturating_duration_since(now);
+    let mut dropped = Duration::ZERO;
+    while early > MAX_EARLY && waiting.len() > 1 {
+        let Some(old) = waiting.pop_front() else { break };
+        early = early.saturating_sub(old.duration);
+        dropped += old.duration;
+        clock.ms += old.duration.as_millis() as u64;
     }
-    station.air(Arc::new(chunk), due);
+    if !dropped.is_zero() {
+        debug!(
+            "relay: skipped {} ms of audio that came more than {} ms early",
+            dropped.as_millis(),
+            MAX_EARLY.as_millis()
+        );
+    }
 }
 
 #[cfg(test)]
@@ -466,7 +576,7 @@ mod tests {
 
     #[test]
     fn an_address_an_upstream_sent_is_checked_before_it_is_used_or_logged() {
-        let me = Me { node: NodeId(1), listen: "127.0.0.1:1".parse().unwrap() };
+        let me = Me { node: NodeId(1), listen: "127.0.0.1:1".parse().unwrap(), feeds: true };
         for bad in ["evil\n2024-01-01 WARN forged:1", "\u{1b}[2Jx:1", "nohost", "x:0"] {
             let Err(why) = connect_jukebox(&me, bad, 0) else { panic!("{bad:?} accepted") };
             assert!(why.ends_with("is not a HOST:PORT to connect to"), "{why}");

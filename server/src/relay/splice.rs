@@ -37,6 +37,13 @@ const SAME_CLOCK: Duration = Duration::from_secs(10);
 /// relay would air nothing for good. Audio beyond this is cut into further chunks.
 const MAX_CHUNK: Duration = Duration::from_secs(1);
 
+/// The shortest a song plays on a relay before the next begins: titles that come faster
+/// (a hostile or broken upstream) wait, and only the newest of them is heard.
+const MIN_SONG: Duration = Duration::from_secs(1);
+
+/// Position ms is a u32 (RFC §6.3.1): the station clock wraps every 2^32 ms, 49.7 days.
+const WRAP_US: u64 = (1 << 32) * 1000;
+
 /// The most songs announced and not yet begun that the splicer keeps. An upstream announces
 /// a song just before its audio, so one or two wait at a time; one that announces songs and
 /// sends no audio for them (or a song far in the future, which holds back every later one)
@@ -71,6 +78,9 @@ pub struct Splicer {
     last_frame: Option<([u8; 4], AudioHeader)>,
     /// The song heard at the end of the stream so far.
     current: Option<Arc<Airing>>,
+    /// Whether the upstream named it (else it stands for an unnamed stream, which the first
+    /// song named replaces at once).
+    named: bool,
     /// Songs announced, in order, not yet begun.
     pending: VecDeque<Pending>,
     /// The chunk being cut (ICY audio), its first frame's relay time, its frames and their
@@ -131,7 +141,8 @@ impl Splicer {
         duration_ms: u32,
         position_ms: Option<u64>,
     ) {
-        let start = position_ms.map_or(Start::NextFrame, |ms| Start::Upstream(ms.saturating_mul(1000)));
+        let start =
+            position_ms.map_or(Start::NextFrame, |ms| Start::Upstream(self.near(ms.saturating_mul(1000))));
         // An upstream the relay reconnects to announces the song its burst begins in again:
         // the same title, beginning at the same time (a one-song station repeats its song).
         let named = |a: &Airing| a.track.title == title && a.track.artist == artist;
@@ -168,7 +179,7 @@ impl Splicer {
     /// cut); an ICY station's is cut into chunks of [`CHUNK_FRAMES`].
     pub fn audio(&mut self, frames: &[u8], position_ms: Option<u64>) -> Vec<Chunk> {
         let mut out = Vec::new();
-        let mut upstream_us = position_ms.map(|ms| ms.saturating_mul(1000));
+        let mut upstream_us = position_ms.map(|ms| self.near(ms.saturating_mul(1000)));
         if let (Some(at), Some(end)) = (upstream_us, self.end_us) {
             let mapped = self.offset.map(|o| i128::from(at) + o);
             let same_clock =
@@ -195,6 +206,16 @@ impl Splicer {
             self.cut(&mut out);
         }
         out
+    }
+
+    /// An upstream time, in µs, moved by whole turns of the 32-bit clock to where the stream
+    /// expects it: a new connection's positions start from their 32 bits again, and must not
+    /// look like another clock after 49.7 days on the air.
+    fn near(&self, at: u64) -> u64 {
+        let (Some(offset), Some(end)) = (self.offset, self.end_us) else { return at };
+        let expected = i128::from(end) - offset;
+        let turns = ((expected - i128::from(at)) as f64 / WRAP_US as f64).round() as i128;
+        u64::try_from(i128::from(at) + turns * i128::from(WRAP_US)).unwrap_or(at)
     }
 
     /// Silence from the end of the stream to relay time `until_ms`, in whole frames of the
@@ -263,9 +284,19 @@ impl Splicer {
         if let Ok(first4) = <[u8; 4]>::try_from(&frame[..4.min(frame.len())]) {
             self.last_frame = Some((first4, header));
         }
-        // Songs that begin with this frame (or before it, on the upstream's clock).
+        // Songs that begin with this frame (or before it, on the upstream's clock): at most
+        // one every MIN_SONG, the newest of those due, so that a station that names a new
+        // song every frame costs a title a second, not a chunk and a log line per frame.
         let mut starting = None;
+        let too_soon = self.named
+            && self
+                .current
+                .as_ref()
+                .is_some_and(|c| end / 1000 < c.start_ms.saturating_add(MIN_SONG.as_millis() as u64));
         while let Some(next) = self.pending.front() {
+            if too_soon {
+                break;
+            }
             let begins = match next.start {
                 Start::NextFrame => true,
                 Start::Upstream(us) => match self.offset {
@@ -291,6 +322,7 @@ impl Splicer {
                 self.cut(out);
             }
             self.current = Some(Arc::clone(&airing));
+            self.named = true;
             self.building_starts = Some(airing);
         }
         if self.current.is_none() {
@@ -469,6 +501,38 @@ mod tests {
             let end = w[0].position_ms as f64 + w[0].duration.as_secs_f64() * 1000.0;
             assert!((w[1].position_ms as f64 - end).abs() <= 1.0);
         }
+    }
+
+    #[test]
+    fn a_new_connection_after_the_clock_wrapped_is_the_same_clock() {
+        let mut s = Splicer::new();
+        let wrap_ms = 1u64 << 32;
+        // Before and after the wrap, on one connection (widened) ...
+        s.audio(&frames(8, 1), Some(wrap_ms + at(0)));
+        s.audio(&frames(8, 2), Some(wrap_ms + at(8)));
+        // ... and a new connection, whose positions start from their 32 bits: its burst
+        // repeats the last chunk, which is dropped, and goes on.
+        s.session("jukebox://other");
+        let again = s.audio(&frames(8, 2), Some(at(8)));
+        assert!(again.is_empty(), "heard once");
+        let next = s.audio(&frames(8, 3), Some(at(16)));
+        assert_eq!(fills(&next), vec![3; 8]);
+        assert!(next[0].position_ms.abs_diff(wrap_ms + at(16)) <= 1);
+    }
+
+    #[test]
+    fn titles_that_come_faster_than_a_second_apart_are_heard_one_a_second_the_newest_first() {
+        let mut s = Splicer::new();
+        let mut starts = Vec::new();
+        for n in 0..100u8 {
+            s.song(None, &format!("Title {n}"), "", 0, None);
+            for chunk in s.audio(&frames(1, n), None) {
+                starts.extend(chunk.starts.map(|a| (a.start_ms, a.track.title.clone())));
+            }
+        }
+        // 100 frames are 2.6 s: at most three songs, each at least a second after the last.
+        assert!(starts.len() <= 3, "{starts:?}");
+        assert!(starts.windows(2).all(|w| w[1].0 >= w[0].0 + 1000), "{starts:?}");
     }
 
     #[test]

@@ -80,6 +80,12 @@ impl Tree {
         self.max_children.store(max.unwrap_or(usize::MAX), Ordering::Relaxed);
     }
 
+    /// Whether this server feeds relays at all (not `--max-relays 0`): a relay that does not
+    /// tells its parent so (Listen Port 0), and is never named in a REDIRECT.
+    pub fn feeds_relays(&self) -> bool {
+        self.max_children.load(Ordering::Relaxed) > 0
+    }
+
     /// This server's identity.
     pub fn node(&self) -> NodeId {
         self.node
@@ -113,16 +119,22 @@ impl Tree {
             );
         }
         // A relay that comes back before its old connection has been noticed gone takes its
-        // old place: it must not be redirected to itself.
-        state.children.retain(|c| c.node != node);
+        // old place: it must not be redirected to itself. (From the same address only: node
+        // ids are no secret, and another peer must not push a child out.)
+        state.children.retain(|c| c.node != node || c.address != address);
         let full = state.children.len() >= self.max_children.load(Ordering::Relaxed);
         if full {
-            if state.children.is_empty() {
-                return Admission::Refused("this server feeds no relays (--max-relays 0)".into());
+            // Only children that feed relays themselves (port 0: they do not) are named.
+            let feeders: Vec<&Child> = state.children.iter().filter(|c| !c.address.ends_with(":0")).collect();
+            if feeders.is_empty() {
+                return Admission::Refused(
+                    "this server feeds no more relays, and its relays feed none".into(),
+                );
             }
-            let turn = state.turn % state.children.len();
+            let turn = state.turn % feeders.len();
+            let to = feeders[turn].address.clone();
             state.turn = state.turn.wrapping_add(1);
-            return Admission::Redirect(state.children[turn].address.clone());
+            return Admission::Redirect(to);
         }
         state.next_id += 1;
         let id = state.next_id;
@@ -194,5 +206,21 @@ mod tests {
         assert!(matches!(tree.admit(NodeId(7), "origin:1".into()), Admission::Refused(_)));
         let none = Tree::with_node(NodeId(2), Some(0));
         assert!(matches!(none.admit(NodeId(3), "c:1".into()), Admission::Refused(_)));
+    }
+
+    #[test]
+    fn children_that_feed_no_relays_are_never_named_and_ids_cannot_push_a_child_out() {
+        let tree = Tree::with_node(NodeId(1), Some(2));
+        let _leaf = child(tree.admit(NodeId(10), "10.0.0.1:0".into()));
+        let _feeder = child(tree.admit(NodeId(11), "10.0.0.2:7".into()));
+        for n in 12..16 {
+            assert_eq!(redirect(tree.admit(NodeId(n), format!("x:{n}"))), "10.0.0.2:7");
+        }
+        // Someone else with the feeder's id, from elsewhere: redirected, the feeder stays.
+        assert_eq!(redirect(tree.admit(NodeId(11), "10.6.6.6:7".into())), "10.0.0.2:7");
+        assert_eq!(tree.children().len(), 2);
+        let full_of_leaves = Tree::with_node(NodeId(2), Some(1));
+        let _only = child(full_of_leaves.admit(NodeId(3), "10.0.0.3:0".into()));
+        assert!(matches!(full_of_leaves.admit(NodeId(4), "x:1".into()), Admission::Refused(_)));
     }
 }
