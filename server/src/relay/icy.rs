@@ -178,7 +178,7 @@ impl IcySource {
                 Answer::Redirect(next) => url = next,
                 Answer::Stream { metaint, name } => {
                     let mut stream = Stream::new(socket, metaint);
-                    let first = stream.prime(&body, &name)?;
+                    let first = stream.prime(&body)?;
                     let format = Format {
                         bitrate_kbps: first.bitrate_kbps,
                         sample_rate: first.sample_rate,
@@ -299,10 +299,10 @@ impl Stream {
 
     /// Reads the start of the stream (`body`, what came with the head, first): until the first
     /// frames, and until the first metadata block when there is metadata (Icecast sends a
-    /// burst at connect, so this is quick), or half a batch. Then the first piece is a song
-    /// named by the StreamTitle, else by the station's `name`, if either says anything.
+    /// burst at connect, so this is quick), or half a batch. Then the first piece is the song
+    /// the StreamTitle names, if it names one.
     /// Returns the first frame's header.
-    fn prime(&mut self, body: &[u8], name: &str) -> Result<AudioHeader, IcyError> {
+    fn prime(&mut self, body: &[u8]) -> Result<AudioHeader, IcyError> {
         self.feed(body)?;
         loop {
             let waits_for_title = self.demux.as_ref().is_some_and(|d| d.blocks() == 0);
@@ -312,11 +312,10 @@ impl Stream {
                 self.flush();
                 // A block names what is playing, so the first title is the audio's before it too.
                 let first_song_at = self.ready.iter().position(|p| matches!(p, Piece::Song { .. }));
-                match first_song_at.and_then(|i| self.ready.remove(i)) {
-                    Some(first_song) => self.ready.push_front(first_song),
-                    // The station's name is a title, not "Artist - Title".
-                    None if !name.is_empty() => self.ready.push_front(song(String::new(), name.to_string())),
-                    None => {}
+                // Without one, the relay titles the stream with the station's name (`name`)
+                // until a block names a song; that is not a song of its own.
+                if let Some(first_song) = first_song_at.and_then(|i| self.ready.remove(i)) {
+                    self.ready.push_front(first_song);
                 }
                 return Ok(first);
             }
@@ -527,7 +526,7 @@ mod tests {
         // after it) and yet the song comes first.
         let bytes = interleave(&frames(6), 1000, &[(0, "A - One"), (1, "B - Two")]);
         let mut stream = stream(Some(1000));
-        let first = stream.prime(&bytes, "Station").unwrap();
+        let first = stream.prime(&bytes).unwrap();
         assert_eq!(first.bitrate_kbps, 128);
         assert_eq!(kinds(&stream.ready), ["A|One", "2 frames", "2 frames", "B|Two", "2 frames"]);
     }
@@ -537,15 +536,16 @@ mod tests {
         // Blocks after 100 bytes (no frame yet), 500 (one frame), 600 (still one).
         let bytes = interleave(&frames(6), 100, &[(0, "A - One"), (4, "B - Two"), (5, "C - Three")]);
         let mut stream = stream(Some(100));
-        stream.prime(&bytes, "").unwrap();
+        stream.prime(&bytes).unwrap();
         assert_eq!(kinds(&stream.ready), ["A|One", "1 frames", "C|Three", "5 frames"]);
     }
 
     #[test]
-    fn without_a_title_the_station_name_is_the_first_song() {
+    fn without_a_title_there_is_no_song_only_audio() {
+        // (The relay titles such a stream with the station's name.)
         let mut stream = stream(None);
-        stream.prime(&frames(3), "Radio - Name").unwrap();
-        assert_eq!(kinds(&stream.ready), ["|Radio - Name", "3 frames"]);
+        stream.prime(&frames(3)).unwrap();
+        assert_eq!(kinds(&stream.ready), ["3 frames"]);
     }
 
     #[test]
