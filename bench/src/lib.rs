@@ -18,6 +18,7 @@
 //! edge: how far behind the newest audio the server has released each one hears ([`live`]).
 
 pub mod driver;
+pub mod hop;
 pub mod hostile;
 pub mod icy;
 pub mod live;
