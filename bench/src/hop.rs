@@ -33,7 +33,7 @@ use serde::{Deserialize, Serialize};
 use crate::live::STATION;
 use crate::metrics::Metrics;
 use crate::native::{Native, Plan, Timer, frames_duration};
-use crate::stats::{Samples, Summary};
+use crate::stats::Summary;
 
 /// Before this much time has passed since the listeners connected, receipts are not matched:
 /// every stream begins with a burst of past audio (RFC §7.5.2), delivered at connection time,
@@ -76,12 +76,10 @@ pub struct HopReport {
     /// Seconds measured after the warm-up.
     pub duration_s: f64,
     /// Per chunk of the relay's RELAY stream: its arrival after the same audio's arrival on the
-    /// origin's RELAY stream, µs.
-    pub edge_delay: Option<Summary>,
-    /// Chunks of the relay's RELAY stream read before the same audio from the origin: both were
-    /// ready in the same turn of the loop and the relay's was read first, so the hop took less
-    /// than that turn (counted as 0 in `edge_delay`).
-    pub early_chunks: u64,
+    /// origin's RELAY stream. Negative when the relay's copy came first: the origin writes to
+    /// each connection from its own thread, and its writer for the probe may wake after its
+    /// writer for the relay and the relay's forwarding both.
+    pub edge_delay: Option<Spread>,
     /// How far behind the origin's live edge the origin's TUNE listeners play, µs.
     pub origin_lag: Option<Summary>,
     /// How far behind the origin's live edge the relay's TUNE listeners play, µs.
@@ -111,13 +109,18 @@ impl HopReport {
         if let Some(label) = &self.label {
             text += &format!("{label}\n");
         }
-        text += &format!("  edge delay, relay after origin: {}\n", summary(&self.edge_delay));
-        if self.early_chunks > 0 {
-            text += &format!(
-                "    ({} chunks were read from the relay first, in the same turn of the loop: counted as 0)\n",
-                self.early_chunks
-            );
-        }
+        let edge = self.edge_delay.map_or("-".to_string(), |s| {
+            let ms = |us: i64| us as f64 / 1000.0;
+            format!(
+                "min {:+.1} / p50 {:+.1} / p99 {:+.1} / max {:+.1} ms ({} chunks)",
+                ms(s.min_us),
+                ms(s.p50_us),
+                ms(s.p99_us),
+                ms(s.max_us),
+                s.count
+            )
+        });
+        text += &format!("  edge delay, relay after origin: {edge}\n");
         text += &format!(
             "  lag behind the origin's live edge, origin listeners: {}\n",
             summary(&self.origin_lag)
@@ -142,6 +145,41 @@ impl HopReport {
     /// Whether a listener underran.
     pub fn has_underruns(&self) -> bool {
         self.origin_underruns + self.relay_underruns > 0
+    }
+}
+
+/// Percentiles of signed samples (nearest-rank), µs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Spread {
+    /// Number of samples.
+    pub count: usize,
+    /// Smallest.
+    pub min_us: i64,
+    /// Median.
+    pub p50_us: i64,
+    /// 99th percentile.
+    pub p99_us: i64,
+    /// Largest.
+    pub max_us: i64,
+}
+
+impl Spread {
+    /// The percentiles of `samples`, or `None` without samples.
+    pub fn of(mut samples: Vec<i64>) -> Option<Spread> {
+        if samples.is_empty() {
+            return None;
+        }
+        samples.sort_unstable();
+        let rank = |p: f64| {
+            samples[(((p / 100.0) * samples.len() as f64).ceil() as usize).clamp(1, samples.len()) - 1]
+        };
+        Some(Spread {
+            count: samples.len(),
+            min_us: rank(0.0),
+            p50_us: rank(50.0),
+            p99_us: rank(99.0),
+            max_us: rank(100.0),
+        })
     }
 }
 
@@ -330,13 +368,15 @@ impl Hop {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e.to_string()),
         }
+        // One stamp per wake-up: what arrived together is stamped together, whichever socket
+        // is read first (a chunk read from the relay in the same wake-up as the origin's same
+        // audio took less than the wake-up's resolution).
+        let now = Instant::now();
         for event in events.iter() {
             let Some(connection) = self.connections.get_mut(event.token().0) else { continue };
             let side = connection.side;
             let fail = |e: String| format!("a connection to the {}: {e}", side.name());
             if event.is_readable() {
-                // Each read is stamped as it happens: arrivals are what this measures.
-                let now = Instant::now();
                 let before = match &connection.role {
                     Role::Probe(probe) => probe.receipts.len(),
                     Role::Listener(_) => 0,
@@ -445,16 +485,15 @@ pub fn run(config: &HopConfig) -> Result<HopReport, String> {
             })
             .sum()
     };
-    let (edge_delay, early_chunks) = match (hop.probe(Side::Origin), hop.probe(Side::Relay)) {
+    let edge_delay = match (hop.probe(Side::Origin), hop.probe(Side::Relay)) {
         (Some(origin), Some(relay)) => edge_delays(&origin.ends(base), &relay.ends(base), measured_from),
-        _ => (Samples::default(), 0),
+        _ => Vec::new(),
     };
     Ok(HopReport {
         label: config.label.clone(),
         listeners: config.listeners,
         duration_s: config.duration.as_secs_f64(),
-        edge_delay: edge_delay.summary(),
-        early_chunks,
+        edge_delay: Spread::of(edge_delay),
         origin_lag: hop.metrics[Side::Origin as usize].live.lags().summary(),
         relay_lag: hop.metrics[Side::Relay as usize].live.lags().summary(),
         origin_underruns: underruns(Side::Origin),
@@ -464,23 +503,20 @@ pub fn run(config: &HopConfig) -> Result<HopReport, String> {
 
 /// For each relay receipt from `from` on, its arrival after the origin receipt that first held
 /// the same station time (its end, within [`SAME_AUDIO_US`]), when that one too arrived from
-/// `from` on. Both lists are in arrival order, so in station-time order. Returns the delays and
-/// how many relay chunks arrived first.
-fn edge_delays(origin: &[(i64, Instant)], relay: &[(i64, Instant)], from: Instant) -> (Samples, u64) {
-    let mut delays = Samples::default();
-    let mut early = 0;
+/// `from` on, µs (negative when the relay's came first). Both lists are in arrival order, so in
+/// station-time order.
+fn edge_delays(origin: &[(i64, Instant)], relay: &[(i64, Instant)], from: Instant) -> Vec<i64> {
+    let micros = |d: Duration| i64::try_from(d.as_micros()).unwrap_or(i64::MAX);
+    let mut delays = Vec::new();
     for &(end, arrived) in relay.iter().filter(|(_, at)| *at >= from) {
         let first = origin.partition_point(|&(e, _)| e < end - SAME_AUDIO_US);
         let Some(&(_, origin_arrived)) = origin.get(first).filter(|(_, at)| *at >= from) else { continue };
-        match arrived.checked_duration_since(origin_arrived) {
-            Some(delay) => delays.record(delay),
-            None => {
-                early += 1;
-                delays.record(Duration::ZERO);
-            }
-        }
+        delays.push(match arrived.checked_duration_since(origin_arrived) {
+            Some(later) => micros(later),
+            None => -micros(origin_arrived - arrived),
+        });
     }
-    (delays, early)
+    delays
 }
 
 #[cfg(test)]
@@ -497,9 +533,8 @@ mod tests {
         let origin: Vec<(i64, Instant)> = (1..=5).map(|i| (i * 100_000, t0 + i as u32 * 100 * MS)).collect();
         let relay: Vec<(i64, Instant)> =
             (1..=10).map(|i| (i * 50_000 + 400, t0 + (i as u32).div_ceil(2) * 100 * MS + 5 * MS)).collect();
-        let (delays, early) = edge_delays(&origin, &relay, t0 + 150 * MS);
-        let summary = delays.summary().expect("matched");
-        assert_eq!((summary.count, summary.p50_us, summary.max_us, early), (8, 5_000, 5_000, 0));
+        let spread = Spread::of(edge_delays(&origin, &relay, t0 + 150 * MS)).expect("matched");
+        assert_eq!((spread.count, spread.min_us, spread.p50_us, spread.max_us), (8, 5_000, 5_000, 5_000));
     }
 
     #[test]
@@ -507,7 +542,14 @@ mod tests {
         let t0 = Instant::now();
         let origin = vec![(100_000, t0), (200_000, t0 + 500 * MS)];
         let relay = vec![(100_000, t0 + 600 * MS), (200_000, t0 + 600 * MS)];
-        let (delays, _) = edge_delays(&origin, &relay, t0 + 400 * MS);
-        assert_eq!(delays.summary().map(|s| (s.count, s.p50_us)), Some((1, 100_000)));
+        assert_eq!(edge_delays(&origin, &relay, t0 + 400 * MS), vec![100_000]);
+    }
+
+    #[test]
+    fn a_relay_copy_that_came_first_counts_negative() {
+        let t0 = Instant::now();
+        let origin = vec![(100_000, t0 + 10 * MS)];
+        let relay = vec![(100_000, t0 + 9 * MS)];
+        assert_eq!(edge_delays(&origin, &relay, t0), vec![-1_000]);
     }
 }
