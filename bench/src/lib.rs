@@ -16,8 +16,11 @@
 //!
 //! Radio listeners (native TUNE, or ICY on a live mount) are also measured against the live
 //! edge: how far behind the newest audio the server has released each one hears ([`live`]).
+//! [`hop`] times what a relay adds: probes and listeners on an origin and on a relay of it at
+//! once, on a small loop of its own, matched by the station time both give the same audio.
 
 pub mod driver;
+pub mod hop;
 pub mod hostile;
 pub mod icy;
 pub mod live;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use jukebox_bench::report::{Report, compare, plot_sweep, setups_table};
 use jukebox_bench::soak::{Sample, SoakConfig, Tolerance};
-use jukebox_bench::{Mix, RunConfig, Target, driver, probe, run};
+use jukebox_bench::{Mix, RunConfig, Target, driver, hop, probe, run};
 
 /// Load generator and latency probe for jukebox-server, and for HTTP/ICY streams such as
 /// Icecast, from one process and one thread (an event loop), however many listeners.
@@ -87,6 +87,44 @@ enum Command {
         metadata: bool,
         #[command(flatten)]
         common: Common,
+    },
+    /// Measure the latency a relay adds (RFC §7.6.3): the same station heard at its origin and
+    /// at a relay of it, at the same time.
+    ///
+    /// A probe sends RELAY to each server, so each sends it every chunk the moment it goes on
+    /// the air; a relay keeps the origin's Position ms for the same frame (RFC §7.6.1). edge
+    /// delay: for each chunk of the relay's, its arrival after the origin's chunk holding the
+    /// same station time (how far the relay's live edge trails the origin's). lag: --listeners
+    /// TUNE listeners on each server play through virtual players; each one's lag is measured
+    /// against the origin's live edge (the origin probe's receipts). added by the hop: the
+    /// relay listeners' lag less the origin listeners'. The first 3 s (every stream's burst of
+    /// past audio) are not counted. The probes are relays of the servers: start them without
+    /// --max-relays. The exit status is 1 when a listener underran.
+    Hop {
+        /// The origin (or the relay one hop nearer to it), e.g. 127.0.0.1:12345.
+        #[arg(long)]
+        origin: String,
+        /// The relay of it, e.g. 127.0.0.2:12345.
+        #[arg(long)]
+        relay: String,
+        /// TUNE listeners on each server.
+        #[arg(short = 'n', long, default_value_t = 5)]
+        listeners: u64,
+        /// Seconds measured after the 3 s warm-up.
+        #[arg(short, long, default_value_t = 10.0, value_name = "SECS")]
+        duration: f64,
+        /// Audio a virtual player buffers before it starts playing, in milliseconds.
+        #[arg(long, default_value_t = 200, value_name = "MS")]
+        prebuffer_ms: u64,
+        /// Name the setup in the report.
+        #[arg(long)]
+        label: Option<String>,
+        /// Save the report as JSON.
+        #[arg(long, value_name = "PATH")]
+        json: Option<PathBuf>,
+        /// Seed for the probes' node ids.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
     },
     /// Print saved reports of several setups as one Markdown table: a row per setup (by
     /// --label, else target), each figure the median over its runs, CPU also as a ratio to the
@@ -367,6 +405,24 @@ fn real_main() -> Result<ExitCode, String> {
             let tolerance = Tolerance { threads: thread_tolerance, fds: fd_tolerance };
             let config = SoakConfig { run, hostile, sample_every, tolerance };
             return soak(&addr, &config, json.as_deref());
+        }
+        Command::Hop { origin, relay, listeners, duration, prebuffer_ms, label, json, seed } => {
+            let config = hop::HopConfig {
+                origin: resolve(&origin)?,
+                relay: resolve(&relay)?,
+                listeners,
+                duration: seconds(Some(duration))?.unwrap_or_default(),
+                prebuffer: Duration::from_millis(prebuffer_ms),
+                label,
+                seed,
+            };
+            let report = hop::run(&config)?;
+            print!("{}", report.text());
+            if let Some(path) = json {
+                let json = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
+                std::fs::write(&path, json).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            }
+            return Ok(if report.has_underruns() { ExitCode::FAILURE } else { ExitCode::SUCCESS });
         }
         Command::Compare { first, second } => {
             print!("{}", compare(&last(&first)?, &last(&second)?));

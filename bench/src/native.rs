@@ -409,7 +409,7 @@ fn micros(d: Duration) -> i64 {
 }
 
 /// Playing time of the whole MPEG audio frames in `data`.
-fn frames_duration(data: &[u8]) -> Duration {
+pub(crate) fn frames_duration(data: &[u8]) -> Duration {
     let mut clock = StreamClock::default();
     let mut pos = 0;
     while let Some(header) =
