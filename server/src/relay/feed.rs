@@ -477,8 +477,10 @@ fn run_clock(station: &Station, feed: &Receiver<Feed>) {
             let end = chunk_end(first);
             // The first chunk: the clock starts a burst in the past, so the upstream's burst
             // goes on the air at once and the first listener is as far behind as every later
-            // one.
-            let clock = *anchor.get_or_insert(Anchor { wall: now, ms: end + BURST.as_millis() as u64 });
+            // one. A jukebox upstream's burst begins exactly BURST before its live edge (at a
+            // frame inside a chunk), so its first frame plus BURST is the upstream's clock now.
+            let start = first.position_ms;
+            let clock = *anchor.get_or_insert(Anchor { wall: now, ms: start + BURST.as_millis() as u64 });
             let due = clock.instant(end);
             if due > now {
                 break;
