@@ -16,6 +16,7 @@ use rustyline::{DefaultEditor, ExternalPrinter};
 use crate::command::{Command, HELP};
 use crate::connection::{Address, ClientError, Connection, capitalized};
 use crate::explain;
+use crate::help;
 use crate::interrupt::Interrupt;
 use crate::link::Link;
 use crate::pcm::NowPlaying;
@@ -86,6 +87,9 @@ impl Session {
             Command::Nothing => {}
             Command::Help => {
                 let _ = writeln!(out, "{HELP}");
+            }
+            Command::HelpOn(topic) => {
+                let _ = writeln!(out, "{}", help::detailed(topic));
             }
             Command::Quit => return Ok(false),
             Command::List => {
