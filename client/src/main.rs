@@ -13,7 +13,7 @@ use jukebox_client::link::Link;
 use jukebox_client::output::{Output, OutputError, OutputSpec};
 use jukebox_client::playback::Playback;
 use jukebox_client::repl::{self, Mode};
-use jukebox_client::{command, explain};
+use jukebox_client::{command, explain, status_line};
 
 /// Plays songs from a jukebox server (see RFC.md) as they arrive.
 ///
@@ -46,6 +46,10 @@ struct Args {
     /// several clients can be lined up in time.
     #[arg(long, short, default_value = "auto", value_name = "auto|device|null|wav:PATH")]
     output: OutputSpec,
+    /// No live status line above the prompt while a song plays (there is none when standard
+    /// input or output is not a terminal).
+    #[arg(long)]
+    no_status: bool,
     /// How many seconds to wait for the server: to connect, for the answer to each command,
     /// and for a sign of life from a server that has gone quiet.
     #[arg(long, value_name = "SECS", default_value = "10", value_parser = command::positive_seconds)]
@@ -99,5 +103,5 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    repl::run(mode, link, playback, events)
+    repl::run(mode, link, playback, events, status_line::wanted(args.no_status))
 }
