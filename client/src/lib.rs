@@ -32,7 +32,7 @@
 //!     └──▶ the events thread prints them above the prompt (interactive), and every 250 ms
 //!          redraws the status line there (`status_line`: one lock says whether the line
 //!          above the prompt is the status line); or the REPL prints them between and
-//!          during commands (script)
+//!          during commands (script, one-shot)
 //!
 //!   ctrl-c thread (the ctrlc crate: SIGINT, SIGTERM, SIGHUP)
 //!     ├─ a command runs (interactive) ──▶ cancel request (bounded(1)) that `wait` and
@@ -64,6 +64,8 @@
 //!   queued (QUEUED carries only its id) and for tab completion to offer song ids (a Tab never
 //!   waits for the network); `rescan` and `connect` forget them. Every other command is a
 //!   round trip.
+//! - A one-shot command (`jukebox-client list`, see [`oneshot`]) runs as a script of one
+//!   command does: no reconnect thread, and Ctrl-C ends it with GOODBYE and status 130.
 
 #![deny(unsafe_code)]
 
@@ -75,8 +77,10 @@ pub mod explain;
 pub mod help;
 pub mod history;
 pub mod interrupt;
+pub mod json;
 pub mod link;
 pub mod list;
+pub mod oneshot;
 pub mod output;
 pub mod pcm;
 pub mod playback;

@@ -1,14 +1,145 @@
-//! The command line of issue 9 through the real client, in a real terminal (tmux): help,
-//! "did you mean", tab completion, history across a restart, and the live status line.
+//! The command line of issue 9 through the real client: one-shot commands and their JSON and
+//! exit statuses, and, in a real terminal (tmux), help, "did you mean", tab completion,
+//! history across a restart, and the live status line.
 
 mod common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use common::terminal::Terminal;
-use common::{music_dir, serve, tone_song};
+use common::{music_dir, run_client, serve, serve_radio, tone_song};
+use serde_json::Value;
+
+/// Runs `jukebox-client ARGS...` with nothing on standard input.
+fn one_shot(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_jukebox-client"))
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run jukebox-client")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// The one JSON document a one-shot command printed.
+fn json(output: &Output) -> Value {
+    serde_json::from_str(stdout(output).trim()).unwrap_or_else(|e| {
+        panic!("not JSON ({e}): {}\n{}", stdout(output), String::from_utf8_lossy(&output.stderr))
+    })
+}
+
+/// `m:ss` of a duration rounded to the nearest second, as `list` shows it.
+fn length(ms: u64) -> String {
+    let secs = (ms + 500) / 1000;
+    format!("{}:{:02}", secs / 60, secs % 60)
+}
+
+#[test]
+fn list_json_parses_and_agrees_with_the_interactive_list() {
+    let server = serve(&music_dir());
+    let port = server.addr.port().to_string();
+    let output = one_shot(&["127.0.0.1", &port, "list", "--json"]);
+    assert!(output.status.success(), "{output:?}");
+    let songs = json(&output);
+    let songs = songs.as_array().expect("an array of songs");
+    assert_eq!(songs.len(), 4);
+    // The same words as `list` typed at the client, field by field.
+    let listed = run_client(server.addr.port(), &[], "list\n");
+    let lines: Vec<String> = stdout(&listed).lines().map(str::to_string).collect();
+    assert_eq!(lines.len(), songs.len(), "{lines:?}");
+    for (song, line) in songs.iter().zip(&lines) {
+        let keys: Vec<&str> = song.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(keys, ["album", "artist", "duration_ms", "id", "title"], "{song}");
+        let expected = format!(
+            "{:>3}  {:>5}  {} — {} ({})",
+            song["id"].as_u64().unwrap(),
+            length(song["duration_ms"].as_u64().unwrap()),
+            song["title"].as_str().unwrap(),
+            song["artist"].as_str().unwrap(),
+            song["album"].as_str().unwrap()
+        );
+        assert_eq!(&expected, line);
+    }
+    assert_eq!(songs[2]["title"], "Tin Robot Shuffle");
+    // --host and --port, after the command too, say the same as HOST PORT.
+    let again = one_shot(&["list", "--json", "--port", &port, "--host", "127.0.0.1"]);
+    assert_eq!(json(&again), json(&output));
+    // Without --json: the interactive lines.
+    let text = one_shot(&["127.0.0.1", &port, "list"]);
+    assert_eq!(stdout(&text).lines().collect::<Vec<_>>(), lines);
+}
+
+#[test]
+fn exit_statuses_and_errors_say_what_went_wrong() {
+    let (server, _station) = serve_radio(&music_dir());
+    let port = server.addr.port().to_string();
+    // 1: the server refused; the error is JSON on standard output, with a stable code.
+    let refused = one_shot(&["127.0.0.1", &port, "play", "99", "--json"]);
+    assert_eq!(refused.status.code(), Some(1), "{refused:?}");
+    assert_eq!(json(&refused)["error"]["code"], "no_such_song");
+    assert!(json(&refused)["error"]["message"].as_str().unwrap().contains("99"));
+    let refused = one_shot(&["127.0.0.1", &port, "play", "99"]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("server: no song with id 99"), "{refused:?}");
+    // A request of several songs answers each, and fails if one was refused.
+    let requested = one_shot(&["--port", &port, "request", "3", "99", "--json"]);
+    assert_eq!(requested.status.code(), Some(1), "{requested:?}");
+    let answers = json(&requested);
+    assert_eq!(answers[0]["id"], 3);
+    assert_eq!(answers[0]["title"], "Tin Robot Shuffle");
+    assert!(answers[0]["place"].as_u64().is_some(), "{answers}");
+    assert_eq!(answers[1]["error"]["code"], "no_such_song");
+    let queue = one_shot(&["--port", &port, "queue", "--json"]);
+    assert_eq!(queue.status.code(), Some(0));
+    assert!(json(&queue)["requests"].as_array().unwrap().iter().any(|r| r["id"] == 3 && r["mine"] == true));
+    // 2: a usage mistake.
+    for args in [&["play", "x"][..], &["play"], &["--json"], &["127.0.0.1", "1", "--port", "2", "list"]] {
+        assert_eq!(one_shot(args).status.code(), Some(2), "{args:?}");
+    }
+    // 3: nothing to connect to.
+    let nowhere =
+        std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port().to_string();
+    let unreachable = one_shot(&["127.0.0.1", &nowhere, "status", "--json"]);
+    assert_eq!(unreachable.status.code(), Some(3), "{unreachable:?}");
+    assert_eq!(json(&unreachable)["error"]["code"], "cannot_connect");
+    // 0: the server answers.
+    let status = one_shot(&["--port", &port, "status", "--json"]);
+    assert_eq!(status.status.code(), Some(0), "{status:?}");
+    assert_eq!(json(&status)["server"], format!("127.0.0.1:{port}"));
+}
+
+#[test]
+fn one_shot_play_plays_the_song_to_its_end() {
+    let dir = tempfile::tempdir().unwrap();
+    tone_song(dir.path(), "beep", 1.0);
+    let server = serve(dir.path());
+    let wav = dir.path().join("beep.wav");
+    let started = Instant::now();
+    let output = one_shot(&[
+        "127.0.0.1",
+        &server.addr.port().to_string(),
+        "--output",
+        &format!("wav:{}", wav.display()),
+        "play",
+        "1",
+        "--json",
+    ]);
+    assert!(output.status.success(), "{output:?}");
+    assert!(started.elapsed() >= Duration::from_millis(950), "it returned before the song ended");
+    let lines: Vec<Value> =
+        stdout(&output).lines().map(|l| serde_json::from_str(l).expect("JSON lines")).collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(lines[0]["playing"]["id"], 1);
+    assert_eq!(lines[0]["playing"]["title"], "beep");
+    assert_eq!(lines[1], serde_json::json!({"finished": {"id": 1}}));
+    let samples = hound::WavReader::open(&wav).expect("a WAV").duration();
+    assert!((40_000..=50_000).contains(&samples), "{samples} frames for a 1 s song");
+}
 
 fn client_in(state: &Path, port: u16, extra: &str) -> String {
     format!(
