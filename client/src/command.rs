@@ -25,6 +25,8 @@ pub enum Command {
     Status,
     /// Show the commands.
     Help,
+    /// Show what one command does, in detail.
+    HelpOn(&'static crate::help::Topic),
     /// Leave.
     Quit,
     /// Pause the script.
@@ -60,7 +62,8 @@ Commands:
   connect       connect again now (after the server went away)
   connect HOST [PORT]
                 connect to another server (on the same port unless PORT is given)
-  help          show this text
+  help [COMMAND]
+                show this text, or what COMMAND does in detail
   quit          leave (Ctrl-D does the same)
 Ctrl-C cancels a wait or a sleep.";
 
@@ -116,7 +119,10 @@ impl std::str::FromStr for Command {
             "stop" => no_argument(Command::Stop),
             "rescan" => no_argument(Command::Rescan),
             "status" => no_argument(Command::Status),
-            "help" | "?" => no_argument(Command::Help),
+            "help" | "?" => match argument {
+                None => Ok(Command::Help),
+                Some(name) => crate::help::asked_about(name).map(Command::HelpOn),
+            },
             "quit" | "exit" => no_argument(Command::Quit),
             "wait" => no_argument(Command::Wait),
             "radio" | "tune" => no_argument(Command::Radio),
@@ -128,7 +134,7 @@ impl std::str::FromStr for Command {
                 Some(Err(e)) => Err(format!("sleep: {e}; try: sleep 2.5")),
                 None => Err("sleep: how long? Give a number of seconds; try: sleep 2.5".into()),
             },
-            _ => Err(format!("unknown command {name:?}; type help for the list")),
+            _ => Err(crate::help::unknown_command(&name)),
         }
     }
 }
@@ -205,6 +211,13 @@ mod tests {
         assert!(positive_seconds("-1").is_err());
         assert!("stop now".parse::<Command>().unwrap_err().contains("no argument"));
         assert!("dance".parse::<Command>().unwrap_err().contains("help"));
+        assert!("lsit".parse::<Command>().unwrap_err().contains("did you mean list?"));
+        assert!("paly 3".parse::<Command>().unwrap_err().contains("did you mean play?"));
+        assert_eq!(
+            "help PLAY".parse::<Command>().map(|c| matches!(c, Command::HelpOn(t) if t.name == "play")),
+            Ok(true)
+        );
+        assert!("help paly".parse::<Command>().unwrap_err().contains("did you mean play?"));
         assert!("connect host port".parse::<Command>().unwrap_err().contains("\"port\" is not a port"));
         assert!("connect a 1 b".parse::<Command>().is_err());
     }

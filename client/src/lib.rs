@@ -29,8 +29,10 @@
 //!                         song's first frame)                  when 20 s are queued
 //!
 //!   Event (bounded(256); when full, dropped and counted) ◀── Link, socket thread, output
-//!     └──▶ the events thread prints them above the prompt (interactive), or the REPL
-//!          prints them between and during commands (script)
+//!     └──▶ the events thread prints them above the prompt (interactive), and every 250 ms
+//!          redraws the status line there (`status_line`: one lock says whether the line
+//!          above the prompt is the status line); or the REPL prints them between and
+//!          during commands (script, one-shot)
 //!
 //!   ctrl-c thread (the ctrlc crate: SIGINT, SIGTERM, SIGHUP)
 //!     ├─ a command runs (interactive) ──▶ cancel request (bounded(1)) that `wait` and
@@ -59,23 +61,32 @@
 //!   play: on time to within a take (10 ms on the null and WAV outputs; a device adds its own
 //!   buffer's latency).
 //! - Nothing is cached but the songs of the last `list`, for `request` to name the song it
-//!   queued (QUEUED carries only its id); `rescan` and `connect` forget them. Every other
-//!   command is a round trip.
+//!   queued (QUEUED carries only its id) and for tab completion to offer song ids (a Tab never
+//!   waits for the network); `rescan` and `connect` forget them. Every other command is a
+//!   round trip.
+//! - A one-shot command (`jukebox-client list`, see [`oneshot`]) runs as a script of one
+//!   command does: no reconnect thread, and Ctrl-C ends it with GOODBYE and status 130.
 
 #![deny(unsafe_code)]
 
 pub mod command;
+pub mod complete;
 pub mod connection;
 pub mod decode;
 pub mod explain;
+pub mod help;
+pub mod history;
 pub mod interrupt;
+pub mod json;
 pub mod link;
 pub mod list;
+pub mod oneshot;
 pub mod output;
 pub mod pcm;
 pub mod playback;
 pub mod radio;
 pub mod repl;
+pub mod status_line;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

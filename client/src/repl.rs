@@ -1,9 +1,10 @@
 //! The command loop: interactive (rustyline, with events printed above the prompt) when
 //! standard input is a terminal, line by line without prompt otherwise.
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::io::{self, BufRead, IsTerminal, Write};
 use std::process::ExitCode;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -11,16 +12,21 @@ use std::time::{Duration, Instant};
 use jukebox_protocol::text::printable;
 use jukebox_protocol::{Queued, SongEntry, SongId, Tuned};
 use rustyline::error::ReadlineError;
-use rustyline::{DefaultEditor, ExternalPrinter};
+use rustyline::history::FileHistory;
+use rustyline::{CompletionType, Config, Editor, ExternalPrinter};
 
 use crate::command::{Command, HELP};
+use crate::complete::{CommandHelper, SongCache};
 use crate::connection::{Address, ClientError, Connection, capitalized};
 use crate::explain;
+use crate::help;
+use crate::history::{self, History};
 use crate::interrupt::Interrupt;
 use crate::link::Link;
 use crate::pcm::NowPlaying;
 use crate::playback::Playback;
 use crate::radio::{StationQueue, ordinal};
+use crate::status_line::StatusLine;
 use crate::{Event, EventReceiver};
 
 /// How long `rescan` waits for the server's scan: a first scan of a large library on a cold
@@ -46,8 +52,15 @@ impl Mode {
 }
 
 /// Runs commands until quit or end of input. Ctrl-C cancels a `wait` or `sleep` in
-/// interactive mode and ends a script (see [`crate::interrupt`]).
-pub fn run(mode: Mode, link: Arc<Link>, playback: Arc<Playback>, events: EventReceiver) -> ExitCode {
+/// interactive mode and ends a script (see [`crate::interrupt`]). `status_line` asks for the
+/// live status line above the prompt (interactive mode; see [`crate::status_line`]).
+pub fn run(
+    mode: Mode,
+    link: Arc<Link>,
+    playback: Arc<Playback>,
+    events: EventReceiver,
+    status_line: bool,
+) -> ExitCode {
     let interrupt = match Interrupt::install(mode, Arc::clone(&link), Arc::clone(&playback)) {
         Ok(interrupt) => Some(interrupt),
         Err(e) => {
@@ -57,12 +70,17 @@ pub fn run(mode: Mode, link: Arc<Link>, playback: Arc<Playback>, events: EventRe
     };
     match mode {
         Mode::Interactive => interactive(
-            &Session { link, playback, events: None, interrupt, songs: RefCell::default() },
+            &Session { link, playback, events: None, interrupt, songs: SongCache::default() },
             events,
+            status_line,
         ),
-        Mode::Script => {
-            scripted(&Session { link, playback, events: Some(events), interrupt, songs: RefCell::default() })
-        }
+        Mode::Script => scripted(&Session {
+            link,
+            playback,
+            events: Some(events),
+            interrupt,
+            songs: SongCache::default(),
+        }),
     }
 }
 
@@ -74,9 +92,9 @@ struct Session {
     /// In scripted mode the command thread prints events itself, between and during
     /// commands, so that a script's output is in a deterministic order.
     events: Option<EventReceiver>,
-    /// The songs of the last `list`, in id order, for `request` to name the song it queued:
-    /// QUEUED carries only its id. Forgotten by `rescan` and `connect`.
-    songs: RefCell<Option<Vec<SongEntry>>>,
+    /// The songs of the last `list`, in id order, for `request` to name the song it queued
+    /// (QUEUED carries only its id), and for tab completion. Forgotten by `rescan` and `connect`.
+    songs: SongCache,
 }
 
 impl Session {
@@ -86,6 +104,9 @@ impl Session {
             Command::Nothing => {}
             Command::Help => {
                 let _ = writeln!(out, "{HELP}");
+            }
+            Command::HelpOn(topic) => {
+                let _ = writeln!(out, "{}", help::detailed(topic));
             }
             Command::Quit => return Ok(false),
             Command::List => {
@@ -235,27 +256,44 @@ fn print_event(out: &mut dyn Write, event: Event) {
     let _ = writeln!(out, "{}", describe_event(event));
 }
 
-fn interactive(session: &Session, events: EventReceiver) -> ExitCode {
-    let mut editor = match DefaultEditor::new() {
+fn interactive(session: &Session, events: EventReceiver, status_line: bool) -> ExitCode {
+    // List completion, as in bash: a Tab completes what is unambiguous, a second lists the
+    // candidates (song ids with their titles).
+    let config = Config::builder()
+        .max_history_size(history::MAX_HISTORY)
+        .map(|c| c.history_ignore_space(true).completion_type(CompletionType::List).build());
+    let mut editor: Editor<CommandHelper, FileHistory> = match config.and_then(Editor::with_config) {
         Ok(editor) => editor,
         Err(e) => {
             eprintln!("jukebox-client: cannot start the line editor: {}", readline_error(&e));
             return ExitCode::FAILURE;
         }
     };
-    match editor.create_external_printer() {
-        Ok(mut printer) => spawn_event_printer(events, move |line| {
-            let _ = printer.print(format!("{line}\n"));
-        }),
-        Err(_) => spawn_event_printer(events, |line| println!("{line}")),
+    let mut history = History::load(history::default_path(|name| std::env::var_os(name)), &mut editor);
+    let screen = match editor.create_external_printer() {
+        Ok(mut printer) => StatusLine::new(
+            Box::new(move |text| {
+                let _ = printer.print(text);
+            }),
+            Arc::clone(&session.playback),
+            status_line,
+        ),
+        Err(_) => StatusLine::new(Box::new(|text| print!("{text}")), Arc::clone(&session.playback), false),
+    };
+    if let Err(e) = screen.spawn(events, describe_event) {
+        eprintln!("jukebox-client: cannot start the events thread: {}", explain::io(&e));
+        return ExitCode::FAILURE;
     }
+    let detach = Arc::clone(&screen);
+    editor.set_helper(Some(CommandHelper::new(Rc::clone(&session.songs), Box::new(move || detach.detach()))));
     println!("Connected to {}. Type help for the commands.", session.link.server());
     loop {
-        match editor.readline("jukebox> ") {
+        screen.prompt_starts();
+        let read = editor.readline("jukebox> ");
+        screen.prompt_ends();
+        match read {
             Ok(line) => {
-                if !line.trim().is_empty() {
-                    let _ = editor.add_history_entry(line.as_str());
-                }
+                history.add(&line, &mut editor);
                 if let Some(interrupt) = &session.interrupt {
                     interrupt.command_starts();
                 }
@@ -333,18 +371,10 @@ fn readline_error(error: &ReadlineError) -> String {
     }
 }
 
-fn spawn_event_printer(events: EventReceiver, mut print: impl FnMut(String) + Send + 'static) {
-    let _ = thread::Builder::new().name("events".into()).spawn(move || {
-        while let Some(event) = events.next_until(None) {
-            print(describe_event(event));
-        }
-    });
-}
-
 /// The line that tells the user of `event`. Every text in an event may hold the server's words
 /// (a GOODBYE text, an ERROR message, a title), so each passes through [`printable`] here,
 /// whatever was done to it before.
-fn describe_event(event: Event) -> String {
+pub(crate) fn describe_event(event: Event) -> String {
     match event {
         Event::Finished(now) => format!("Finished {}: {}", now.song, describe_now(&now)),
         Event::TrackChanged(now) => format!("Now playing: {}", describe_now(&now)),
@@ -362,7 +392,7 @@ fn describe_event(event: Event) -> String {
 }
 
 /// What a scan found, in words: `4 songs (1 new, 1 removed)`.
-fn describe_scan(scan: &jukebox_protocol::LibraryChanged) -> String {
+pub(crate) fn describe_scan(scan: &jukebox_protocol::LibraryChanged) -> String {
     let songs = if scan.songs == 1 { "1 song".to_string() } else { format!("{} songs", scan.songs) };
     let parts: Vec<String> = [(scan.added, "new"), (scan.removed, "removed"), (scan.updated, "changed")]
         .iter()
@@ -377,7 +407,7 @@ fn describe_scan(scan: &jukebox_protocol::LibraryChanged) -> String {
 }
 
 /// The answer to `radio`: "Tuned in to the station (128 kbit/s)".
-fn describe_tuned(tuned: &Tuned) -> String {
+pub(crate) fn describe_tuned(tuned: &Tuned) -> String {
     match tuned.bitrate_kbps {
         0 => "Tuned in to the station.".to_string(),
         kbps => format!("Tuned in to the station ({kbps} kbit/s)"),
@@ -386,7 +416,7 @@ fn describe_tuned(tuned: &Tuned) -> String {
 
 /// The answer to `request`: "Tin Robot Shuffle is 2nd in the queue", or, when the title is
 /// not known, "song 3 is 2nd in the queue".
-fn describe_queued(title: Option<&str>, queued: &Queued) -> String {
+pub(crate) fn describe_queued(title: Option<&str>, queued: &Queued) -> String {
     let song = match title {
         Some(title) => printable(title).into_owned(),
         None => format!("song {}", queued.song),
@@ -396,7 +426,7 @@ fn describe_queued(title: Option<&str>, queued: &Queued) -> String {
 
 /// The answer to `queue`: what is on the air, how far it got and how long it is, then the
 /// requests in the order they will play, the asker's own marked.
-fn describe_queue(queue: &StationQueue) -> Vec<String> {
+pub(crate) fn describe_queue(queue: &StationQueue) -> Vec<String> {
     let mut lines = Vec::new();
     match &queue.now {
         Some(now) => lines.push(format!(
@@ -432,7 +462,7 @@ fn describe_now(now: &NowPlaying) -> String {
     title_and_artist(&now.title, &now.artist)
 }
 
-fn describe_entry(song: &SongEntry) -> String {
+pub(crate) fn describe_entry(song: &SongEntry) -> String {
     let mut line = format!(
         "{:>3}  {:>5}  {}",
         song.id,
@@ -447,7 +477,7 @@ fn describe_entry(song: &SongEntry) -> String {
 
 /// Song titles and artists come from the server: shown through [`printable`], so that a tag
 /// cannot retitle the terminal, clear it, or reorder the line.
-fn title_and_artist(title: &str, artist: &str) -> String {
+pub(crate) fn title_and_artist(title: &str, artist: &str) -> String {
     if artist.is_empty() {
         printable(title).into_owned()
     } else {
@@ -458,12 +488,12 @@ fn title_and_artist(title: &str, artist: &str) -> String {
 /// A song's length as [`clock`] shows it, rounded to the nearest second: a song of 25.5 s is
 /// 0:26 long. (Elapsed time is not rounded: it counts the seconds that have fully passed, as a
 /// player's display does.)
-fn length(d: Duration) -> String {
+pub(crate) fn length(d: Duration) -> String {
     clock(d.saturating_add(Duration::from_millis(500)))
 }
 
 /// `m:ss`, or `h:mm:ss` for long durations; the part of a second is dropped.
-fn clock(d: Duration) -> String {
+pub(crate) fn clock(d: Duration) -> String {
     let secs = d.as_secs();
     if secs >= 3600 {
         format!("{}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60)

@@ -150,8 +150,10 @@ fn help_reads_well_at_any_width() {
             if line.trim().is_empty() || next.trim().is_empty() || indent(line) != indent(next) {
                 continue;
             }
-            // The next item of a list, not the rest of a sentence.
-            if next.trim_start().starts_with(['-', '[']) || next.ends_with(':') {
+            // The next item of a list, not the rest of a sentence; or the next row of the
+            // table of one-shot commands (a name, then two spaces or more).
+            let row = |l: &str| l.trim_start().split_once(' ').is_some_and(|(_, rest)| rest.starts_with(' '));
+            if next.trim_start().starts_with(['-', '[']) || next.ends_with(':') || (row(line) && row(next)) {
                 continue;
             }
             let word = next.split_whitespace().next().unwrap_or_default();

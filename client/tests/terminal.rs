@@ -2,94 +2,17 @@
 
 mod common;
 
-use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+use common::terminal::{Terminal, state_home};
 use common::{fake_server, music_dir, serve, serve_on, serve_radio, tone_song};
 
-/// A tmux server of our own, killed when the test ends.
-struct Terminal {
-    socket: String,
-}
-
-impl Terminal {
-    fn start(command: &str) -> Terminal {
-        let socket = format!("jukebox-test-{}-{:?}", std::process::id(), std::thread::current().id())
-            .replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "");
-        let terminal = Terminal { socket };
-        let started = terminal.tmux(&["new-session", "-d", "-s", "t", "-x", "100", "-y", "30", command]);
-        assert!(started.status.success(), "this test needs tmux (apt-get install tmux): {started:?}");
-        terminal
-    }
-
-    fn tmux(&self, args: &[&str]) -> Output {
-        Command::new("tmux").args(["-L", &self.socket]).args(args).output().expect("run tmux")
-    }
-
-    /// What the terminal shows, with lines that wrapped joined again.
-    fn screen(&self) -> String {
-        String::from_utf8_lossy(&self.tmux(&["capture-pane", "-p", "-J", "-t", "t"]).stdout).into_owned()
-    }
-
-    fn type_text(&self, text: &str) {
-        self.tmux(&["send-keys", "-t", "t", "-l", text]);
-    }
-
-    fn press(&self, key: &str) {
-        self.tmux(&["send-keys", "-t", "t", key]);
-    }
-
-    /// Waits until the screen shows `text`; returns the screen.
-    fn wait_for(&self, text: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let screen = self.screen();
-            if screen.contains(text) {
-                return screen;
-            }
-            assert!(Instant::now() < deadline, "waited for {text:?}; the screen shows:\n{screen}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// Presses Enter after `command`, and waits until the client has read the line: the
-    /// cursor has left the line that shows it.
-    fn enter(&self, command: &str) {
-        let typed = format!("jukebox> {command}");
-        self.wait_for(&typed);
-        self.press("Enter");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let screen = self.screen();
-            let line = screen.lines().collect::<Vec<_>>().iter().rposition(|l| l.trim_end() == typed);
-            let cursor =
-                String::from_utf8_lossy(&self.tmux(&["display", "-p", "-t", "t", "#{cursor_y}"]).stdout)
-                    .trim()
-                    .parse::<usize>()
-                    .ok();
-            if let (Some(line), Some(cursor)) = (line, cursor)
-                && cursor > line
-            {
-                return;
-            }
-            assert!(Instant::now() < deadline, "{command:?} was not entered; the screen shows:\n{screen}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn is_running(&self) -> bool {
-        self.tmux(&["has-session", "-t", "t"]).status.success()
-    }
-}
-
-impl Drop for Terminal {
-    fn drop(&mut self) {
-        self.tmux(&["kill-server"]);
-    }
-}
-
 fn client_command(port: u16) -> String {
-    format!("{} 127.0.0.1 {port} --output null", env!("CARGO_BIN_EXE_jukebox-client"))
+    format!(
+        "env XDG_STATE_HOME={} {} 127.0.0.1 {port} --output null",
+        state_home().display(),
+        env!("CARGO_BIN_EXE_jukebox-client")
+    )
 }
 
 #[test]
@@ -110,7 +33,8 @@ fn a_person_lists_plays_switches_and_leaves() {
     std::thread::sleep(Duration::from_millis(1200));
     terminal.type_text("status");
     terminal.press("Enter");
-    let screen = terminal.wait_for("/ 0:34");
+    // (The status line above the prompt shows "/ 0:34" too.)
+    let screen = terminal.wait_for("Playing 4: Evening Lullaby — The Jukebox Synths, 0:");
     assert!(screen.contains("Playing 4: Evening Lullaby — The Jukebox Synths, 0:0"), "{screen}");
     // History: the up arrow brings back the last command.
     terminal.press("Up");

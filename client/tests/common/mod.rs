@@ -1,6 +1,8 @@
 //! Songs and servers for the client's integration tests.
 #![allow(dead_code)]
 
+pub mod terminal;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
