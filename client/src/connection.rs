@@ -690,6 +690,8 @@ impl Router {
                 tuned.id
             }
             Message::Queued(queued) => queued.id,
+            Message::Paused(paused) => paused.id,
+            Message::Resumed(resumed) => resumed.id,
             Message::QueuePage(page) => page.id,
             Message::TrackChanged(_) => return None,
             // Requests are not for clients; unknown kinds are from a newer server (RFC §5.4).

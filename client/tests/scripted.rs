@@ -261,6 +261,7 @@ fn a_server_that_stops_answering_is_given_up_on() {
             total_bytes: 409_181,
             title: "Morning Scale".into(),
             artist: String::new(),
+            start_ms: 0,
         };
         peer.send(&Message::Playing(playing));
         peer.socket.write_all(&audio_frame_head(StreamId(1), 0, 0, data.len()).unwrap()).unwrap();
@@ -310,6 +311,7 @@ fn song_lengths_are_rounded_to_the_nearest_second() {
             total_bytes: 1,
             title: "song 1".into(),
             artist: String::new(),
+            start_ms: 0,
         };
         peer.send(&Message::Playing(playing));
         peer.drain();
