@@ -99,7 +99,7 @@ fn usage_mistakes_and_server_refusals_read_differently_and_go_to_stderr() {
     let output = run_client(
         server.addr.port(),
         &["--output", "null"],
-        "list\nplay 42\nplay x\nplay\nstop\nstatus\nsleep forever\nbogus\n",
+        "list\nplay 42\nplay x\nseek\nstop\nstatus\nsleep forever\nbogus\n",
     );
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -118,7 +118,7 @@ fn usage_mistakes_and_server_refusals_read_differently_and_go_to_stderr() {
         [
             "server: no song with id 42",
             "play: \"x\" is not a song id (list shows them); try: play 2",
-            "play: which song? Give its id (list shows them); try: play 2",
+            "seek: where to? Give a time (1:30 or 90) or a step (+10, -10); try: seek 1:30",
             "sleep: \"forever\" is not a number of seconds from 0 to 86400; try: sleep 2.5",
             "unknown command \"bogus\"; type help for the list",
         ],
