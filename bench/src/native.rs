@@ -299,7 +299,9 @@ impl Native {
             | Message::Queued(_)
             | Message::QueuePage(_)
             | Message::Relayed(_)
-            | Message::Redirect(_) => {}
+            | Message::Redirect(_)
+            | Message::Paused(_)
+            | Message::Resumed(_) => {}
         }
         Ok(())
     }

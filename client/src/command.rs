@@ -13,6 +13,14 @@ pub enum Command {
     Play(SongId),
     /// Stop playing.
     Stop,
+    /// Pause at once, keeping the place (`pause`).
+    Pause,
+    /// Go on from where the pause began (`resume`, or `play` alone).
+    Resume,
+    /// Pause if playing, resume if paused.
+    Toggle,
+    /// Play the current song from a position.
+    Seek(SeekTo),
     /// Tune in to the server's station.
     Radio,
     /// Ask the station to play a song.
@@ -45,11 +53,76 @@ pub enum Command {
     Nothing,
 }
 
+/// Where `seek` goes: a position in the song, or a step from where playback is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SeekTo {
+    /// `seek 1:30`, `seek 90`: this far into the song.
+    At(Duration),
+    /// `seek +10`: this much further on.
+    Forward(Duration),
+    /// `seek -10`: this much back (to the start at most).
+    Back(Duration),
+}
+
+impl SeekTo {
+    /// The position in the song to ask for, playback being at `now`.
+    pub fn from(self, now: Duration) -> Duration {
+        match self {
+            SeekTo::At(at) => at,
+            SeekTo::Forward(step) => now.saturating_add(step),
+            SeekTo::Back(step) => now.saturating_sub(step),
+        }
+    }
+}
+
+/// A time as a person types it: `90`, `2.5`, `1:30`, `1:02:03`; at most [`MAX_SECONDS`].
+fn time(text: &str) -> Option<Duration> {
+    let mut seconds = 0.0;
+    let parts: Vec<&str> = text.split(':').collect();
+    if parts.len() > 3 {
+        return None;
+    }
+    for (i, part) in parts.iter().enumerate() {
+        let last = i + 1 == parts.len();
+        // Minutes and hours are whole; seconds after a colon are two digits, as a clock shows.
+        let value: f64 = match (last, i) {
+            (true, 0) => part.parse().ok()?,
+            (true, _) if part.len() >= 2 && part.as_bytes()[..2].iter().all(u8::is_ascii_digit) => {
+                part.parse().ok().filter(|&s: &f64| s < 60.0)?
+            }
+            (false, 0) => f64::from(part.parse::<u32>().ok()?),
+            (false, _) if part.len() == 2 => f64::from(part.parse::<u32>().ok().filter(|&m| m < 60)?),
+            _ => return None,
+        };
+        seconds = seconds * 60.0 + value;
+    }
+    (seconds.is_finite() && (0.0..=MAX_SECONDS).contains(&seconds)).then(|| Duration::from_secs_f64(seconds))
+}
+
+fn seek_to(argument: Option<&str>) -> Result<SeekTo, String> {
+    let Some(arg) = argument else {
+        return Err("seek: where to? Give a time (1:30 or 90) or a step (+10, -10); try: seek 1:30".into());
+    };
+    let (make, text): (fn(Duration) -> SeekTo, &str) = match arg.as_bytes().first() {
+        Some(b'+') => (SeekTo::Forward, &arg[1..]),
+        Some(b'-') => (SeekTo::Back, &arg[1..]),
+        _ => (SeekTo::At, arg),
+    };
+    time(text)
+        .map(make)
+        .ok_or_else(|| format!("seek: {arg:?} is not a time; give 1:30, 90, +10 or -10 (seconds, or m:ss)"))
+}
+
 /// The text `help` prints.
 pub const HELP: &str = "\
 Commands:
   list          show every song on the server, with its id
   play N        play song N (switches at once if a song is playing)
+  pause         pause at once, keeping the place
+  resume        go on from where the pause began (also: play, with no song)
+  toggle        pause if playing, resume if paused
+  seek POS      play the song from POS: 1:30 or 90 (seconds), or +10 / -10 from
+                where it is now; a paused song plays on from there
   stop          stop playing
   radio         tune in to the server's station (also: tune); play N or stop leave it
   request N     ask the station to play song N; says its place in the queue
@@ -117,6 +190,11 @@ impl std::str::FromStr for Command {
         match name.as_str() {
             "list" | "ls" => no_argument(Command::List),
             "stop" => no_argument(Command::Stop),
+            "pause" => no_argument(Command::Pause),
+            "resume" => no_argument(Command::Resume),
+            "toggle" => no_argument(Command::Toggle),
+            "seek" => seek_to(argument).map(Command::Seek),
+            "play" if argument.is_none() => Ok(Command::Resume),
             "rescan" => no_argument(Command::Rescan),
             "status" => no_argument(Command::Status),
             "help" | "?" => match argument {
@@ -192,8 +270,35 @@ mod tests {
     }
 
     #[test]
+    fn pause_resume_and_seek_parse() {
+        assert_eq!("pause".parse(), Ok(Command::Pause));
+        assert_eq!("resume".parse(), Ok(Command::Resume));
+        assert_eq!("play".parse(), Ok(Command::Resume), "play alone resumes");
+        assert_eq!("toggle".parse(), Ok(Command::Toggle));
+        let seek = |text: &str| text.parse::<Command>();
+        let secs = Duration::from_secs;
+        assert_eq!(seek("seek 1:30"), Ok(Command::Seek(SeekTo::At(secs(90)))));
+        assert_eq!(seek("seek 90"), Ok(Command::Seek(SeekTo::At(secs(90)))));
+        assert_eq!(seek("seek 2.5"), Ok(Command::Seek(SeekTo::At(Duration::from_millis(2500)))));
+        assert_eq!(seek("seek 1:02:03"), Ok(Command::Seek(SeekTo::At(secs(3723)))));
+        assert_eq!(seek("seek 0:05.5"), Ok(Command::Seek(SeekTo::At(Duration::from_millis(5500)))));
+        assert_eq!(seek("seek +10"), Ok(Command::Seek(SeekTo::Forward(secs(10)))));
+        assert_eq!(seek("seek -1:00"), Ok(Command::Seek(SeekTo::Back(secs(60)))));
+        for wrong in
+            ["seek", "seek x", "seek 1:5", "seek 1:60", "seek 1:2:3:4", "seek +", "seek --1", "seek 1e9"]
+        {
+            let error = seek(wrong).unwrap_err();
+            assert!(error.starts_with("seek: "), "{wrong}: {error}");
+        }
+        assert!("pause now".parse::<Command>().unwrap_err().contains("no argument"));
+        // Relative steps count from where playback is; back stops at the start.
+        assert_eq!(SeekTo::Forward(secs(10)).from(secs(85)), secs(95));
+        assert_eq!(SeekTo::Back(secs(10)).from(secs(5)), Duration::ZERO);
+        assert_eq!(SeekTo::At(secs(3)).from(secs(85)), secs(3));
+    }
+
+    #[test]
     fn mistakes_are_explained() {
-        assert!("play".parse::<Command>().unwrap_err().contains("song"));
         assert!("play two".parse::<Command>().unwrap_err().contains("\"two\" is not a song id"));
         assert!("play -1".parse::<Command>().is_err());
         assert!("play 0".parse::<Command>().is_err());

@@ -16,8 +16,8 @@ use jukebox_protocol::frame::KEEPALIVE_INTERVAL;
 use jukebox_protocol::handshake::HANDSHAKE_LEN;
 use jukebox_protocol::text::printable;
 use jukebox_protocol::{
-    ErrorCode, ErrorReply, Goodbye, GoodbyeReason, Hello, LibraryChanged, Message, Playing, Queued,
-    ReadError, Request, RequestId, SongEntry, SongId, Stopped, Tuned, Welcome, read_frame,
+    ErrorCode, ErrorReply, Goodbye, GoodbyeReason, Hello, LibraryChanged, Message, Paused, Playing, Queued,
+    ReadError, Request, RequestId, Resumed, SongEntry, SongId, Stopped, Tuned, Welcome, read_frame,
 };
 
 use crate::explain;
@@ -96,6 +96,10 @@ pub enum ClientError {
     /// safe) with a capital: "Tin Robot Shuffle is already in the queue".
     #[error("{}", capitalized(&printable(&.0.message)))]
     Refused(ErrorReply),
+    /// The command cannot be carried out in the state playback is in (`seek` with nothing
+    /// playing); the text says why and what to do instead.
+    #[error("{0}")]
+    NotNow(String),
     /// The connection was lost while the command waited for its reply.
     #[error("the connection to the server was lost")]
     Disconnected,
@@ -129,6 +133,7 @@ impl ClientError {
                         | ErrorCode::RequestLimit
                         | ErrorCode::QueueFull
                         | ErrorCode::NotTheOrigin
+                        | ErrorCode::LiveStream
                 ) =>
             {
                 ClientError::Refused(error)
@@ -321,6 +326,41 @@ impl Connection {
         match self.wait(&replies)? {
             Message::Playing(playing) => Ok(playing),
             other => Err(unexpected(other)),
+        }
+    }
+
+    /// Plays `song` from the frame at `position_ms` (RFC §6.1.12): the PLAYING's Start ms says
+    /// where it begins. Playback has already switched when this returns.
+    pub fn seek(&self, song: SongId, position_ms: u32) -> Result<Playing, ClientError> {
+        let replies = self.send_request(|id| Request::Seek { id, song, position_ms })?;
+        match self.wait(&replies)? {
+            Message::Playing(playing) => Ok(playing),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Asks the server to stop sending the current stream (RFC §6.1.10). `Ok(None)` when the
+    /// server has nothing to pause (NO_STREAM: it has sent the whole song already, which the
+    /// client still plays); the station's refusal is [`ClientError::Refused`].
+    pub fn pause(&self) -> Result<Option<Paused>, ClientError> {
+        let replies = self.send_request(|id| Request::Pause { id })?;
+        match self.wait(&replies).map_err(ClientError::station_refusal) {
+            Ok(Message::Paused(paused)) => Ok(Some(paused)),
+            Err(ClientError::Server(e)) if e.code == ErrorCode::NoStream => Ok(None),
+            Ok(other) => Err(unexpected(other)),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Asks the server to go on with the current stream (RFC §6.1.11); `Ok(None)` as for
+    /// [`Connection::pause`].
+    pub fn resume(&self) -> Result<Option<Resumed>, ClientError> {
+        let replies = self.send_request(|id| Request::Resume { id })?;
+        match self.wait(&replies).map_err(ClientError::station_refusal) {
+            Ok(Message::Resumed(resumed)) => Ok(Some(resumed)),
+            Err(ClientError::Server(e)) if e.code == ErrorCode::NoStream => Ok(None),
+            Ok(other) => Err(unexpected(other)),
+            Err(e) => Err(e),
         }
     }
 
@@ -690,6 +730,8 @@ impl Router {
                 tuned.id
             }
             Message::Queued(queued) => queued.id,
+            Message::Paused(paused) => paused.id,
+            Message::Resumed(resumed) => resumed.id,
             Message::QueuePage(page) => page.id,
             Message::TrackChanged(_) => return None,
             // Requests are not for clients; unknown kinds are from a newer server (RFC §5.4).

@@ -32,7 +32,12 @@ use crate::radio::frame_at;
 #[derive(Debug)]
 pub enum DecodeCmd {
     /// A new stream begins; forget the old one.
-    Start(StreamId),
+    Start {
+        /// The stream.
+        stream: StreamId,
+        /// It begins part-way into its song (SEEK): its first frame may not decode.
+        part_way: bool,
+    },
     /// A new radio stream begins; forget the old one.
     Tune(StreamId),
     /// Whole MP3 frames of a stream.
@@ -92,6 +97,10 @@ struct Current {
     resampler: Resampler,
     /// Set for a radio stream.
     radio: Option<StationClock>,
+    /// A frame that cannot be decoded plays as silence of its length, so that playback stays
+    /// at the position AUDIO gives: on the radio, and in a stream that starts part-way into a
+    /// song, whose first frame needs the frames before it (the bit reservoir).
+    keep_time: bool,
 }
 
 /// Where a radio stream is on the station's clock.
@@ -104,13 +113,14 @@ struct StationClock {
 }
 
 impl Current {
-    fn new(stream: StreamId, radio: bool) -> Current {
+    fn new(stream: StreamId, radio: bool, keep_time: bool) -> Current {
         Current {
             stream,
             splitter: FrameSplitter::default(),
             decoder: FrameDecoder::default(),
             resampler: Resampler::default(),
             radio: radio.then(StationClock::default),
+            keep_time: radio || keep_time,
         }
     }
 
@@ -142,8 +152,8 @@ impl Current {
                 Some(decoded) => {
                     self.resampler.convert(decoded.samples, decoded.channels, decoded.sample_rate, out);
                 }
-                // Silence in its place on the radio, to keep the station's clock.
-                None if self.radio.is_some() => {
+                // Silence in its place, to keep the stream's clock (the station's on the radio).
+                None if self.keep_time => {
                     out.resize(usize::try_from(length).unwrap_or(0) * usize::from(crate::pcm::CHANNELS), 0);
                 }
                 None => continue,
@@ -183,8 +193,8 @@ pub fn run(commands: Receiver<DecodeCmd>, queue: Arc<PcmQueue>) {
     let mut out = Vec::new();
     for command in commands {
         match command {
-            DecodeCmd::Start(stream) => current = Some(Current::new(stream, false)),
-            DecodeCmd::Tune(stream) => current = Some(Current::new(stream, true)),
+            DecodeCmd::Start { stream, part_way } => current = Some(Current::new(stream, false, part_way)),
+            DecodeCmd::Tune(stream) => current = Some(Current::new(stream, true, true)),
             DecodeCmd::Data(audio) => {
                 if let Some(current) = current.as_mut().filter(|c| c.stream == audio.stream) {
                     current.receive(&audio, &queue, &mut out);

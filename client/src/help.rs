@@ -55,6 +55,45 @@ and nothing of the old song is heard after the new one begins. When the song end
 line says so. Tab after play completes an id, or a title typed in part: play tin<TAB>.",
     },
     Topic {
+        name: "pause",
+        aliases: &[],
+        usage: "pause",
+        argument: Argument::Other,
+        text: "\
+Pauses the song at once: the sound stops on the next sample, and the client asks the
+server to stop sending, so a long pause costs nothing. resume (or play with no song)
+goes on with the very next sample. The radio cannot be paused: it is live, the same for
+every listener; stop leaves it.",
+    },
+    Topic {
+        name: "resume",
+        aliases: &[],
+        usage: "resume",
+        argument: Argument::Other,
+        text: "\
+Goes on from where pause stopped, with the next sample: nothing is lost or heard twice.
+play with no song does the same.",
+    },
+    Topic {
+        name: "toggle",
+        aliases: &[],
+        usage: "toggle",
+        argument: Argument::Other,
+        text: "\
+Pauses if a song plays, resumes if it is paused: one key for both.",
+    },
+    Topic {
+        name: "seek",
+        aliases: &[],
+        usage: "seek POS",
+        argument: Argument::Other,
+        text: "\
+Plays the song from POS: a time into it (1:30, or 90 seconds), or a step from where it
+is now (+10, -10). It lands on the frame boundary at or just before POS (at most 26 ms
+early). A paused song plays on from there. Past the end is refused, and the song plays
+on. The radio cannot be seeked.",
+    },
+    Topic {
         name: "stop",
         aliases: &[],
         usage: "stop",

@@ -187,7 +187,8 @@ impl From<&ClientError> for Failure {
 /// `song_unavailable`, `already_queued`, `request_limit`, `queue_full`, `off_air`,
 /// `not_the_origin`, `internal`, ..., `error_0x0123` for one this client does not know), or
 /// the client's own: `cannot_connect`, `not_a_jukebox` (the handshake failed), `disconnected`,
-/// `timeout`, `bad_reply` (the server broke the protocol).
+/// `timeout`, `bad_reply` (the server broke the protocol), `not_now` (the command does not apply
+/// to what plays now).
 pub fn code(error: &ClientError) -> Cow<'static, str> {
     match error {
         ClientError::Server(reply) | ClientError::Refused(reply) => server_code(reply.code),
@@ -196,6 +197,7 @@ pub fn code(error: &ClientError) -> Cow<'static, str> {
         ClientError::Disconnected | ClientError::NotConnected(_) => "disconnected".into(),
         ClientError::Timeout(_) => "timeout".into(),
         ClientError::Unexpected(_) | ClientError::List(_) | ClientError::Queue(_) => "bad_reply".into(),
+        ClientError::NotNow(_) => "not_now".into(),
     }
 }
 
@@ -213,6 +215,9 @@ fn server_code(code: ErrorCode) -> Cow<'static, str> {
         ErrorCode::OffAir => "off_air",
         ErrorCode::RelayRefused => "relay_refused",
         ErrorCode::NotTheOrigin => "not_the_origin",
+        ErrorCode::NoStream => "no_stream",
+        ErrorCode::LiveStream => "live_stream",
+        ErrorCode::BadPosition => "bad_position",
         ErrorCode::Internal => "internal",
         ErrorCode::Other(v) => return Cow::Owned(format!("error_{v:#06x}")),
     })

@@ -44,6 +44,10 @@
 //!   switches playback when it reads PLAYING, TUNED or STOPPED, before it reads any later audio.
 //!   Samples carry their stream; a switch empties the queue and bumps a generation counter
 //!   that the output checks on every sample, so no old audio is heard after a switch.
+//! - `pause` is a flag of the PcmQueue that the output reads on every sample (so the pause is
+//!   heard at once; the output then plays silence, and the WAV clock runs on), set by the REPL
+//!   before it sends PAUSE; `resume` clears it, and the next sample taken is the one after the
+//!   last played. A switch (PLAYING, TUNED, STOPPED) clears it too: a new stream plays at once.
 //! - Connections come and go; the decoder, the queue and the output are made once and serve
 //!   every connection. A connection that ends stops the song it started. `connect` closes the
 //!   old connection, and waits for its socket thread, before the new one can play anything.

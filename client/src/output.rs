@@ -1,5 +1,7 @@
 //! Where decoded audio goes: the sound card (rodio), nowhere at real time, or a WAV file at
-//! real time. Every output pulls from the [`PcmQueue`] at the pace it plays.
+//! real time. Every output pulls from the [`PcmQueue`] at the pace it plays. While playback is
+//! paused the queue hands out silence, which every output plays at real time: a WAV file
+//! records the pause as silence of its length.
 //!
 //! A WAV file starts with the first sample played, not when the client started, so two
 //! recordings cannot be lined up by their contents' timing alone: the WAV output also writes
@@ -215,6 +217,11 @@ impl Iterator for QueueSource {
                 return Some(0.0);
             }
         }
+        // Paused: silence at once, on a frame boundary, and the block keeps the samples taken
+        // so far, so that resuming plays the very next one.
+        if !self.mid_frame && self.queue.is_paused() {
+            return Some(0.0);
+        }
         if self.next == self.filled {
             self.next = 0;
             self.filled = match self.queue.take(&mut self.block) {
@@ -358,6 +365,30 @@ mod tests {
         queue.push(jukebox_protocol::StreamId(2), &[2, -2, 2, -2]);
         let rest: Vec<f32> = (0..5).map_while(|_| source.next()).map(|s| s * 32_768.0).collect();
         assert_eq!(rest, [0.0, 2.0, -2.0, 2.0, -2.0], "silence for the right channel, then left first");
+    }
+
+    #[test]
+    fn a_device_pauses_mid_block_and_resumes_with_the_next_sample() {
+        let (events, _receiver) = crate::event_channel();
+        let queue = Arc::new(PcmQueue::new(events));
+        let now = crate::pcm::NowPlaying {
+            stream: jukebox_protocol::StreamId(1),
+            song: jukebox_protocol::SongId(1),
+            title: String::new(),
+            artist: String::new(),
+            duration: Duration::from_secs(1),
+        };
+        queue.start(now);
+        queue.push(jukebox_protocol::StreamId(1), &[1, -1, 2, -2, 3, -3]);
+        let mut source = QueueSource::new(Arc::clone(&queue));
+        let mut play =
+            |n: usize| -> Vec<f32> { (0..n).map_while(|_| source.next()).map(|s| s * 32_768.0).collect() };
+        // The block holds all six samples; a pause after a left sample finishes its frame.
+        assert_eq!(play(3), [1.0, -1.0, 2.0]);
+        queue.pause();
+        assert_eq!(play(5), [-2.0, 0.0, 0.0, 0.0, 0.0]);
+        queue.resume();
+        assert_eq!(play(2), [3.0, -3.0]);
     }
 
     #[test]

@@ -5,13 +5,17 @@
 //! once and bumps a generation counter, so neither a decoder still working on the old stream
 //! nor an output holding a few old samples can make old audio heard after the switch.
 //!
+//! Pausing is the queue's too: a paused queue hands the output silence, so a sound card plays
+//! it and the WAV output records it (its clock runs on), and keeps every sample it holds for the
+//! moment it resumes, which plays the very next sample.
+//!
 //! On the radio the queue also holds the station's songs that playback has not reached yet,
 //! each at the sample where it begins (the decoder works that out from TRACK_CHANGED and the
 //! chunks' station times): the output's [`PcmQueue::take`] makes a song the one heard, and
 //! announces it, when it takes that sample to play.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -61,6 +65,8 @@ struct State {
     input_done: bool,
     /// Frames (sample pairs) of the current stream already played.
     played_frames: u64,
+    /// Where in the song the current stream's first sample is: PLAYING's Start ms.
+    start: Duration,
 }
 
 /// What the queue knows of a radio stream.
@@ -85,6 +91,8 @@ pub struct Status {
     pub buffered: Duration,
     /// The current stream is the station's.
     pub tuned: bool,
+    /// Playback is paused: the output plays silence and the queue keeps its place.
+    pub paused: bool,
 }
 
 /// Decoded audio and playback state.
@@ -93,13 +101,21 @@ pub struct PcmQueue {
     state: Mutex<State>,
     changed: Condvar,
     generation: AtomicU64,
+    /// Read by the output on every sample, so that a pause is heard at once.
+    paused: AtomicBool,
     events: EventSender,
 }
 
 impl PcmQueue {
     /// An empty queue that reports finished songs to `events`.
     pub fn new(events: EventSender) -> PcmQueue {
-        PcmQueue { state: Mutex::default(), changed: Condvar::new(), generation: AtomicU64::new(0), events }
+        PcmQueue {
+            state: Mutex::default(),
+            changed: Condvar::new(),
+            generation: AtomicU64::new(0),
+            paused: AtomicBool::new(false),
+            events,
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -109,17 +125,23 @@ impl PcmQueue {
 
     /// Makes `now` the current stream, dropping everything queued from the previous one.
     pub fn start(&self, now: NowPlaying) {
-        self.switch(now.stream, Some(now), None);
+        self.start_at(now, Duration::ZERO);
+    }
+
+    /// [`PcmQueue::start`] of a stream whose first sample is `start` into the song (SEEK's
+    /// PLAYING), so that `status` shows, and `seek +10` counts from, the position in the song.
+    pub fn start_at(&self, now: NowPlaying, start: Duration) {
+        self.switch(now.stream, Some(now), None, start);
     }
 
     /// Makes `stream`, a radio stream, the current stream, dropping everything queued from
     /// the previous one. What it plays is known once playback reaches the first song
     /// [`PcmQueue::announce`]d.
     pub fn tune(&self, stream: StreamId) {
-        self.switch(stream, None, Some(Radio::default()));
+        self.switch(stream, None, Some(Radio::default()), Duration::ZERO);
     }
 
-    fn switch(&self, stream: StreamId, now: Option<NowPlaying>, radio: Option<Radio>) {
+    fn switch(&self, stream: StreamId, now: Option<NowPlaying>, radio: Option<Radio>, start: Duration) {
         let mut state = self.lock();
         state.samples.clear();
         state.stream = Some(stream);
@@ -127,6 +149,9 @@ impl PcmQueue {
         state.radio = radio;
         state.input_done = false;
         state.played_frames = 0;
+        state.start = start;
+        // A new stream plays at once, as on the server (RFC §6.1.10).
+        self.paused.store(false, Ordering::SeqCst);
         self.generation.fetch_add(1, Ordering::SeqCst);
         self.changed.notify_all();
     }
@@ -137,9 +162,34 @@ impl PcmQueue {
         state.samples.clear();
         state.stream = None;
         state.radio = None;
+        self.paused.store(false, Ordering::SeqCst);
         self.generation.fetch_add(1, Ordering::SeqCst);
         self.changed.notify_all();
         state.now.take()
+    }
+
+    /// Pauses playback at once: from the next sample the output takes, it gets silence, and
+    /// what is queued waits. False when nothing is current, which stays unpaused.
+    pub fn pause(&self) -> bool {
+        let state = self.lock();
+        if state.stream.is_none() {
+            return false;
+        }
+        self.paused.store(true, Ordering::SeqCst);
+        true
+    }
+
+    /// Ends a pause: the output's next sample is the one after the last it played. False
+    /// when playback was not paused.
+    pub fn resume(&self) -> bool {
+        let was = self.paused.swap(false, Ordering::SeqCst);
+        self.changed.notify_all();
+        was
+    }
+
+    /// Whether playback is paused; cheap enough for an audio callback to ask every sample.
+    pub fn is_paused(&self) -> bool {
+        self.paused.load(Ordering::Relaxed)
     }
 
     /// On the radio stream `stream`: the song `now` begins at frame `frame` of the stream
@@ -201,8 +251,15 @@ impl PcmQueue {
     /// [`PcmQueue::wait_idle`] can see the change, so a script prints it in order. On the
     /// radio, a song whose first frame is among those taken becomes the song heard, and
     /// [`Event::TrackChanged`] is sent.
+    ///
+    /// While paused it fills `out` with silence and returns its length: the output plays (or
+    /// records) the pause, and nothing queued is used or finishes.
     pub fn take(&self, out: &mut [i16]) -> usize {
         let mut state = self.lock();
+        if self.is_paused() {
+            out.fill(0);
+            return out.len();
+        }
         let n = out.len().min(state.samples.len());
         for (slot, sample) in out.iter_mut().zip(state.samples.drain(..n)) {
             *slot = sample;
@@ -258,9 +315,10 @@ impl PcmQueue {
         };
         Status {
             now: state.now.clone(),
-            elapsed: frames_to_duration(played),
+            elapsed: state.start + frames_to_duration(played),
             buffered: frames_to_duration((state.samples.len() / usize::from(CHANNELS)) as u64),
             tuned: state.radio.is_some(),
+            paused: self.is_paused(),
         }
     }
 
@@ -335,6 +393,38 @@ mod tests {
         assert_eq!(events.try_next(), Some(Event::Finished(now(1))));
         assert_eq!(queue.status().now, None);
         queue.wait_idle(|| false);
+    }
+
+    #[test]
+    fn a_pause_plays_silence_and_resume_goes_on_with_the_next_sample() {
+        let (queue, events) = queue();
+        queue.start_at(now(1), Duration::from_secs(60));
+        queue.push(StreamId(1), &[1, 2, 3, 4, 5, 6, 7, 8]);
+        queue.finish_input(StreamId(1));
+        let mut out = [9i16; 4];
+        assert_eq!(queue.take(&mut out), 4);
+        assert!(queue.pause());
+        assert!(queue.status().paused);
+        // However long the pause, silence, and the song neither advances nor finishes.
+        for _ in 0..3 {
+            assert_eq!(queue.take(&mut out), 4);
+            assert_eq!(out, [0; 4]);
+        }
+        assert_eq!(events.try_next(), None);
+        assert_eq!(queue.status().elapsed, Duration::from_secs(60) + frames_to_duration(2));
+        assert!(queue.resume());
+        assert!(!queue.resume(), "only once");
+        assert_eq!(queue.take(&mut out), 4);
+        assert_eq!(out, [5, 6, 7, 8], "the very next sample");
+        assert_eq!(queue.take(&mut out), 0);
+        assert_eq!(events.try_next(), Some(Event::Finished(now(1))));
+        // Nothing current: nothing to pause. A new stream is never paused.
+        assert!(!queue.pause());
+        queue.start(now(2));
+        assert!(queue.pause());
+        queue.start(now(3));
+        assert!(!queue.status().paused);
+        assert_eq!(queue.status().elapsed, Duration::ZERO, "a PLAY's stream starts at 0");
     }
 
     #[test]

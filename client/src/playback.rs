@@ -39,16 +39,30 @@ impl Playback {
         Arc::clone(&self.queue)
     }
 
-    /// A new stream replaces whatever played: silence now, then the new song.
+    /// A new stream replaces whatever played: silence now, then the new song, from the
+    /// PLAYING's Start ms (a SEEK's stream begins part-way into the song).
     pub fn start(&self, playing: &Playing) {
-        self.queue.start(NowPlaying {
+        let now = NowPlaying {
             stream: playing.stream,
             song: playing.song,
             title: playing.title.clone(),
             artist: playing.artist.clone(),
             duration: Duration::from_millis(u64::from(playing.duration_ms)),
-        });
-        let _ = self.decoder.send(DecodeCmd::Start(playing.stream));
+        };
+        self.queue.start_at(now, Duration::from_millis(u64::from(playing.start_ms)));
+        let _ =
+            self.decoder.send(DecodeCmd::Start { stream: playing.stream, part_way: playing.start_ms > 0 });
+    }
+
+    /// Pauses playback at once (the output plays silence); false when nothing plays.
+    pub fn pause(&self) -> bool {
+        self.queue.pause()
+    }
+
+    /// Ends a pause: the next sample played is the one after the last; false when playback
+    /// was not paused.
+    pub fn resume(&self) -> bool {
+        self.queue.resume()
     }
 
     /// A radio stream replaces whatever played: silence now, then the station.

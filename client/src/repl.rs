@@ -15,7 +15,7 @@ use rustyline::error::ReadlineError;
 use rustyline::history::FileHistory;
 use rustyline::{CompletionType, Config, Editor, ExternalPrinter};
 
-use crate::command::{Command, HELP};
+use crate::command::{Command, HELP, SeekTo};
 use crate::complete::{CommandHelper, SongCache};
 use crate::connection::{Address, ClientError, Connection, capitalized};
 use crate::explain;
@@ -145,6 +145,16 @@ impl Session {
                     length(Duration::from_millis(u64::from(playing.duration_ms)))
                 );
             }
+            Command::Pause => self.pause(out)?,
+            Command::Resume => self.resume(out)?,
+            Command::Toggle => {
+                if self.playback.status().paused {
+                    self.resume(out)?;
+                } else {
+                    self.pause(out)?;
+                }
+            }
+            Command::Seek(to) => self.seek(to, out)?,
             Command::Rescan => {
                 self.songs.borrow_mut().take();
                 let interrupted = || self.interrupt.as_ref().is_some_and(|i| i.take());
@@ -173,6 +183,8 @@ impl Session {
                         "{}: {}, {} / {} ({:.1} s buffered)",
                         if status.tuned {
                             "On the radio".to_string()
+                        } else if status.paused {
+                            format!("Paused {}", now.song)
                         } else {
                             format!("Playing {}", now.song)
                         },
@@ -212,6 +224,10 @@ impl Session {
                     None => thread::sleep(duration),
                 },
             },
+            Command::Wait if self.playback.status().paused => {
+                let _ = writeln!(out, "wait: playback is paused, so nothing ends; resume first.");
+                self.print_events(out);
+            }
             Command::Wait => {
                 let cancelled = Cell::new(false);
                 self.playback.wait(|| {
@@ -225,6 +241,74 @@ impl Session {
             }
         }
         Ok(true)
+    }
+
+    /// `pause`: silence at once, then the server is asked to stop sending. When it has sent
+    /// the whole song already (NO_STREAM), the pause is the client's alone. The station does
+    /// not pause: its refusal is the answer, and playback goes on.
+    fn pause(&self, out: &mut dyn Write) -> Result<(), ClientError> {
+        let status = self.playback.status();
+        if status.tuned {
+            self.link.connection()?.pause()?;
+            return Ok(());
+        }
+        if !self.playback.pause() {
+            let _ = writeln!(out, "Nothing is playing.");
+            return Ok(());
+        }
+        if !status.paused {
+            self.link.connection()?.pause()?;
+        }
+        let _ = writeln!(out, "Paused at {}.", clock(self.playback.status().elapsed));
+        Ok(())
+    }
+
+    /// `resume`, or `play` alone: the very next sample plays at once, and the server is asked
+    /// to go on sending.
+    fn resume(&self, out: &mut dyn Write) -> Result<(), ClientError> {
+        let status = self.playback.status();
+        if status.tuned {
+            self.link.connection()?.resume()?;
+            return Ok(());
+        }
+        if !self.playback.resume() {
+            let _ =
+                writeln!(out, "{}", if status.now.is_some() { "Not paused." } else { "Nothing is playing." });
+            return Ok(());
+        }
+        self.link.connection()?.resume()?;
+        let _ = writeln!(out, "Resumed at {}.", clock(status.elapsed));
+        Ok(())
+    }
+
+    /// `seek`: the song that plays, from a position (from where playback is, for a step), as a
+    /// new stream (RFC §6.1.12).
+    fn seek(&self, to: SeekTo, out: &mut dyn Write) -> Result<(), ClientError> {
+        let status = self.playback.status();
+        if status.tuned {
+            let live = "seek: the station is live and cannot be seeked; play N leaves it";
+            return Err(ClientError::NotNow(live.into()));
+        }
+        let now = match status.now {
+            Some(now) => now,
+            None => {
+                return Err(ClientError::NotNow(
+                    "seek: nothing is playing; play a song first (play N)".into(),
+                ));
+            }
+        };
+        let position = to.from(status.elapsed);
+        let position_ms = u32::try_from(position.as_millis()).unwrap_or(u32::MAX);
+        let playing = self.link.connection()?.seek(now.song, position_ms)?;
+        let _ = writeln!(
+            out,
+            "Playing {}: {} from {} ({})",
+            playing.song,
+            title_and_artist(&playing.title, &playing.artist),
+            clock(Duration::from_millis(u64::from(playing.start_ms))),
+            length(Duration::from_millis(u64::from(playing.duration_ms)))
+        );
+        Ok(())
     }
 
     /// The title of `song`, from the last `list`, or else from a new one (remembered for the

@@ -206,7 +206,9 @@ pub fn render(status: &Status, width: usize) -> Option<String> {
     let now = status.now.as_ref()?;
     let room = width.saturating_sub(1);
     let what = title_and_artist(&now.title, &now.artist);
-    let head = if status.tuned { format!("▶ radio: {what}") } else { format!("▶ {what}") };
+    // A pause shows as ⏸, so a glance tells a stopped clock from a hung one.
+    let mark = if status.paused { "⏸" } else { "▶" };
+    let head = if status.tuned { format!("{mark} radio: {what}") } else { format!("{mark} {what}") };
     let times = format!("  {} / {}", clock(status.elapsed), length(now.duration));
     let fraction = if now.duration.is_zero() {
         0.0
@@ -263,7 +265,14 @@ mod tests {
             elapsed: Duration::from_secs(elapsed),
             buffered: Duration::ZERO,
             tuned,
+            paused: false,
         }
+    }
+
+    #[test]
+    fn a_paused_song_shows_the_pause_mark() {
+        let paused = Status { paused: true, ..status("Lanterns in the Rain", 11, 33, false) };
+        assert!(render(&paused, 80).unwrap().starts_with("⏸ Lanterns in the Rain"));
     }
 
     #[test]

@@ -137,6 +137,7 @@ fn text_from_the_server_cannot_drive_the_terminal() {
                 total_bytes: 0,
                 title: nasty("playing"),
                 artist: nasty("by"),
+                start_ms: 0,
             };
             peer.send(&Message::Playing(playing));
             let warning =

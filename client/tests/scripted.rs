@@ -99,7 +99,7 @@ fn usage_mistakes_and_server_refusals_read_differently_and_go_to_stderr() {
     let output = run_client(
         server.addr.port(),
         &["--output", "null"],
-        "list\nplay 42\nplay x\nplay\nstop\nstatus\nsleep forever\nbogus\n",
+        "list\nplay 42\nplay x\nseek\nstop\nstatus\nsleep forever\nbogus\n",
     );
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -118,7 +118,7 @@ fn usage_mistakes_and_server_refusals_read_differently_and_go_to_stderr() {
         [
             "server: no song with id 42",
             "play: \"x\" is not a song id (list shows them); try: play 2",
-            "play: which song? Give its id (list shows them); try: play 2",
+            "seek: where to? Give a time (1:30 or 90) or a step (+10, -10); try: seek 1:30",
             "sleep: \"forever\" is not a number of seconds from 0 to 86400; try: sleep 2.5",
             "unknown command \"bogus\"; type help for the list",
         ],
@@ -263,6 +263,7 @@ fn a_server_that_stops_answering_is_given_up_on() {
             total_bytes: 409_181,
             title: "Morning Scale".into(),
             artist: String::new(),
+            start_ms: 0,
         };
         peer.send(&Message::Playing(playing));
         peer.socket.write_all(&audio_frame_head(StreamId(1), 0, 0, data.len()).unwrap()).unwrap();
@@ -312,6 +313,7 @@ fn song_lengths_are_rounded_to_the_nearest_second() {
             total_bytes: 1,
             title: "song 1".into(),
             artist: String::new(),
+            start_ms: 0,
         };
         peer.send(&Message::Playing(playing));
         peer.drain();

@@ -221,6 +221,7 @@ fn ctrl_c_ends_a_script_with_goodbye_and_status_130() {
             total_bytes: 1,
             title: "endless".into(),
             artist: String::new(),
+            start_ms: 0,
         };
         peer.send(&Message::Playing(playing));
         let _ = goodbye_tx.send(peer.drain());

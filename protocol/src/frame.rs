@@ -90,6 +90,12 @@ kinds! {
     Play = 0x03, "PLAY";
     /// Client asks to stop the current stream (RFC §6.1.4).
     Stop = 0x04, "STOP";
+    /// Client asks the server to stop sending the current stream, keeping its place (RFC §6.1.10).
+    Pause = 0x05, "PAUSE";
+    /// Client asks the server to go on with a paused stream (RFC §6.1.11).
+    Resume = 0x06, "RESUME";
+    /// Client asks to play a song from a position, as a new stream (RFC §6.1.12).
+    Seek = 0x07, "SEEK";
     /// Client asks to hear the station (RFC §6.1.6).
     Tune = 0x09, "TUNE";
     /// Client asks what the station plays now and next (RFC §6.1.7).
@@ -120,6 +126,10 @@ kinds! {
     Relayed = 0x49, "RELAYED";
     /// Reply to RELAY from a full node: try one of its children.
     Redirect = 0x4A, "REDIRECT";
+    /// Reply to PAUSE: the stream is paused, and where it will go on.
+    Paused = 0x4B, "PAUSED";
+    /// Reply to RESUME: the stream goes on, from where.
+    Resumed = 0x4C, "RESUMED";
     /// A request failed, or (with request id 0) the server refused a frame that belongs to
     /// no request.
     Error = 0x7F, "ERROR";
@@ -309,6 +319,9 @@ mod tests {
                 | Kind::List
                 | Kind::Play
                 | Kind::Stop
+                | Kind::Pause
+                | Kind::Resume
+                | Kind::Seek
                 | Kind::Rescan
                 | Kind::Tune
                 | Kind::Queue
@@ -324,6 +337,8 @@ mod tests {
                 | Kind::QueuePage
                 | Kind::Relayed
                 | Kind::Redirect
+                | Kind::Paused
+                | Kind::Resumed
                 | Kind::Error => Class::Reply,
                 Kind::Audio | Kind::EndOfStream | Kind::LibraryChanged | Kind::TrackChanged => Class::Push,
                 Kind::Goodbye => Class::Either,

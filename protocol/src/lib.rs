@@ -7,8 +7,8 @@
 //! - [`handshake`]: the fixed 8-byte exchange that opens a connection (RFC §4).
 //! - [`frame`]: the 6-byte frame header, message kinds and size limits (RFC §5).
 //! - [`message`]: the [`Message`] enum, one variant per kind, and frame encode/decode.
-//! - [`request`], [`reply`], [`stream`], [`library`], [`radio`], [`relay`], [`goodbye`]: one module per
-//!   message family (RFC §6).
+//! - [`request`], [`reply`], [`pause`], [`stream`], [`library`], [`radio`], [`relay`], [`goodbye`]:
+//!   one module per message family (RFC §6).
 //! - [`mp3`]: MPEG audio frame headers, because AUDIO payloads are whole MP3 frames (RFC §7).
 //! - [`resync`]: whole MPEG audio frames found in a live stream cut anywhere (a relayed station).
 //! - [`error`]: why a peer's bytes were refused.
@@ -21,6 +21,7 @@ pub mod handshake;
 pub mod library;
 pub mod message;
 pub mod mp3;
+pub mod pause;
 pub mod radio;
 pub mod relay;
 pub mod reply;
@@ -36,6 +37,7 @@ pub use goodbye::{Goodbye, GoodbyeReason};
 pub use handshake::{Hello, PROTOCOL_VERSION, Welcome};
 pub use library::{LibraryChanged, Scanning};
 pub use message::{Message, read_frame, read_message};
+pub use pause::{Paused, Resumed};
 pub use radio::{NowPlaying, QueueEntry, QueuePage, Queued, Track, TrackChanged, Tuned};
 pub use relay::{Hop, NodeId, Redirect, Relayed};
 pub use reply::{ErrorCode, ErrorReply, ListPage, Playing, SongEntry, Stopped};

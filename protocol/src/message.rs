@@ -7,6 +7,7 @@ use crate::error::{DecodeError, EncodeError, FrameError, ReadError};
 use crate::frame::{Class, FrameHeader, HEADER_LEN, Kind, check, encode_frame, encode_frame_of};
 use crate::goodbye::Goodbye;
 use crate::library::{LibraryChanged, Scanning};
+use crate::pause::{Paused, Resumed};
 use crate::radio::{QueuePage, Queued, TrackChanged, Tuned};
 use crate::relay::{Redirect, Relayed};
 use crate::reply::{ErrorReply, ListPage, Playing, Stopped};
@@ -17,7 +18,7 @@ use crate::wire::{Cursor, put_u32};
 /// One decoded frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Message {
-    /// PING, LIST, PLAY, STOP or RESCAN from a client.
+    /// A request from a client.
     Request(Request),
     /// Reply to PING.
     Pong {
@@ -42,6 +43,10 @@ pub enum Message {
     Relayed(Relayed),
     /// Reply to RELAY: try another node.
     Redirect(Redirect),
+    /// Reply to PAUSE.
+    Paused(Paused),
+    /// Reply to RESUME.
+    Resumed(Resumed),
     /// A song begins on the station's stream.
     TrackChanged(TrackChanged),
     /// A request failed.
@@ -92,6 +97,8 @@ impl Message {
             Message::QueuePage(_) => Kind::QueuePage,
             Message::Relayed(_) => Kind::Relayed,
             Message::Redirect(_) => Kind::Redirect,
+            Message::Paused(_) => Kind::Paused,
+            Message::Resumed(_) => Kind::Resumed,
             Message::TrackChanged(_) => Kind::TrackChanged,
             Message::Error(_) => Kind::Error,
             Message::Audio(_) => Kind::Audio,
@@ -119,6 +126,8 @@ impl Message {
             Message::QueuePage(p) => p.encode_payload(out),
             Message::Relayed(r) => r.encode_payload(out),
             Message::Redirect(r) => r.encode_payload(out),
+            Message::Paused(p) => p.encode_payload(out),
+            Message::Resumed(r) => r.encode_payload(out),
             Message::TrackChanged(t) => t.encode_payload(out),
             Message::Error(e) => e.encode_payload(out),
             Message::Audio(a) => a.encode_payload(out),
@@ -167,6 +176,8 @@ impl Message {
             Kind::QueuePage => Message::QueuePage(QueuePage::decode(&mut c)?),
             Kind::Relayed => Message::Relayed(Relayed::decode(&mut c)?),
             Kind::Redirect => Message::Redirect(Redirect::decode(&mut c)?),
+            Kind::Paused => Message::Paused(Paused::decode(&mut c)?),
+            Kind::Resumed => Message::Resumed(Resumed::decode(&mut c)?),
             Kind::TrackChanged => Message::TrackChanged(TrackChanged::decode(&mut c)?),
             Kind::Error => Message::Error(ErrorReply::decode(&mut c)?),
             Kind::Audio => Message::Audio(Audio::decode(&mut c)?),
@@ -177,6 +188,9 @@ impl Message {
             | Kind::List
             | Kind::Play
             | Kind::Stop
+            | Kind::Pause
+            | Kind::Resume
+            | Kind::Seek
             | Kind::Rescan
             | Kind::Tune
             | Kind::Queue

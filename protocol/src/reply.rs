@@ -5,7 +5,7 @@
 //! LIST_PAGE: | request id (32) | flags (8) | count (16) | count × song entry |
 //!   entry:   | song id (32) | duration ms (32) | size (64) | title | artist | album |
 //! PLAYING:   | request id (32) | stream id (32) | song id (32) | duration ms (32) |
-//!            | total bytes (64) | title | artist |
+//!            | total bytes (64) | title | artist | start ms (32) |
 //! STOPPED:   | request id (32) | stream id (32), 0 if nothing was playing |
 //! ERROR:     | request id (32) | code (16) | message |
 //! ```
@@ -179,6 +179,10 @@ pub struct Playing {
     pub title: String,
     /// Artist; may be empty.
     pub artist: String,
+    /// Where in the song the stream's first frame starts, in milliseconds: 0 for PLAY, the
+    /// frame boundary reached for SEEK. Appended after the first edition of version 1
+    /// (RFC §14 rule 1): a PLAYING without it decodes as 0.
+    pub start_ms: u32,
 }
 
 impl Playing {
@@ -190,6 +194,7 @@ impl Playing {
         put_u64(out, self.total_bytes);
         put_text(out, &self.title);
         put_text(out, &self.artist);
+        put_u32(out, self.start_ms);
     }
 
     pub(crate) fn decode(c: &mut Cursor<'_>) -> Result<Playing, DecodeError> {
@@ -210,6 +215,8 @@ impl Playing {
             total_bytes: c.u64()?,
             title: c.text()?,
             artist: c.text()?,
+            // An older server ends the payload here; a part of the field is still malformed.
+            start_ms: if c.remaining() == 0 { 0 } else { c.u32()? },
         })
     }
 }
@@ -264,6 +271,12 @@ pub enum ErrorCode {
     RelayRefused,
     /// The server relays another's station: songs are requested at the origin.
     NotTheOrigin,
+    /// PAUSE or RESUME with no current stream (none was started, or it was sent whole).
+    NoStream,
+    /// PAUSE or RESUME of the station's stream, which is live: it cannot wait for a listener.
+    LiveStream,
+    /// SEEK to a position at or beyond the end of the song.
+    BadPosition,
     /// The server failed in a way that is not the client's fault.
     Internal,
     /// A code from a newer version.
@@ -286,6 +299,9 @@ impl ErrorCode {
             ErrorCode::OffAir => 0x0016,
             ErrorCode::RelayRefused => 0x0017,
             ErrorCode::NotTheOrigin => 0x0018,
+            ErrorCode::NoStream => 0x0019,
+            ErrorCode::LiveStream => 0x001A,
+            ErrorCode::BadPosition => 0x001B,
             ErrorCode::Internal => 0x00FF,
             ErrorCode::Other(v) => v,
         }
@@ -306,6 +322,9 @@ impl ErrorCode {
             0x0016 => ErrorCode::OffAir,
             0x0017 => ErrorCode::RelayRefused,
             0x0018 => ErrorCode::NotTheOrigin,
+            0x0019 => ErrorCode::NoStream,
+            0x001A => ErrorCode::LiveStream,
+            0x001B => ErrorCode::BadPosition,
             0x00FF => ErrorCode::Internal,
             v => ErrorCode::Other(v),
         }
@@ -327,6 +346,9 @@ impl fmt::Display for ErrorCode {
             ErrorCode::OffAir => "station off the air",
             ErrorCode::RelayRefused => "relay refused",
             ErrorCode::NotTheOrigin => "not the origin",
+            ErrorCode::NoStream => "nothing is playing",
+            ErrorCode::LiveStream => "the station is live",
+            ErrorCode::BadPosition => "position beyond the end of the song",
             ErrorCode::Internal => "internal server error",
             ErrorCode::Other(v) => return write!(f, "error {v:#06x}"),
         };

@@ -3,8 +3,10 @@
 //! appends are ignored by a version 1 receiver (RFC §5.3).
 //!
 //! ```text
-//! PING, LIST, STOP, RESCAN, TUNE, QUEUE:  | request id (32) |
+//! PING, LIST, STOP, RESCAN, TUNE, QUEUE,
+//! PAUSE, RESUME:                         | request id (32) |
 //! PLAY, REQUEST:                         | request id (32) | song id (32) |
+//! SEEK:                                  | request id (32) | song id (32) | position ms (32) |
 //! ```
 
 use std::fmt;
@@ -59,6 +61,28 @@ pub enum Request {
         /// Echoed in STOPPED.
         id: RequestId,
     },
+    /// Stops the audio of the current stream where it is, keeping the stream open, so that
+    /// a listener who pauses does not leave the server holding seconds of audio in flight
+    /// (RFC §6.1.10).
+    Pause {
+        /// Echoed in PAUSED or ERROR.
+        id: RequestId,
+    },
+    /// Goes on with a paused stream from where it stopped (RFC §6.1.11).
+    Resume {
+        /// Echoed in RESUMED or ERROR.
+        id: RequestId,
+    },
+    /// Starts a new stream of `song` from the frame boundary at or just before
+    /// `position_ms`, replacing any current one, as PLAY does (RFC §6.1.12).
+    Seek {
+        /// Echoed in PLAYING or ERROR.
+        id: RequestId,
+        /// The song to stream.
+        song: SongId,
+        /// Where in the song to start, in milliseconds.
+        position_ms: u32,
+    },
     /// Asks the server to look for new, changed and removed files now (RFC §6.1.5).
     Rescan {
         /// Echoed in SCANNING.
@@ -100,6 +124,9 @@ impl Request {
             Request::Ping { id }
             | Request::List { id }
             | Request::Stop { id }
+            | Request::Pause { id }
+            | Request::Resume { id }
+            | Request::Seek { id, .. }
             | Request::Rescan { id }
             | Request::Tune { id }
             | Request::Queue { id }
@@ -116,6 +143,9 @@ impl Request {
             Request::List { .. } => Kind::List,
             Request::Play { .. } => Kind::Play,
             Request::Stop { .. } => Kind::Stop,
+            Request::Pause { .. } => Kind::Pause,
+            Request::Resume { .. } => Kind::Resume,
+            Request::Seek { .. } => Kind::Seek,
             Request::Rescan { .. } => Kind::Rescan,
             Request::Tune { .. } => Kind::Tune,
             Request::Queue { .. } => Kind::Queue,
@@ -126,8 +156,13 @@ impl Request {
 
     pub(crate) fn encode_payload(&self, out: &mut Vec<u8>) {
         put_u32(out, self.id().0);
-        if let Request::Play { song, .. } | Request::RequestSong { song, .. } = self {
+        if let Request::Play { song, .. } | Request::RequestSong { song, .. } | Request::Seek { song, .. } =
+            self
+        {
             put_u32(out, song.0);
+        }
+        if let Request::Seek { position_ms, .. } = self {
+            put_u32(out, *position_ms);
         }
         if let Request::Relay { node, port, .. } = self {
             put_u64(out, node.0);
@@ -141,6 +176,12 @@ impl Request {
             Kind::Ping => |id, _| Ok(Request::Ping { id }),
             Kind::List => |id, _| Ok(Request::List { id }),
             Kind::Stop => |id, _| Ok(Request::Stop { id }),
+            Kind::Pause => |id, _| Ok(Request::Pause { id }),
+            Kind::Resume => |id, _| Ok(Request::Resume { id }),
+            Kind::Seek => |id, c| {
+                let song = SongId(c.u32()?);
+                Ok(Request::Seek { id, song, position_ms: c.u32()? })
+            },
             Kind::Rescan => |id, _| Ok(Request::Rescan { id }),
             Kind::Tune => |id, _| Ok(Request::Tune { id }),
             Kind::Queue => |id, _| Ok(Request::Queue { id }),

@@ -6,8 +6,8 @@ use jukebox_protocol::frame::{HEADER_LEN, Kind};
 use jukebox_protocol::relay::MAX_HOPS;
 use jukebox_protocol::{
     Audio, EndOfStream, ErrorCode, ErrorReply, FrameError, Goodbye, GoodbyeReason, LibraryChanged, ListPage,
-    MAX_PAYLOAD_LEN, Message, NowPlaying, Playing, QueueEntry, QueuePage, Queued, Request, RequestId,
-    Scanning, SongEntry, SongId, Stopped, StreamId, Track, TrackChanged, Tuned, read_message,
+    MAX_PAYLOAD_LEN, Message, NowPlaying, Paused, Playing, QueueEntry, QueuePage, Queued, Request, RequestId,
+    Resumed, Scanning, SongEntry, SongId, Stopped, StreamId, Track, TrackChanged, Tuned, read_message,
 };
 use jukebox_protocol::{Hop, NodeId, Redirect, Relayed};
 use proptest::prelude::*;
@@ -119,8 +119,27 @@ fn relay_message() -> impl Strategy<Value = Message> {
     ]
 }
 
+/// PAUSE, RESUME and SEEK, and their replies (RFC §6.1.10-6.1.12, §6.2.12, §6.2.13).
+fn pause_seek_message() -> impl Strategy<Value = Message> {
+    let id = any::<u32>().prop_map(RequestId);
+    prop_oneof![
+        id.clone().prop_map(|id| Message::Request(Request::Pause { id })),
+        id.clone().prop_map(|id| Message::Request(Request::Resume { id })),
+        (id.clone(), any::<u32>(), any::<u32>()).prop_map(|(id, song, position_ms)| {
+            Message::Request(Request::Seek { id, song: SongId(song), position_ms })
+        }),
+        (id.clone(), stream_id(), any::<u32>())
+            .prop_map(|(id, stream, position_ms)| Message::Paused(Paused { id, stream, position_ms })),
+        (id, stream_id(), any::<u32>()).prop_map(|(id, stream, position_ms)| Message::Resumed(Resumed {
+            id,
+            stream,
+            position_ms
+        })),
+    ]
+}
+
 fn message() -> impl Strategy<Value = Message> {
-    prop_oneof![3 => core_message(), 1 => radio_message(), 1 => relay_message()]
+    prop_oneof![3 => core_message(), 1 => radio_message(), 1 => relay_message(), 1 => pause_seek_message()]
 }
 
 fn core_message() -> impl Strategy<Value = Message> {
@@ -139,8 +158,8 @@ fn core_message() -> impl Strategy<Value = Message> {
         id.clone().prop_map(|id| Message::Pong { id }),
         (id.clone(), any::<bool>(), prop::collection::vec(song_entry(), 0..20))
             .prop_map(|(id, last, songs)| Message::ListPage(ListPage { id, last, songs })),
-        (id.clone(), stream_id(), 1..=u32::MAX, any::<u32>(), any::<u64>(), text(), text()).prop_map(
-            |(id, stream, song, duration_ms, total_bytes, title, artist)| {
+        (id.clone(), stream_id(), 1..=u32::MAX, any::<u32>(), any::<u64>(), text(), text(), any::<u32>())
+            .prop_map(|(id, stream, song, duration_ms, total_bytes, title, artist, start_ms)| {
                 Message::Playing(Playing {
                     id,
                     stream,
@@ -149,9 +168,9 @@ fn core_message() -> impl Strategy<Value = Message> {
                     total_bytes,
                     title,
                     artist,
+                    start_ms,
                 })
-            }
-        ),
+            }),
         (id.clone(), prop::option::of(stream_id()))
             .prop_map(|(id, stream)| Message::Stopped(Stopped { id, stream })),
         (id, any::<u16>(), text()).prop_map(|(id, code, message)| Message::Error(ErrorReply {
@@ -268,5 +287,37 @@ proptest! {
         let len = (bytes.len() - 6) as u32;
         bytes[..4].copy_from_slice(&len.to_be_bytes());
         prop_assert!(Message::decode_from_slice(&bytes).is_err());
+    }
+}
+
+proptest! {
+    #[test]
+    fn a_playing_of_the_first_edition_decodes_with_start_ms_0(
+        id in any::<u32>(), stream in stream_id(), song in 1..=u32::MAX, title in text(), artist in text(),
+    ) {
+        // A server of the first edition of version 1 ends PLAYING after Artist (RFC §14 rule 1).
+        let playing = Playing {
+            id: RequestId(id),
+            stream,
+            song: SongId(song),
+            duration_ms: 1,
+            total_bytes: 2,
+            title,
+            artist,
+            start_ms: 0,
+        };
+        let mut bytes = Message::Playing(playing.clone()).to_bytes().expect("fits a frame");
+        bytes.truncate(bytes.len() - 4);
+        let len = (bytes.len() - HEADER_LEN) as u32;
+        bytes[..4].copy_from_slice(&len.to_be_bytes());
+        let (decoded, _) = Message::decode_from_slice(&bytes).expect("decodes").expect("whole");
+        prop_assert_eq!(decoded, Message::Playing(playing));
+    }
+
+    #[test]
+    fn the_new_error_codes_round_trip(code in prop::sample::select(vec![0x0019u16, 0x001A, 0x001B])) {
+        let decoded = ErrorCode::from_u16(code);
+        prop_assert!(!matches!(decoded, ErrorCode::Other(_)));
+        prop_assert_eq!(decoded.to_u16(), code);
     }
 }

@@ -206,6 +206,41 @@ fn holds_whole_frames(mut data: &[u8]) -> bool {
     true
 }
 
+/// The frame boundary where a stream begins: the start of the song for PLAY, the frame found
+/// by [`LoadedSong::seek`] for SEEK.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SeekPoint {
+    /// The chunk that holds the stream's first frame.
+    pub chunk: usize,
+    /// Where in the file that frame starts, inside the chunk's bytes.
+    pub byte: u64,
+    /// When in the song it starts to sound: PLAYING's Start ms, AUDIO's first Position ms.
+    pub start: Duration,
+}
+
+impl SeekPoint {
+    /// The start of `song`: where a PLAY's stream begins.
+    pub fn start_of(song: &LoadedSong) -> SeekPoint {
+        let byte = song.chunks.first().map_or(0, |first| first.offset);
+        SeekPoint { chunk: 0, byte, start: Duration::ZERO }
+    }
+}
+
+/// Why a stream cannot begin where SEEK asked.
+#[derive(Debug, thiserror::Error)]
+pub enum SeekError {
+    /// The position is at or after the end of the song's last frame (RFC §6.1.12:
+    /// BAD_POSITION).
+    #[error("the song ends at {} ms", .end.as_millis())]
+    BeyondEnd {
+        /// When the last frame ends.
+        end: Duration,
+    },
+    /// The chunk to seek in could not be read from the song's file.
+    #[error(transparent)]
+    Read(ChunkReadError),
+}
+
 /// A song ready to stream: its chunk table and where its bytes are.
 #[derive(Debug)]
 pub struct LoadedSong {
@@ -249,6 +284,53 @@ impl LoadedSong {
         let entry = self.chunks.get(index)?;
         let start = index.checked_sub(1).map_or(Duration::ZERO, |before| self.chunks[before].end());
         Some(Chunk { bytes: entry.offset..entry.bytes_end(), start, end: entry.end() })
+    }
+
+    /// When the song's last frame stops sounding: the first position SEEK refuses.
+    pub fn end(&self) -> Duration {
+        self.chunks.last().map_or(Duration::ZERO, Entry::end)
+    }
+
+    /// Where a stream that starts at `position` begins: the frame that sounds at `position`,
+    /// that is the last frame starting at or before it (RFC §6.1.12). The table keeps chunks,
+    /// not frames, so the chunk that holds `position` is found in it and its frames are walked:
+    /// for a song on disk that reads one chunk, at most [`CHUNK_MAX_BYTES`], from the file, on
+    /// the caller's thread.
+    pub fn seek(&self, position: Duration) -> Result<SeekPoint, SeekError> {
+        let index = self.chunks.partition_point(|entry| entry.end() <= position);
+        let chunk = self.chunk(index).ok_or(SeekError::BeyondEnd { end: self.end() })?;
+        let mut buf = Vec::new();
+        let data: &[u8] = match &self.audio {
+            Audio::Memory(bytes) => {
+                bytes.get(chunk.bytes.start as usize..chunk.bytes.end as usize).unwrap_or_default()
+            }
+            Audio::Disk(file) => {
+                file.read_chunks(std::slice::from_ref(&chunk.bytes), &mut buf).map_err(SeekError::Read)?;
+                &buf
+            }
+        };
+        // The chunk's frames lie end to end (the walk and `read_chunks` made sure of it). The
+        // clock restarts at the chunk's start, so no rounding builds up: the frame's start is
+        // at most 1 ns early (two values rounded down to the nanosecond, added).
+        let mut clock = StreamClock::default();
+        let mut at = 0;
+        while let Some(header) = data.get(at..).and_then(AudioHeader::parse) {
+            let start = chunk.start + clock.now();
+            clock.advance(&header);
+            if chunk.start + clock.now() > position || at + header.len >= data.len() {
+                return Ok(SeekPoint { chunk: index, byte: chunk.bytes.start + at as u64, start });
+            }
+            at += header.len;
+        }
+        // Not frames any more: the file changed under the server since it was loaded.
+        Ok(SeekPoint { chunk: index, byte: chunk.bytes.start, start: chunk.start })
+    }
+
+    /// The audio bytes of a stream that begins at `from`: PLAYING's Total Bytes for it.
+    pub fn bytes_from(&self, from: &SeekPoint) -> u64 {
+        let Some(first) = self.chunks.get(from.chunk) else { return 0 };
+        let rest: u64 = self.chunks[from.chunk + 1..].iter().map(|c| u64::from(c.len)).sum();
+        rest + first.bytes_end().saturating_sub(from.byte)
     }
 
     /// Where the song's bytes are.
@@ -884,6 +966,33 @@ mod tests {
         let cache = SongCache::with_limits(root, 20_000, 0);
         assert!(over_budget(cache.load(&song)));
         assert_eq!((cache.memory(), cache.open_files()), (0, 0), "nothing left held");
+    }
+
+    #[test]
+    fn seek_finds_the_frame_that_sounds_at_a_position_in_memory_and_on_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Root::new(dir.path()).unwrap();
+        let data = frames(100);
+        let in_memory = LoadedSong::from_bytes(data.clone(), 0).unwrap();
+        let cache = SongCache::with_limits(root.clone(), 1 << 20, 0);
+        let on_disk = cache.load(&song_file(&root, "a.mp3", &data)).unwrap();
+        let frame = |n: u64| mp3::samples_to_duration(n * 1152, 44_100);
+        for song in [&in_memory, &*on_disk] {
+            // The start of the song is a PLAY.
+            assert_eq!(song.seek(Duration::ZERO).unwrap(), SeekPoint::start_of(song));
+            // 1 s is in frame 38 (38 × 26.12 ms = 992.6 ms), the 7th frame of chunk 4.
+            let point = song.seek(Duration::from_secs(1)).unwrap();
+            assert_eq!((point.chunk, point.byte), (4, 38 * 417));
+            assert!(frame(38) - point.start <= Duration::from_nanos(1), "{:?}", point.start);
+            assert_eq!(song.bytes_from(&point), 62 * 417);
+            // A frame boundary is its own frame; a chunk's last frame is found too.
+            assert_eq!(song.seek(frame(40)).unwrap().byte, 40 * 417);
+            assert_eq!(song.seek(frame(40) - Duration::from_nanos(1)).unwrap().byte, 39 * 417);
+            // The last frame, and past it.
+            assert_eq!(song.seek(frame(100) - Duration::from_millis(1)).unwrap().byte, 99 * 417);
+            assert!(matches!(song.seek(frame(100)), Err(SeekError::BeyondEnd { end }) if end == frame(100)));
+            assert!(matches!(song.seek(Duration::from_secs(3600)), Err(SeekError::BeyondEnd { .. })));
+        }
     }
 
     #[test]

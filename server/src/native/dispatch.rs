@@ -23,9 +23,28 @@ pub enum Dispatch {
         /// The song, as the library lists it now.
         song: Box<Song>,
     },
+    /// Load this listed song and start streaming it from a position (RFC §6.1.12).
+    Seek {
+        /// The SEEK's id.
+        id: RequestId,
+        /// The song, as the library lists it now.
+        song: Box<Song>,
+        /// Where to start, in milliseconds into the song.
+        position_ms: u32,
+    },
     /// End the current stream.
     Stop {
         /// The STOP's id.
+        id: RequestId,
+    },
+    /// Stop sending the current stream, keeping it (RFC §6.1.10).
+    Pause {
+        /// The PAUSE's id.
+        id: RequestId,
+    },
+    /// Go on with a paused stream (RFC §6.1.11).
+    Resume {
+        /// The RESUME's id.
         id: RequestId,
     },
     /// Ask for a scan of the music folder.
@@ -99,6 +118,8 @@ fn answer(request: Request, library: &Library) -> Dispatch {
         Request::Ping { id } => Dispatch::Reply(Message::Pong { id }),
         Request::List { id } => Dispatch::List { id },
         Request::Stop { id } => Dispatch::Stop { id },
+        Request::Pause { id } => Dispatch::Pause { id },
+        Request::Resume { id } => Dispatch::Resume { id },
         Request::Rescan { id } => Dispatch::Rescan { id },
         Request::Tune { id } => Dispatch::Tune { id },
         Request::Queue { id } => Dispatch::Queue { id },
@@ -106,6 +127,10 @@ fn answer(request: Request, library: &Library) -> Dispatch {
         Request::Relay { id, node, port } => Dispatch::Relay { id, node, port },
         Request::Play { id, song } => match library.get(song) {
             Some(found) => Dispatch::Play { id, song: Box::new(found.clone()) },
+            None => no_such_song(id, song),
+        },
+        Request::Seek { id, song, position_ms } => match library.get(song) {
+            Some(found) => Dispatch::Seek { id, song: Box::new(found.clone()), position_ms },
             None => no_such_song(id, song),
         },
     }
@@ -180,6 +205,18 @@ mod tests {
         assert_eq!(dispatch(kind, &bytes, &library), Dispatch::Rescan { id: RequestId(6) });
         let (kind, bytes) = payload(Message::Request(Request::Play { id: RequestId(7), song: SongId(42) }));
         assert_eq!(error_of(dispatch(kind, &bytes, &library)), (RequestId(7), ErrorCode::NoSuchSong));
+        let seek = Request::Seek { id: RequestId(8), song: SongId(42), position_ms: 1000 };
+        let (kind, bytes) = payload(Message::Request(seek));
+        assert_eq!(error_of(dispatch(kind, &bytes, &library)), (RequestId(8), ErrorCode::NoSuchSong));
+        let (kind, bytes) = payload(Message::Request(Request::Pause { id: RequestId(9) }));
+        assert_eq!(dispatch(kind, &bytes, &library), Dispatch::Pause { id: RequestId(9) });
+        let (kind, bytes) = payload(Message::Request(Request::Resume { id: RequestId(10) }));
+        assert_eq!(dispatch(kind, &bytes, &library), Dispatch::Resume { id: RequestId(10) });
+        // A SEEK cut short keeps its request id.
+        assert_eq!(
+            error_of(dispatch(0x07, &[0, 0, 0, 11, 0, 0, 0, 1], &library)),
+            (RequestId(11), ErrorCode::MalformedRequest)
+        );
     }
 
     #[test]

@@ -8,28 +8,79 @@
 
 use std::io;
 use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
 
 use crossbeam_channel::Sender;
 use jukebox_protocol::frame::IDLE_TIMEOUT;
 use jukebox_protocol::{
-    ErrorCode, ErrorReply, Goodbye, GoodbyeReason, Message, Queued, ReadError, Redirect, read_frame,
+    ErrorCode, ErrorReply, Goodbye, GoodbyeReason, Message, Queued, ReadError, Redirect, RequestId,
+    read_frame,
 };
 use tracing::{debug, info, warn};
 
 use crate::Shared;
-use crate::library::duration_ms;
+use crate::library::song::{SeekError, SeekPoint};
+use crate::library::{Song, duration_ms};
 use crate::native::dispatch::{Dispatch, PlayBudget, dispatch};
 use crate::native::ending::Ending;
 use crate::native::session::Work;
 use crate::radio::{RelayRefusal, Requester, Via};
 
-fn error(id: jukebox_protocol::RequestId, code: ErrorCode, message: &str) -> Message {
+fn error(id: RequestId, code: ErrorCode, message: &str) -> Message {
     Message::Error(ErrorReply { id, code, message: message.to_string() })
 }
 
 /// A receive buffer larger than this is shrunk back after its frame: one 64 KiB frame must
 /// not cost a connection 64 KiB for the rest of its life.
 const SCRATCH_KEEP: usize = 4096;
+
+/// The work of a PLAY (`position_ms` `None`) or a SEEK: the song loaded and the frame found
+/// where the stream begins, or the ERROR that refuses it (RFC §6.1.3, §6.1.12). Finding the
+/// frame of a song on disk reads one chunk of its file, here on the reader's thread, as the
+/// song's loader read the whole of it.
+fn start_song(
+    id: RequestId,
+    song: Song,
+    position_ms: Option<u32>,
+    shared: &Shared,
+    peer: SocketAddr,
+) -> Work {
+    let loaded = match shared.cache.load(&song) {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            warn!(%peer, "cannot play song {}: {e}", song.id);
+            let message = format!("song {} cannot be played now: {}", song.id, e.for_client());
+            return Work::Reply(error(id, ErrorCode::SongUnavailable, &message));
+        }
+    };
+    let from = match position_ms.map(|ms| loaded.seek(Duration::from_millis(u64::from(ms)))) {
+        None => SeekPoint::start_of(&loaded),
+        Some(Ok(from)) => from,
+        Some(Err(SeekError::BeyondEnd { end })) => {
+            let message = format!(
+                "song {} is {} ms long: there is nothing to play at {} ms",
+                song.id,
+                end.as_millis(),
+                position_ms.unwrap_or_default()
+            );
+            return Work::Reply(error(id, ErrorCode::BadPosition, &message));
+        }
+        Some(Err(SeekError::Read(e))) => {
+            warn!(%peer, "cannot seek in song {}: {e}", song.id);
+            let message = format!("song {} cannot be played now: its file changed", song.id);
+            return Work::Reply(error(id, ErrorCode::SongUnavailable, &message));
+        }
+    };
+    Work::Play {
+        id,
+        song: song.id,
+        loaded,
+        from,
+        duration_ms: duration_ms(song.duration),
+        title: song.tags.title,
+        artist: song.tags.artist,
+    }
+}
 
 /// Reads until the connection ends; returns why.
 pub(crate) fn read_loop(
@@ -70,6 +121,8 @@ pub(crate) fn read_loop(
             Dispatch::List { id } => Work::List { id, library },
             Dispatch::Stop { id } => Work::Stop { id },
             Dispatch::Rescan { id } => Work::Scanning { id, scan: shared.catalog.request_scan() },
+            Dispatch::Pause { id } => Work::Pause { id },
+            Dispatch::Resume { id } => Work::Resume { id },
             Dispatch::Play { id, song } => {
                 // A client that floods PLAYs waits its turn here; so do its later requests,
                 // in order, and TCP slows it down.
@@ -77,25 +130,15 @@ pub(crate) fn read_loop(
                 if !wait.is_zero() {
                     std::thread::sleep(wait);
                 }
-                match shared.cache.load(&song) {
-                    Ok(loaded) => Work::Play {
-                        id,
-                        song: song.id,
-                        loaded,
-                        duration_ms: duration_ms(song.duration),
-                        title: song.tags.title,
-                        artist: song.tags.artist,
-                    },
-                    Err(e) => {
-                        warn!(%peer, "cannot play song {}: {e}", song.id);
-                        let message = format!("song {} cannot be played now: {}", song.id, e.for_client());
-                        Work::Reply(Message::Error(ErrorReply {
-                            id,
-                            code: ErrorCode::SongUnavailable,
-                            message,
-                        }))
-                    }
+                start_song(id, *song, None, shared, peer)
+            }
+            Dispatch::Seek { id, song, position_ms } => {
+                // A SEEK starts a stream with a burst, as a PLAY does: it takes a PLAY's turn.
+                let wait = plays.admit(std::time::Instant::now());
+                if !wait.is_zero() {
+                    std::thread::sleep(wait);
                 }
+                start_song(id, *song, Some(position_ms), shared, peer)
             }
             Dispatch::Tune { id } => {
                 // A TUNE starts a stream with a burst, as a PLAY does: it takes a PLAY's turn.

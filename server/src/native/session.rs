@@ -11,11 +11,11 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::TryRecvError;
 use jukebox_protocol::mp3;
 use jukebox_protocol::{
-    EndOfStream, ErrorCode, ErrorReply, Goodbye, Hop, LibraryChanged, Message, NodeId, Playing, QueuePage,
-    Relayed, RequestId, Scanning, SongId, Stopped, StreamId, TrackChanged, Tuned,
+    EndOfStream, ErrorCode, ErrorReply, Goodbye, Hop, LibraryChanged, Message, NodeId, Paused, Playing,
+    QueuePage, Relayed, RequestId, Resumed, Scanning, SongId, Stopped, StreamId, TrackChanged, Tuned,
 };
 
-use crate::library::song::LoadedSong;
+use crate::library::song::{LoadedSong, SeekPoint};
 use crate::library::{Library, ScanResults};
 use crate::radio::{Chunk, Cushion, QueueView, Slice, Tuning, WRITE_EVERY};
 use crate::relay::tree::ChildGuard;
@@ -62,14 +62,17 @@ pub enum Work {
         library: Arc<Library>,
     },
     /// Switch to a new stream of a loaded song and reply PLAYING: done by the writer, so that
-    /// no audio of the old stream can follow the reply (RFC §7.4).
+    /// no audio of the old stream can follow the reply (RFC §7.4). A SEEK is a PLAY that
+    /// begins part-way into the song.
     Play {
-        /// The PLAY's id.
+        /// The PLAY's or SEEK's id.
         id: RequestId,
         /// The song.
         song: SongId,
         /// Its audio.
         loaded: Arc<LoadedSong>,
+        /// Where the stream begins: [`SeekPoint::start_of`] the song for PLAY.
+        from: SeekPoint,
         /// For PLAYING.
         duration_ms: u32,
         /// For PLAYING.
@@ -80,6 +83,17 @@ pub enum Work {
     /// End the current stream and reply STOPPED.
     Stop {
         /// The STOP's id.
+        id: RequestId,
+    },
+    /// Stop sending the current stream's audio, keeping it current, and reply PAUSED
+    /// (RFC §6.1.10).
+    Pause {
+        /// The PAUSE's id.
+        id: RequestId,
+    },
+    /// Go on with a paused stream, and reply RESUMED (RFC §6.1.11).
+    Resume {
+        /// The RESUME's id.
         id: RequestId,
     },
     /// A RESCAN was handed to the scanner as scan `scan`: reply SCANNING, and make sure the
@@ -183,6 +197,16 @@ pub struct Batch {
     pub end: Option<EndOfStream>,
 }
 
+impl Batch {
+    /// Where in the song this batch begins: what a PAUSE of a stream halted before it would
+    /// report.
+    pub fn position(&self) -> Duration {
+        self.chunks
+            .first()
+            .map_or(self.song.end(), |chunk| Duration::from_millis(u64::from(chunk.position_ms)))
+    }
+}
+
 /// Something of a radio stream to put on the wire, in order.
 #[derive(Debug)]
 pub enum RadioItem {
@@ -229,8 +253,9 @@ enum Current {
     /// Its audio goes out as real time reaches it.
     Sending(ActiveStream),
     /// Its song's file changed under the server, so it sends no more audio; it stays current
-    /// until the client's STOP or PLAY ends it (see [`Session::halt`]).
-    Halted(StreamId),
+    /// until the client's STOP or PLAY ends it (see [`Session::halt`]). It stopped at the
+    /// position given, in the song.
+    Halted(StreamId, Duration),
     /// The station, as it goes on the air.
     Radio(Box<RadioStream>),
 }
@@ -260,7 +285,7 @@ impl Current {
     fn id(&self) -> StreamId {
         match self {
             Current::Sending(stream) => stream.id,
-            Current::Halted(id) => *id,
+            Current::Halted(id, _) => *id,
             Current::Radio(radio) => radio.id,
         }
     }
@@ -270,11 +295,41 @@ impl Current {
 struct ActiveStream {
     id: StreamId,
     song: Arc<LoadedSong>,
+    /// Where the stream begins in the song: its first chunk is `from.chunk` cut at `from.byte`.
+    from: SeekPoint,
     next_chunk: usize,
+    /// t0 of RFC §7.3: when the stream's first frame would have started to sound at the
+    /// client, moved later by every pause, so a resumed stream is paced as if it had not
+    /// been paused.
     started: Instant,
     sent: u64,
     /// Chunks due before this instant go out in the current batch.
     horizon: Instant,
+    /// Set while the client has it paused: since when. Nothing is sent meanwhile.
+    paused: Option<Instant>,
+}
+
+impl ActiveStream {
+    /// Chunk `index` of the stream: the song's chunk, the first one cut where the stream
+    /// begins.
+    fn chunk(&self, index: usize) -> Option<crate::library::song::Chunk> {
+        let mut chunk = self.song.chunk(index)?;
+        if index == self.from.chunk {
+            chunk.bytes.start = self.from.byte;
+            chunk.start = self.from.start;
+        }
+        Some(chunk)
+    }
+
+    /// Where in the song the next audio to send begins: PAUSED's and RESUMED's position.
+    fn position(&self) -> Duration {
+        self.chunk(self.next_chunk).map_or(self.song.end(), |chunk| chunk.start)
+    }
+}
+
+/// Milliseconds as a u32 field holds them; a song longer than 49 days is cut to the limit.
+fn millis(d: Duration) -> u32 {
+    u32::try_from(d.as_millis()).unwrap_or(u32::MAX)
 }
 
 /// The streaming state of one connection.
@@ -304,9 +359,9 @@ impl Session {
         match work {
             Work::Reply(message) => Outgoing::Frame(message),
             Work::List { id, library } => Outgoing::List { id, library },
-            Work::Play { id, song, loaded, duration_ms, title, artist } => {
-                let total_bytes = loaded.total_bytes();
-                match self.play(loaded, now) {
+            Work::Play { id, song, loaded, from, duration_ms, title, artist } => {
+                let total_bytes = loaded.bytes_from(&from);
+                match self.play_from(loaded, from, now) {
                     Some(stream) => Outgoing::Frame(Message::Playing(Playing {
                         id,
                         stream,
@@ -315,6 +370,7 @@ impl Session {
                         total_bytes,
                         title,
                         artist,
+                        start_ms: millis(from.start),
                     })),
                     None => Outgoing::Frame(Message::Error(ErrorReply {
                         id,
@@ -324,6 +380,14 @@ impl Session {
                 }
             }
             Work::Stop { id } => Outgoing::Frame(Message::Stopped(Stopped { id, stream: self.stop() })),
+            Work::Pause { id } => Outgoing::Frame(match self.pause(now) {
+                Ok((stream, at)) => Message::Paused(Paused { id, stream, position_ms: millis(at) }),
+                Err(code) => refusal(id, code, "pause"),
+            }),
+            Work::Resume { id } => Outgoing::Frame(match self.resume(now) {
+                Ok((stream, at)) => Message::Resumed(Resumed { id, stream, position_ms: millis(at) }),
+                Err(code) => refusal(id, code, "resume"),
+            }),
             Work::Scanning { id, scan } => {
                 let scanning = Message::Scanning(Scanning { id, scan });
                 // The scanner may finish before the reader has handed this reply over: then
@@ -447,11 +511,68 @@ impl Session {
     /// (never 0, never reused on this connection: RFC §7.1); `None` once all 2^32 - 1 ids
     /// have been used, and the current stream goes on.
     pub fn play(&mut self, song: Arc<LoadedSong>, now: Instant) -> Option<StreamId> {
+        let from = SeekPoint::start_of(&song);
+        self.play_from(song, from, now)
+    }
+
+    /// [`Session::play`] from `from`, a frame boundary in the song (RFC §6.1.12): the stream's
+    /// first chunk is cut there, and it is paced from there, as if the song began there.
+    pub fn play_from(&mut self, song: Arc<LoadedSong>, from: SeekPoint, now: Instant) -> Option<StreamId> {
         self.last_stream = self.last_stream.checked_add(1)?;
         let id = StreamId(self.last_stream);
-        let stream = ActiveStream { id, song, next_chunk: 0, started: now, sent: 0, horizon: now };
+        let stream = ActiveStream {
+            id,
+            song,
+            from,
+            next_chunk: from.chunk,
+            started: now,
+            sent: 0,
+            horizon: now,
+            paused: None,
+        };
         self.current = Some(Current::Sending(stream));
         Some(id)
+    }
+
+    /// Pauses the current stream at `now` (RFC §6.1.10): it sends nothing until
+    /// [`Session::resume`]. Returns the stream and where its next audio begins in the song;
+    /// refused with NO_STREAM when nothing is current and LIVE_STREAM for the station, which
+    /// does not wait for one listener. Pausing a paused stream changes nothing.
+    pub fn pause(&mut self, now: Instant) -> Result<(StreamId, Duration), ErrorCode> {
+        match self.current.as_mut() {
+            None => Err(ErrorCode::NoStream),
+            Some(Current::Radio(_)) => Err(ErrorCode::LiveStream),
+            Some(Current::Halted(id, at)) => Ok((*id, *at)),
+            Some(Current::Sending(stream)) => {
+                stream.paused.get_or_insert(now);
+                Ok((stream.id, stream.position()))
+            }
+        }
+    }
+
+    /// Goes on with a paused stream at `now` (RFC §6.1.11): its clock moves on by the time it
+    /// was paused, so the client, which kept what it held, holds as much ahead as when it
+    /// paused, and no burst is sent. The refusals are [`Session::pause`]'s; resuming a stream
+    /// that is not paused changes nothing.
+    pub fn resume(&mut self, now: Instant) -> Result<(StreamId, Duration), ErrorCode> {
+        match self.current.as_mut() {
+            None => Err(ErrorCode::NoStream),
+            Some(Current::Radio(_)) => Err(ErrorCode::LiveStream),
+            Some(Current::Halted(id, at)) => Ok((*id, *at)),
+            Some(Current::Sending(stream)) => {
+                if let Some(since) = stream.paused.take() {
+                    let paused_for = now.saturating_duration_since(since);
+                    stream.started += paused_for;
+                    stream.horizon += paused_for;
+                }
+                Ok((stream.id, stream.position()))
+            }
+        }
+    }
+
+    /// Whether the current stream is paused.
+    pub fn is_paused(&self) -> bool {
+        matches!(&self.current, Some(Current::Sending(stream)) if stream.paused.is_some())
     }
 
     /// The PLAYING of `stream` has been handed to TCP at `now`: t0 of RFC §7.3, from which the
@@ -478,18 +599,18 @@ impl Session {
 
     /// Stops sending the audio of `stream`, whose last batch could not be read (its song's
     /// file was truncated or changed under the server); call it right after the [`Next::Send`]
-    /// of that batch, instead of sending it.
+    /// of that batch, instead of sending it, with the batch's [`Batch::position`].
     ///
     /// RFC.md has no message that ends a stream early: END_OF_STREAM must carry PLAYING's
     /// total, which can no longer be reached, and STOPPED and ERROR answer requests. So the
     /// stream stays current, silent, as if the server had stalled (RFC §7.3 allows a server to
     /// fall behind), and ends as any stream does: the client's STOP is answered with its id,
     /// its PLAY replaces it. The connection and its other requests go on.
-    pub fn halt(&mut self, stream: StreamId) {
+    pub fn halt(&mut self, stream: StreamId, position: Duration) {
         // The batch may have ended the stream (it held the last chunk): the END_OF_STREAM it
         // carried is not sent, so the stream is current again. A newer stream is left alone.
         if self.current.as_ref().is_none_or(|current| current.id() == stream) {
-            self.current = Some(Current::Halted(stream));
+            self.current = Some(Current::Halted(stream, position));
         }
     }
 
@@ -506,12 +627,17 @@ impl Session {
             return next;
         }
         let Some(Current::Sending(stream)) = self.current.as_mut() else { return Next::Idle };
+        if stream.paused.is_some() {
+            // Nothing is due until a RESUME, which comes as work and wakes the writer.
+            return Next::Idle;
+        }
         let mut chunks = Vec::new();
         let mut carried = Duration::ZERO;
         let mut bytes = 0;
         let song = Arc::clone(&stream.song);
-        while let Some(chunk) = song.chunk(stream.next_chunk) {
-            let due = stream.started + chunk.end.saturating_sub(LEAD);
+        while let Some(chunk) = stream.chunk(stream.next_chunk) {
+            // Paced from the stream's first frame, which is not the song's after a SEEK.
+            let due = stream.started + chunk.end.saturating_sub(stream.from.start).saturating_sub(LEAD);
             if due <= now {
                 stream.horizon = stream.horizon.max(now + BATCH);
             } else if due > stream.horizon {
@@ -529,7 +655,7 @@ impl Session {
             bytes += len;
             chunks.push(ChunkOut {
                 offset: stream.sent,
-                position_ms: u32::try_from(chunk.start.as_millis()).unwrap_or(u32::MAX),
+                position_ms: millis(chunk.start),
                 bytes: chunk.bytes,
             });
             stream.sent += len as u64;
@@ -543,6 +669,17 @@ impl Session {
         }
         Next::Send(Batch { stream: id, song, chunks, end })
     }
+}
+
+/// The ERROR that refuses a PAUSE or a RESUME (`what`) with `code`, in words.
+fn refusal(id: RequestId, code: ErrorCode, what: &str) -> Message {
+    let message = match code {
+        ErrorCode::LiveStream => {
+            format!("the station is live and cannot {what}: it plays to every listener at once")
+        }
+        _ => format!("nothing is playing to {what}"),
+    };
+    Message::Error(ErrorReply { id, code, message })
 }
 
 fn ids_exhausted(id: RequestId) -> Outgoing {
@@ -875,7 +1012,7 @@ mod tests {
         let mut session = Session::default();
         let id = session.play(song(), t0).unwrap();
         let Next::Send(batch) = session.next(t0) else { panic!("a burst") };
-        session.halt(batch.stream);
+        session.halt(batch.stream, Duration::ZERO);
         assert!(matches!(session.next(t0 + Duration::from_secs(60)), Next::Idle));
         assert_eq!(session.current(), Some(id));
         assert_eq!(session.stop(), Some(id));
@@ -889,11 +1026,11 @@ mod tests {
             }
         };
         assert_eq!(session.current(), None);
-        session.halt(last.stream);
+        session.halt(last.stream, Duration::ZERO);
         assert_eq!(session.current(), Some(id));
         // A PLAY replaces it as any stream.
         let next = session.play(song(), t0).unwrap();
-        session.halt(id);
+        session.halt(id, Duration::ZERO);
         assert!(matches!(session.next(t0), Next::Send(b) if b.stream == next), "a newer stream goes on");
     }
 
@@ -931,16 +1068,158 @@ mod tests {
         assert!(next.expect("more to come") >= sent + BATCH.mul_f64(0.9));
     }
 
+    /// The AUDIO (offset, position ms, length) of everything due at `now`.
+    fn sent(session: &mut Session, now: Instant) -> Vec<(u64, u32, usize)> {
+        let mut out = Vec::new();
+        while let Next::Send(batch) = session.next(now) {
+            out.extend(batch.chunks.iter().map(|c| (c.offset, c.position_ms, c.data_len())));
+            if batch.end.is_some() {
+                break;
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn a_paused_stream_sends_nothing_and_resumes_with_contiguous_offsets_paced_from_the_resume() {
+        let t0 = Instant::now();
+        let mut session = Session::default();
+        let id = session.play(song(), t0).unwrap();
+        let burst = sent(&mut session, t0);
+        let next_due = match session.next(t0) {
+            Next::WaitUntil(at) => at,
+            other => panic!("a wait, got {other:?}"),
+        };
+        // Paused 1 s in: where the server stopped is the end of the burst.
+        let paused_at = t0 + Duration::from_secs(1);
+        let (last_offset, last_position, last_len) = *burst.last().unwrap();
+        let end_of_burst = song().chunk(burst.len()).unwrap().start;
+        assert_eq!(session.pause(paused_at), Ok((id, end_of_burst)));
+        assert!(session.is_paused());
+        // Nothing goes out while paused, however long: not even what fell due.
+        assert!(matches!(session.next(t0 + Duration::from_secs(60)), Next::Idle));
+        // Idempotent: a second PAUSE changes nothing, not even when the pause began.
+        assert_eq!(session.pause(t0 + Duration::from_secs(5)), Ok((id, end_of_burst)));
+        // Resumed 30 s later: the schedule moves on by 30 s, no burst.
+        let resumed_at = paused_at + Duration::from_secs(30);
+        assert_eq!(session.resume(resumed_at), Ok((id, end_of_burst)));
+        assert!(!session.is_paused());
+        assert!(sent(&mut session, resumed_at).is_empty(), "no burst after a resume");
+        let Next::WaitUntil(due) = session.next(resumed_at) else { panic!("a wait") };
+        assert_eq!(due, next_due + Duration::from_secs(30));
+        let after = sent(&mut session, due);
+        // The first chunk after the pause follows the last before it, byte for byte.
+        assert_eq!(after[0].0, last_offset + last_len as u64);
+        assert!(after[0].1 > last_position);
+        assert_eq!(after[0].1, end_of_burst.as_millis() as u32);
+        let seconds = after.iter().map(|c| c.2).sum::<usize>() as f64 / RATE;
+        assert!((seconds - BATCH.as_secs_f64()).abs() < 0.3, "one batch after the resume: {seconds:.2} s");
+        // Resuming a stream that plays changes nothing.
+        let Next::WaitUntil(next) = session.next(due) else { panic!("a wait") };
+        assert!(session.resume(due + Duration::from_secs(9)).is_ok());
+        assert!(matches!(session.next(due), Next::WaitUntil(at) if at == next));
+    }
+
+    #[test]
+    fn a_play_while_paused_replaces_the_stream_and_is_not_paused() {
+        let t0 = Instant::now();
+        let mut session = Session::default();
+        let first = session.play(song(), t0).unwrap();
+        sent(&mut session, t0);
+        session.pause(t0).unwrap();
+        let second = session.play(song(), t0 + Duration::from_secs(3)).unwrap();
+        assert_ne!(first, second);
+        assert!(!session.is_paused());
+        let burst = sent(&mut session, t0 + Duration::from_secs(3));
+        assert_eq!((burst[0].0, burst[0].1), (0, 0), "the new stream from its start, at once");
+        // STOP ends a paused stream as any other; nothing is left to pause.
+        session.pause(t0 + Duration::from_secs(4)).unwrap();
+        assert_eq!(session.stop(), Some(second));
+        assert_eq!(session.pause(t0), Err(ErrorCode::NoStream));
+        assert_eq!(session.resume(t0), Err(ErrorCode::NoStream));
+    }
+
+    #[test]
+    fn pause_and_resume_are_refused_without_a_stream_and_on_the_radio_in_words() {
+        let t0 = Instant::now();
+        let mut session = Session::default();
+        let refused = |outgoing: Outgoing| match outgoing {
+            Outgoing::Frame(Message::Error(e)) => (e.id, e.code, e.message),
+            other => panic!("an ERROR, got {other:?}"),
+        };
+        let (id, code, message) = refused(session.apply(Work::Pause { id: RequestId(3) }, t0));
+        assert_eq!((id, code), (RequestId(3), ErrorCode::NoStream));
+        assert_eq!(message, "nothing is playing to pause");
+        // A song sent whole is no stream any more.
+        session.play(song(), t0).unwrap();
+        sent(&mut session, t0 + Duration::from_secs(60));
+        assert_eq!(session.resume(t0), Err(ErrorCode::NoStream));
+        // The station.
+        let hub = crate::radio::hub::Hub::new(Duration::from_secs(8), Duration::from_millis(209));
+        session.tune(hub.subscribe(0, crate::radio::hub::Via::Native), t0).unwrap();
+        let (_, code, message) = refused(session.apply(Work::Resume { id: RequestId(4) }, t0));
+        assert_eq!(code, ErrorCode::LiveStream);
+        assert!(message.contains("live"), "{message}");
+        assert_eq!(session.pause(t0), Err(ErrorCode::LiveStream));
+    }
+
+    #[test]
+    fn a_halted_stream_pauses_at_the_batch_it_could_not_send() {
+        let t0 = Instant::now();
+        let mut session = Session::default();
+        let id = session.play(song(), t0).unwrap();
+        let Next::Send(batch) = session.next(t0) else { panic!("a burst") };
+        session.halt(batch.stream, batch.position());
+        assert_eq!(session.pause(t0), Ok((id, Duration::ZERO)));
+        assert_eq!(session.resume(t0), Ok((id, Duration::ZERO)));
+    }
+
+    #[test]
+    fn a_seek_stream_starts_at_its_frame_and_is_paced_from_there() {
+        let t0 = Instant::now();
+        let mut session = Session::default();
+        let loaded = song();
+        // 5 s into the 10 s song: frame 191, the 8th frame of chunk 23.
+        let from = loaded.seek(Duration::from_secs(5)).unwrap();
+        assert_eq!(from.byte, 191 * 417);
+        let work = Work::Play {
+            id: RequestId(5),
+            song: SongId(1),
+            loaded: Arc::clone(&loaded),
+            from,
+            duration_ms: 10_000,
+            title: String::new(),
+            artist: String::new(),
+        };
+        let Outgoing::Frame(Message::Playing(playing)) = session.apply(work, t0) else { panic!("PLAYING") };
+        assert_eq!(playing.start_ms, 4989, "191 frames of 26.12 ms");
+        assert_eq!(playing.total_bytes, (383 - 191) * 417);
+        let burst = sent(&mut session, t0);
+        // Offsets from 0, positions in the song, the first chunk cut at the frame.
+        assert_eq!(burst[0], (0, 4989, 417));
+        assert_eq!(burst[1].0, 417);
+        // Paced from the stream's first frame: a burst of LEAD + BATCH, not the song's 9 s.
+        let seconds = burst.iter().map(|c| c.2).sum::<usize>() as f64 / RATE;
+        let ahead = (LEAD + BATCH).as_secs_f64();
+        assert!(seconds <= ahead && seconds > ahead - 0.3, "burst of {seconds:.2} s");
+        // The rest adds up to PLAYING's Total Bytes.
+        let rest = sent(&mut session, t0 + Duration::from_secs(60));
+        let total: usize = burst.iter().chain(&rest).map(|c| c.2).sum();
+        assert_eq!(total as u64, playing.total_bytes);
+    }
+
     #[test]
     fn stream_ids_are_never_reused_even_after_four_billion_plays() {
         let t0 = Instant::now();
         let mut session = Session::after_stream(u32::MAX - 1);
         assert_eq!(session.play(song(), t0), Some(StreamId(u32::MAX)));
         // The id space is used up: the PLAY fails and the current stream goes on.
+        let loaded = song();
         let work = Work::Play {
             id: RequestId(9),
             song: SongId(1),
-            loaded: song(),
+            from: SeekPoint::start_of(&loaded),
+            loaded,
             duration_ms: 1,
             title: String::new(),
             artist: String::new(),

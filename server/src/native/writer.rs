@@ -219,7 +219,7 @@ impl Writer<'_> {
                     let peer = self.socket.peer_addr().map(|a| a.to_string()).unwrap_or_default();
                     warn!(%peer, "stream {}: {e}; it sends no more audio", batch.stream.0);
                     self.audio = Vec::new();
-                    self.session.halt(batch.stream);
+                    self.session.halt(batch.stream, batch.position());
                     return Ok(());
                 }
                 let mut rest = self.audio.as_slice();
