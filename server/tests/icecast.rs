@@ -423,6 +423,12 @@ fn a_relay_of_an_icecast_mount_re_serves_its_audio_and_titles_and_keeps_its_list
     assert!(heard.complaints.is_empty(), "ffmpeg complained: {:#?}\n{}", heard.complaints, heard.log);
     assert!(heard.rms > 1000.0 && heard.seconds >= 7.9, "{} s, RMS {}", heard.seconds, heard.rms);
     let aired = aired.titles();
+    // Until Icecast's stream names a song, the relay titles it with the station's name (when
+    // the relay's first metadata block came before Icecast had the title of its new source).
+    let mut heard = heard;
+    if heard.titles.first().is_some_and(|t| t == "jukebox radio") {
+        heard.titles.remove(0);
+    }
     assert!(
         heard.titles.len() >= 2,
         "no title change reached the relay's listener: {:?}\n{}",
