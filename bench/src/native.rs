@@ -299,7 +299,8 @@ impl Native {
             | Message::Queued(_)
             | Message::QueuePage(_)
             | Message::Relayed(_)
-            | Message::Redirect(_) => {}
+            | Message::Redirect(_)
+            | Message::SongInfo(_) => {}
         }
         Ok(())
     }

@@ -90,6 +90,8 @@ kinds! {
     Play = 0x03, "PLAY";
     /// Client asks to stop the current stream (RFC §6.1.4).
     Stop = 0x04, "STOP";
+    /// Client asks for every detail of one song (RFC §6.1.10).
+    Info = 0x08, "INFO";
     /// Client asks to hear the station (RFC §6.1.6).
     Tune = 0x09, "TUNE";
     /// Client asks what the station plays now and next (RFC §6.1.7).
@@ -100,6 +102,8 @@ kinds! {
     Rescan = 0x0C, "RESCAN";
     /// A relay asks to hear the station and to be counted as a child (RFC §6.1.9).
     Relay = 0x0D, "RELAY";
+    /// Client asks for the songs that match some words (RFC §6.1.11).
+    Search = 0x0E, "SEARCH";
     /// Reply to PING.
     Pong = 0x41, "PONG";
     /// One page of the reply to LIST.
@@ -120,6 +124,8 @@ kinds! {
     Relayed = 0x49, "RELAYED";
     /// Reply to RELAY from a full node: try one of its children.
     Redirect = 0x4A, "REDIRECT";
+    /// Reply to INFO: the song's details.
+    SongInfo = 0x4D, "SONG_INFO";
     /// A request failed, or (with request id 0) the server refused a frame that belongs to
     /// no request.
     Error = 0x7F, "ERROR";
@@ -313,7 +319,9 @@ mod tests {
                 | Kind::Tune
                 | Kind::Queue
                 | Kind::Request
-                | Kind::Relay => Class::Request,
+                | Kind::Relay
+                | Kind::Info
+                | Kind::Search => Class::Request,
                 Kind::Pong
                 | Kind::ListPage
                 | Kind::Playing
@@ -324,6 +332,7 @@ mod tests {
                 | Kind::QueuePage
                 | Kind::Relayed
                 | Kind::Redirect
+                | Kind::SongInfo
                 | Kind::Error => Class::Reply,
                 Kind::Audio | Kind::EndOfStream | Kind::LibraryChanged | Kind::TrackChanged => Class::Push,
                 Kind::Goodbye => Class::Either,

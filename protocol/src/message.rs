@@ -6,6 +6,7 @@ use std::io::{self, Read};
 use crate::error::{DecodeError, EncodeError, FrameError, ReadError};
 use crate::frame::{Class, FrameHeader, HEADER_LEN, Kind, check, encode_frame, encode_frame_of};
 use crate::goodbye::Goodbye;
+use crate::info::SongInfo;
 use crate::library::{LibraryChanged, Scanning};
 use crate::radio::{QueuePage, Queued, TrackChanged, Tuned};
 use crate::relay::{Redirect, Relayed};
@@ -17,7 +18,7 @@ use crate::wire::{Cursor, put_u32};
 /// One decoded frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Message {
-    /// PING, LIST, PLAY, STOP or RESCAN from a client.
+    /// A request from a client (RFC §6.1).
     Request(Request),
     /// Reply to PING.
     Pong {
@@ -42,6 +43,8 @@ pub enum Message {
     Relayed(Relayed),
     /// Reply to RELAY: try another node.
     Redirect(Redirect),
+    /// Reply to INFO.
+    SongInfo(SongInfo),
     /// A song begins on the station's stream.
     TrackChanged(TrackChanged),
     /// A request failed.
@@ -92,6 +95,7 @@ impl Message {
             Message::QueuePage(_) => Kind::QueuePage,
             Message::Relayed(_) => Kind::Relayed,
             Message::Redirect(_) => Kind::Redirect,
+            Message::SongInfo(_) => Kind::SongInfo,
             Message::TrackChanged(_) => Kind::TrackChanged,
             Message::Error(_) => Kind::Error,
             Message::Audio(_) => Kind::Audio,
@@ -119,6 +123,7 @@ impl Message {
             Message::QueuePage(p) => p.encode_payload(out),
             Message::Relayed(r) => r.encode_payload(out),
             Message::Redirect(r) => r.encode_payload(out),
+            Message::SongInfo(i) => i.encode_payload(out),
             Message::TrackChanged(t) => t.encode_payload(out),
             Message::Error(e) => e.encode_payload(out),
             Message::Audio(a) => a.encode_payload(out),
@@ -167,6 +172,7 @@ impl Message {
             Kind::QueuePage => Message::QueuePage(QueuePage::decode(&mut c)?),
             Kind::Relayed => Message::Relayed(Relayed::decode(&mut c)?),
             Kind::Redirect => Message::Redirect(Redirect::decode(&mut c)?),
+            Kind::SongInfo => Message::SongInfo(SongInfo::decode(&mut c)?),
             Kind::TrackChanged => Message::TrackChanged(TrackChanged::decode(&mut c)?),
             Kind::Error => Message::Error(ErrorReply::decode(&mut c)?),
             Kind::Audio => Message::Audio(Audio::decode(&mut c)?),
@@ -181,7 +187,9 @@ impl Message {
             | Kind::Tune
             | Kind::Queue
             | Kind::Request
-            | Kind::Relay => {
+            | Kind::Relay
+            | Kind::Info
+            | Kind::Search => {
                 return Err(c.invalid("request"));
             }
         })
