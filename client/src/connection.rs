@@ -145,8 +145,8 @@ pub fn capitalized(text: &str) -> String {
     chars.next().map(|first| first.to_uppercase().chain(chars).collect()).unwrap_or_default()
 }
 
-/// Replies that may wait for the command that asked for them. Only a LIST and a QUEUE have
-/// more than one (a page each); when the command is this far behind, the socket thread waits,
+/// Replies that may wait for the command that asked for them. Only a LIST, a SEARCH and a QUEUE
+/// have more than one (a page each); when the command is this far behind, the socket thread waits,
 /// and TCP slows the server down, instead of the queue growing.
 const REPLY_QUEUE: usize = 16;
 

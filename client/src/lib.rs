@@ -68,6 +68,7 @@ pub mod command;
 pub mod connection;
 pub mod decode;
 pub mod explain;
+pub mod info;
 pub mod interrupt;
 pub mod link;
 pub mod list;
