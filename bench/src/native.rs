@@ -301,7 +301,8 @@ impl Native {
             | Message::Relayed(_)
             | Message::Redirect(_)
             | Message::Paused(_)
-            | Message::Resumed(_) => {}
+            | Message::Resumed(_)
+            | Message::SongInfo(_) => {}
         }
         Ok(())
     }

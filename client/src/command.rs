@@ -11,6 +11,10 @@ pub enum Command {
     List,
     /// Play a song by id.
     Play(SongId),
+    /// Show every detail of a song: tags, format, encoder delay, ReplayGain.
+    Info(SongId),
+    /// Show the songs whose title, artist or album hold every word.
+    Search(String),
     /// Stop playing.
     Stop,
     /// Pause at once, keeping the place (`pause`).
@@ -123,6 +127,10 @@ Commands:
   toggle        pause if playing, resume if paused
   seek POS      play the song from POS: 1:30 or 90 (seconds), or +10 / -10 from
                 where it is now; a paused song plays on from there
+  info N        show everything about song N: tags, audio format, encoder delay and
+                padding, ReplayGain
+  search TEXT   show the songs whose title, artist or album hold every word of TEXT
+                (case and accents do not matter: beyonce finds Beyoncé)
   stop          stop playing
   radio         tune in to the server's station (also: tune); play N or stop leave it
   request N     ask the station to play song N; says its place in the queue
@@ -175,6 +183,14 @@ impl std::str::FromStr for Command {
         }
         let mut words = line.split_whitespace();
         let name = words.next().unwrap_or_default().to_ascii_lowercase();
+        if name == "search" {
+            // The rest of the line, as typed: its words are the server's to split.
+            let text = line.split_once(char::is_whitespace).map_or("", |(_, rest)| rest.trim());
+            if text.is_empty() {
+                return Err("search: for what? Give words to look for; try: search lanterns".into());
+            }
+            return Ok(Command::Search(text.to_string()));
+        }
         let argument = words.next();
         let second = words.next();
         if name == "connect" {
@@ -206,6 +222,7 @@ impl std::str::FromStr for Command {
             "radio" | "tune" => no_argument(Command::Radio),
             "queue" => no_argument(Command::Queue),
             "play" => song_id(&name, argument).map(Command::Play),
+            "info" => song_id(&name, argument).map(Command::Info),
             "request" => song_id(&name, argument).map(Command::Request),
             "sleep" => match argument.map(seconds) {
                 Some(Ok(duration)) => Ok(Command::Sleep(duration)),
@@ -217,7 +234,7 @@ impl std::str::FromStr for Command {
     }
 }
 
-/// The song id that `play` and `request` take. Song ids start at 1 (RFC §6.2.2).
+/// The song id that `play`, `info` and `request` take. Song ids start at 1 (RFC §6.2.2).
 fn song_id(name: &str, argument: Option<&str>) -> Result<SongId, String> {
     match argument {
         Some(arg) => match arg.parse::<u32>() {
@@ -258,6 +275,9 @@ mod tests {
         assert_eq!("Tune".parse(), Ok(Command::Radio));
         assert_eq!("queue".parse(), Ok(Command::Queue));
         assert_eq!("request 3".parse(), Ok(Command::Request(SongId(3))));
+        assert_eq!("info 4".parse(), Ok(Command::Info(SongId(4))));
+        assert_eq!("search  Beyoncé   halo ".parse(), Ok(Command::Search("Beyoncé   halo".into())));
+        assert_eq!("SEARCH x".parse(), Ok(Command::Search("x".into())));
         assert_eq!("sleep 0.5".parse(), Ok(Command::Sleep(Duration::from_millis(500))));
         assert_eq!("".parse(), Ok(Command::Nothing));
         assert_eq!("# a comment".parse(), Ok(Command::Nothing));
@@ -308,6 +328,10 @@ mod tests {
         );
         assert!("request x".parse::<Command>().unwrap_err().contains("\"x\" is not a song id"));
         assert!("radio 2".parse::<Command>().unwrap_err().contains("no argument"));
+        assert!("info".parse::<Command>().unwrap_err().contains("which song"));
+        assert!("info 1 2".parse::<Command>().is_err());
+        assert!("search".parse::<Command>().unwrap_err().contains("try: search"));
+        assert!("search   ".parse::<Command>().is_err());
         assert!("sleep forever".parse::<Command>().is_err());
         assert!("sleep NaN".parse::<Command>().is_err());
         assert!("sleep 1e9".parse::<Command>().is_err());

@@ -17,7 +17,8 @@ use jukebox_protocol::handshake::HANDSHAKE_LEN;
 use jukebox_protocol::text::printable;
 use jukebox_protocol::{
     ErrorCode, ErrorReply, Goodbye, GoodbyeReason, Hello, LibraryChanged, Message, Paused, Playing, Queued,
-    ReadError, Request, RequestId, Resumed, SongEntry, SongId, Stopped, Tuned, Welcome, read_frame,
+    ReadError, Request, RequestId, Resumed, SongEntry, SongId, SongInfo, Stopped, Tuned, Welcome, read_frame,
+    truncate_text,
 };
 
 use crate::explain;
@@ -149,8 +150,8 @@ pub fn capitalized(text: &str) -> String {
     chars.next().map(|first| first.to_uppercase().chain(chars).collect()).unwrap_or_default()
 }
 
-/// Replies that may wait for the command that asked for them. Only a LIST and a QUEUE have
-/// more than one (a page each); when the command is this far behind, the socket thread waits,
+/// Replies that may wait for the command that asked for them. Only a LIST, a SEARCH and a QUEUE
+/// have more than one (a page each); when the command is this far behind, the socket thread waits,
 /// and TCP slows the server down, instead of the queue growing.
 const REPLY_QUEUE: usize = 16;
 
@@ -317,6 +318,33 @@ impl Connection {
                 }
                 other => return Err(unexpected(other)),
             }
+        }
+    }
+
+    /// The songs whose title, artist or album hold every word of `text`, whatever their case
+    /// and accents (RFC §6.1.11), checked as LIST's are.
+    pub fn search(&self, text: &str) -> Result<Vec<SongEntry>, ClientError> {
+        let request =
+            self.send_request(|id| Request::Search { id, text: truncate_text(text).to_string() })?;
+        let mut list = SongList::default();
+        loop {
+            match self.wait(&request)? {
+                Message::ListPage(page) => {
+                    if list.add(page)? {
+                        return Ok(list.into_songs());
+                    }
+                }
+                other => return Err(unexpected(other)),
+            }
+        }
+    }
+
+    /// Everything the server knows about `song` (RFC §6.1.10).
+    pub fn info(&self, song: SongId) -> Result<SongInfo, ClientError> {
+        let replies = self.send_request(|id| Request::Info { id, song })?;
+        match self.wait(&replies)? {
+            Message::SongInfo(info) if info.song == song => Ok(info),
+            other => Err(unexpected(other)),
         }
     }
 
@@ -733,6 +761,7 @@ impl Router {
             Message::Paused(paused) => paused.id,
             Message::Resumed(resumed) => resumed.id,
             Message::QueuePage(page) => page.id,
+            Message::SongInfo(info) => info.id,
             Message::TrackChanged(_) => return None,
             // Requests are not for clients; unknown kinds are from a newer server (RFC §5.4).
             Message::Request(_) | Message::Unknown { .. } => return None,

@@ -94,6 +94,27 @@ early). A paused song plays on from there. Past the end is refused, and the song
 on. The radio cannot be seeked.",
     },
     Topic {
+        name: "info",
+        aliases: &[],
+        usage: "info N",
+        argument: Argument::Song,
+        text: "\
+Shows everything the server knows of song N: title, artist, album, track, year and
+genre; length and size; sample rate, channels and bitrate (and the average, for a
+variable bitrate); the encoder, its delay and padding in samples (what a gapless player
+trims); and its ReplayGain, from its ID3 tags or else from its LAME tag.",
+    },
+    Topic {
+        name: "search",
+        aliases: &[],
+        usage: "search TEXT",
+        argument: Argument::Other,
+        text: "\
+Lists, as list does, the songs whose title, artist or album hold every word of TEXT,
+in part or whole. Case and accents do not matter: search beyonce finds Beyoncé, search
+MOTORHEAD finds Motörhead.",
+    },
+    Topic {
         name: "stop",
         aliases: &[],
         usage: "stop",

@@ -80,6 +80,7 @@ pub mod decode;
 pub mod explain;
 pub mod help;
 pub mod history;
+pub mod info;
 pub mod interrupt;
 pub mod json;
 pub mod link;

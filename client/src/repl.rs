@@ -21,6 +21,7 @@ use crate::connection::{Address, ClientError, Connection, capitalized};
 use crate::explain;
 use crate::help;
 use crate::history::{self, History};
+use crate::info::describe_info;
 use crate::interrupt::Interrupt;
 use crate::link::Link;
 use crate::pcm::NowPlaying;
@@ -118,6 +119,21 @@ impl Session {
                     let _ = writeln!(out, "{}", describe_entry(song));
                 }
                 *self.songs.borrow_mut() = Some(songs);
+            }
+            Command::Search(text) => {
+                let songs = self.link.connection()?.search(&text)?;
+                if songs.is_empty() {
+                    let _ = writeln!(out, "No song matches {:?}.", printable(&text));
+                }
+                for song in &songs {
+                    let _ = writeln!(out, "{}", describe_entry(song));
+                }
+            }
+            Command::Info(id) => {
+                let info = self.link.connection()?.info(id)?;
+                for line in describe_info(&info) {
+                    let _ = writeln!(out, "{line}");
+                }
             }
             Command::Radio => {
                 let tuned = self.link.connection()?.tune()?;

@@ -96,6 +96,8 @@ kinds! {
     Resume = 0x06, "RESUME";
     /// Client asks to play a song from a position, as a new stream (RFC §6.1.12).
     Seek = 0x07, "SEEK";
+    /// Client asks for every detail of one song (RFC §6.1.10).
+    Info = 0x08, "INFO";
     /// Client asks to hear the station (RFC §6.1.6).
     Tune = 0x09, "TUNE";
     /// Client asks what the station plays now and next (RFC §6.1.7).
@@ -106,6 +108,8 @@ kinds! {
     Rescan = 0x0C, "RESCAN";
     /// A relay asks to hear the station and to be counted as a child (RFC §6.1.9).
     Relay = 0x0D, "RELAY";
+    /// Client asks for the songs that match some words (RFC §6.1.11).
+    Search = 0x0E, "SEARCH";
     /// Reply to PING.
     Pong = 0x41, "PONG";
     /// One page of the reply to LIST.
@@ -130,6 +134,8 @@ kinds! {
     Paused = 0x4B, "PAUSED";
     /// Reply to RESUME: the stream goes on, from where.
     Resumed = 0x4C, "RESUMED";
+    /// Reply to INFO: the song's details.
+    SongInfo = 0x4D, "SONG_INFO";
     /// A request failed, or (with request id 0) the server refused a frame that belongs to
     /// no request.
     Error = 0x7F, "ERROR";
@@ -326,7 +332,9 @@ mod tests {
                 | Kind::Tune
                 | Kind::Queue
                 | Kind::Request
-                | Kind::Relay => Class::Request,
+                | Kind::Relay
+                | Kind::Info
+                | Kind::Search => Class::Request,
                 Kind::Pong
                 | Kind::ListPage
                 | Kind::Playing
@@ -339,6 +347,7 @@ mod tests {
                 | Kind::Redirect
                 | Kind::Paused
                 | Kind::Resumed
+                | Kind::SongInfo
                 | Kind::Error => Class::Reply,
                 Kind::Audio | Kind::EndOfStream | Kind::LibraryChanged | Kind::TrackChanged => Class::Push,
                 Kind::Goodbye => Class::Either,

@@ -7,9 +7,11 @@
 //! - [`handshake`]: the fixed 8-byte exchange that opens a connection (RFC §4).
 //! - [`frame`]: the 6-byte frame header, message kinds and size limits (RFC §5).
 //! - [`message`]: the [`Message`] enum, one variant per kind, and frame encode/decode.
-//! - [`request`], [`reply`], [`pause`], [`stream`], [`library`], [`radio`], [`relay`], [`goodbye`]:
-//!   one module per message family (RFC §6).
+//! - [`request`], [`reply`], [`pause`], [`stream`], [`library`], [`radio`], [`relay`], [`info`],
+//!   [`goodbye`]: one module per message family (RFC §6).
 //! - [`mp3`]: MPEG audio frame headers, because AUDIO payloads are whole MP3 frames (RFC §7).
+//! - [`lame`]: the Xing/Info header and LAME tag of a stream's first frame: encoder delay and
+//!   padding, ReplayGain.
 //! - [`resync`]: whole MPEG audio frames found in a live stream cut anywhere (a relayed station).
 //! - [`error`]: why a peer's bytes were refused.
 //! - [`text`]: text from a peer made safe for a terminal or a log (RFC §12).
@@ -18,6 +20,8 @@ pub mod error;
 pub mod frame;
 pub mod goodbye;
 pub mod handshake;
+pub mod info;
+pub mod lame;
 pub mod library;
 pub mod message;
 pub mod mp3;
@@ -35,6 +39,8 @@ pub use error::{BadMagic, DecodeError, EncodeError, FrameError, ReadError};
 pub use frame::{Class, FrameHeader, Kind, KindName, MAX_PAYLOAD_LEN};
 pub use goodbye::{Goodbye, GoodbyeReason};
 pub use handshake::{Hello, PROTOCOL_VERSION, Welcome};
+pub use info::{ReplayGain, SongInfo};
+pub use lame::Gapless;
 pub use library::{LibraryChanged, Scanning};
 pub use message::{Message, read_frame, read_message};
 pub use pause::{Paused, Resumed};

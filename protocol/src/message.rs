@@ -6,6 +6,7 @@ use std::io::{self, Read};
 use crate::error::{DecodeError, EncodeError, FrameError, ReadError};
 use crate::frame::{Class, FrameHeader, HEADER_LEN, Kind, check, encode_frame, encode_frame_of};
 use crate::goodbye::Goodbye;
+use crate::info::SongInfo;
 use crate::library::{LibraryChanged, Scanning};
 use crate::pause::{Paused, Resumed};
 use crate::radio::{QueuePage, Queued, TrackChanged, Tuned};
@@ -18,7 +19,7 @@ use crate::wire::{Cursor, put_u32};
 /// One decoded frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Message {
-    /// A request from a client.
+    /// A request from a client (RFC §6.1).
     Request(Request),
     /// Reply to PING.
     Pong {
@@ -47,6 +48,8 @@ pub enum Message {
     Paused(Paused),
     /// Reply to RESUME.
     Resumed(Resumed),
+    /// Reply to INFO.
+    SongInfo(SongInfo),
     /// A song begins on the station's stream.
     TrackChanged(TrackChanged),
     /// A request failed.
@@ -99,6 +102,7 @@ impl Message {
             Message::Redirect(_) => Kind::Redirect,
             Message::Paused(_) => Kind::Paused,
             Message::Resumed(_) => Kind::Resumed,
+            Message::SongInfo(_) => Kind::SongInfo,
             Message::TrackChanged(_) => Kind::TrackChanged,
             Message::Error(_) => Kind::Error,
             Message::Audio(_) => Kind::Audio,
@@ -128,6 +132,7 @@ impl Message {
             Message::Redirect(r) => r.encode_payload(out),
             Message::Paused(p) => p.encode_payload(out),
             Message::Resumed(r) => r.encode_payload(out),
+            Message::SongInfo(i) => i.encode_payload(out),
             Message::TrackChanged(t) => t.encode_payload(out),
             Message::Error(e) => e.encode_payload(out),
             Message::Audio(a) => a.encode_payload(out),
@@ -178,6 +183,7 @@ impl Message {
             Kind::Redirect => Message::Redirect(Redirect::decode(&mut c)?),
             Kind::Paused => Message::Paused(Paused::decode(&mut c)?),
             Kind::Resumed => Message::Resumed(Resumed::decode(&mut c)?),
+            Kind::SongInfo => Message::SongInfo(SongInfo::decode(&mut c)?),
             Kind::TrackChanged => Message::TrackChanged(TrackChanged::decode(&mut c)?),
             Kind::Error => Message::Error(ErrorReply::decode(&mut c)?),
             Kind::Audio => Message::Audio(Audio::decode(&mut c)?),
@@ -195,7 +201,9 @@ impl Message {
             | Kind::Tune
             | Kind::Queue
             | Kind::Request
-            | Kind::Relay => {
+            | Kind::Relay
+            | Kind::Info
+            | Kind::Search => {
                 return Err(c.invalid("request"));
             }
         })

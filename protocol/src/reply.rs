@@ -11,8 +11,8 @@
 //! ```
 //! (Text fields are a 16-bit length and UTF-8, RFC §5.3.)
 
+use std::borrow::Borrow;
 use std::fmt;
-
 use std::ops::Range;
 
 use crate::error::{DecodeError, EncodeError};
@@ -90,14 +90,15 @@ pub struct ListPage {
 impl ListPage {
     /// Where a whole library splits into pages that each fit in [`MAX_PAYLOAD_LEN`]: ranges
     /// of `songs`, in order, covering all of it. An empty library is one empty page, so every
-    /// LIST gets an answer.
-    pub fn page_bounds(songs: &[SongEntry]) -> Vec<Range<usize>> {
+    /// LIST gets an answer. `songs` may be entries or references to them (the matches of a
+    /// SEARCH, picked out of a library without copying it).
+    pub fn page_bounds<E: Borrow<SongEntry>>(songs: &[E]) -> Vec<Range<usize>> {
         let budget = MAX_PAYLOAD_LEN as usize - PAGE_PREFIX_LEN;
         let mut bounds = Vec::new();
         let mut start = 0;
         let mut used = 0;
         for (i, song) in songs.iter().enumerate() {
-            let len = song.encoded_len();
+            let len = song.borrow().encoded_len();
             if used + len > budget || i - start == usize::from(u16::MAX) {
                 bounds.push(start..i);
                 start = i;
@@ -122,9 +123,9 @@ impl ListPage {
 
     /// Appends one whole LIST_PAGE frame for `songs` (a range from [`ListPage::page_bounds`]),
     /// borrowing them: a server answers LIST from its library without copying it.
-    pub fn encode_page(
+    pub fn encode_page<E: Borrow<SongEntry>>(
         id: RequestId,
-        songs: &[SongEntry],
+        songs: &[E],
         last: bool,
         out: &mut Vec<u8>,
     ) -> Result<(), EncodeError> {
@@ -152,13 +153,13 @@ impl ListPage {
     }
 }
 
-fn encode_page_payload(id: RequestId, songs: &[SongEntry], last: bool, out: &mut Vec<u8>) {
+fn encode_page_payload<E: Borrow<SongEntry>>(id: RequestId, songs: &[E], last: bool, out: &mut Vec<u8>) {
     put_u32(out, id.0);
     put_u8(out, if last { PAGE_LAST } else { 0 });
     // More than u16::MAX entries cannot fit the frame limit either; the encoders refuse it.
     put_u16(out, songs.len().min(usize::from(u16::MAX)) as u16);
     for song in songs {
-        song.encode(out);
+        song.borrow().encode(out);
     }
 }
 
@@ -253,7 +254,7 @@ pub enum ErrorCode {
     UnknownRequest,
     /// The client sent a kind only a server may send.
     UnexpectedMessage,
-    /// No song has the id PLAY named.
+    /// No song has the id PLAY, REQUEST or INFO named.
     NoSuchSong,
     /// The song is listed but cannot be read now (file vanished, unreadable or corrupt).
     SongUnavailable,

@@ -5,8 +5,9 @@
 //! ```text
 //! PING, LIST, STOP, RESCAN, TUNE, QUEUE,
 //! PAUSE, RESUME:                         | request id (32) |
-//! PLAY, REQUEST:                         | request id (32) | song id (32) |
+//! PLAY, REQUEST, INFO:                   | request id (32) | song id (32) |
 //! SEEK:                                  | request id (32) | song id (32) | position ms (32) |
+//! SEARCH:                                | request id (32) | text |
 //! ```
 
 use std::fmt;
@@ -14,7 +15,7 @@ use std::fmt;
 use crate::error::DecodeError;
 use crate::frame::Kind;
 use crate::relay::NodeId;
-use crate::wire::{Cursor, put_u16, put_u32, put_u64};
+use crate::wire::{Cursor, put_text, put_u16, put_u32, put_u64};
 
 /// Chosen by the client to match a reply to its request (RFC §6.1). Id 0 is reserved for ERROR
 /// frames that answer no particular request; clients SHOULD NOT use it.
@@ -115,6 +116,21 @@ pub enum Request {
         /// comes from.
         port: u16,
     },
+    /// Asks for every detail of `song`: tags, format, gapless and ReplayGain (RFC §6.1.10).
+    Info {
+        /// Echoed in SONG_INFO or ERROR.
+        id: RequestId,
+        /// The song.
+        song: SongId,
+    },
+    /// Asks for the songs whose title, artist or album hold every word of `text`, whatever
+    /// their case and accents, as LIST_PAGEs (RFC §6.1.11).
+    Search {
+        /// Echoed in every LIST_PAGE.
+        id: RequestId,
+        /// Words separated by white space; empty lists every song.
+        text: String,
+    },
 }
 
 impl Request {
@@ -132,6 +148,8 @@ impl Request {
             | Request::Queue { id }
             | Request::RequestSong { id, .. }
             | Request::Relay { id, .. }
+            | Request::Info { id, .. }
+            | Request::Search { id, .. }
             | Request::Play { id, .. } => *id,
         }
     }
@@ -151,13 +169,17 @@ impl Request {
             Request::Queue { .. } => Kind::Queue,
             Request::RequestSong { .. } => Kind::Request,
             Request::Relay { .. } => Kind::Relay,
+            Request::Info { .. } => Kind::Info,
+            Request::Search { .. } => Kind::Search,
         }
     }
 
     pub(crate) fn encode_payload(&self, out: &mut Vec<u8>) {
         put_u32(out, self.id().0);
-        if let Request::Play { song, .. } | Request::RequestSong { song, .. } | Request::Seek { song, .. } =
-            self
+        if let Request::Play { song, .. }
+        | Request::RequestSong { song, .. }
+        | Request::Seek { song, .. }
+        | Request::Info { song, .. } = self
         {
             put_u32(out, song.0);
         }
@@ -167,6 +189,9 @@ impl Request {
         if let Request::Relay { node, port, .. } = self {
             put_u64(out, node.0);
             put_u16(out, *port);
+        }
+        if let Request::Search { text, .. } = self {
+            put_text(out, text);
         }
     }
 
@@ -187,6 +212,8 @@ impl Request {
             Kind::Queue => |id, _| Ok(Request::Queue { id }),
             Kind::Play => |id, c| Ok(Request::Play { id, song: SongId(c.u32()?) }),
             Kind::Request => |id, c| Ok(Request::RequestSong { id, song: SongId(c.u32()?) }),
+            Kind::Info => |id, c| Ok(Request::Info { id, song: SongId(c.u32()?) }),
+            Kind::Search => |id, c| Ok(Request::Search { id, text: c.text()? }),
             Kind::Relay => |id, c| {
                 let node = NodeId::decode(c)?;
                 Ok(Request::Relay { id, node, port: c.u16()? })

@@ -9,7 +9,7 @@ use jukebox_protocol::{
     MAX_PAYLOAD_LEN, Message, NowPlaying, Paused, Playing, QueueEntry, QueuePage, Queued, Request, RequestId,
     Resumed, Scanning, SongEntry, SongId, Stopped, StreamId, Track, TrackChanged, Tuned, read_message,
 };
-use jukebox_protocol::{Hop, NodeId, Redirect, Relayed};
+use jukebox_protocol::{Gapless, Hop, NodeId, Redirect, Relayed, ReplayGain, SongInfo};
 use proptest::prelude::*;
 
 fn text() -> impl Strategy<Value = String> {
@@ -138,8 +138,85 @@ fn pause_seek_message() -> impl Strategy<Value = Message> {
     ]
 }
 
+/// INFO, SEARCH and SONG_INFO (RFC §6.1.10, §6.1.11, §6.2.12).
+fn info_message() -> impl Strategy<Value = Message> {
+    let id = any::<u32>().prop_map(RequestId);
+    let gain = (
+        prop::option::of(any::<i32>()),
+        prop::option::of(any::<u32>()),
+        prop::option::of(any::<i32>()),
+        prop::option::of(any::<u32>()),
+        any::<bool>(),
+    )
+        .prop_map(|(track_gain, track_peak, album_gain, album_peak, from_lame)| {
+            let mut gain = ReplayGain { track_gain, track_peak, album_gain, album_peak, from_lame: false };
+            // The LAME bit means nothing without a value, and is not sent then.
+            gain.from_lame = from_lame && gain.is_known();
+            gain
+        });
+    let numbers = (
+        1..=u32::MAX,
+        any::<u32>(),
+        any::<u64>(),
+        any::<u32>(),
+        any::<(u16, u16, u8)>(),
+        prop::option::of(any::<(u16, u16)>().prop_map(|(delay, padding)| Gapless { delay, padding })),
+        any::<(u16, u16, u16)>(),
+    );
+    let texts = (text(), text(), text(), text(), "[A-Za-z0-9. ]{0,9}");
+    prop_oneof![
+        (id.clone(), any::<u32>())
+            .prop_map(|(id, s)| Message::Request(Request::Info { id, song: SongId(s) })),
+        (id.clone(), prop_oneof![text(), "[a-zé ]{0,500}"])
+            .prop_map(|(id, text)| Message::Request(Request::Search { id, text })),
+        (id, numbers, gain, texts).prop_map(
+            |(
+                id,
+                (
+                    song,
+                    duration_ms,
+                    size,
+                    sample_rate,
+                    (bitrate_kbps, average_kbps, channels),
+                    gapless,
+                    (track, track_total, year),
+                ),
+                gain,
+                (title, artist, album, genre, encoder),
+            )| {
+                Message::SongInfo(SongInfo {
+                    id,
+                    song: SongId(song),
+                    duration_ms,
+                    size,
+                    sample_rate,
+                    bitrate_kbps,
+                    average_kbps,
+                    channels,
+                    gapless,
+                    track,
+                    track_total,
+                    year,
+                    gain,
+                    title,
+                    artist,
+                    album,
+                    genre,
+                    encoder,
+                })
+            }
+        ),
+    ]
+}
+
 fn message() -> impl Strategy<Value = Message> {
-    prop_oneof![3 => core_message(), 1 => radio_message(), 1 => relay_message(), 1 => pause_seek_message()]
+    prop_oneof![
+        3 => core_message(),
+        1 => radio_message(),
+        1 => relay_message(),
+        1 => pause_seek_message(),
+        1 => info_message()
+    ]
 }
 
 fn core_message() -> impl Strategy<Value = Message> {
@@ -276,6 +353,19 @@ proptest! {
             Err(FrameError::Malformed { frame_len, .. }) => prop_assert_eq!(frame_len, bytes.len()),
             other => prop_assert!(false, "unexpected {:?}", other),
         }
+    }
+
+    #[test]
+    fn a_search_longer_than_a_text_field_is_refused(extra in 1usize..64) {
+        // A client's query is a text field: past MAX_TEXT_LEN it is malformed, not read.
+        let text = "a".repeat(1024 + extra);
+        let mut bytes = vec![0, 0, 0, 0, Kind::Search.to_u8(), 0, 0, 0, 0, 1];
+        bytes.extend_from_slice(&(text.len() as u16).to_be_bytes());
+        bytes.extend_from_slice(text.as_bytes());
+        let len = (bytes.len() - HEADER_LEN) as u32;
+        bytes[..4].copy_from_slice(&len.to_be_bytes());
+        let refused = matches!(Message::decode_from_slice(&bytes), Err(FrameError::Malformed { .. }));
+        prop_assert!(refused);
     }
 
     #[test]

@@ -72,7 +72,9 @@
 //!   it looks for work before every write of audio, and one write carries at most
 //!   `MAX_WRITE_AUDIO`, a reply waits behind at most one write.
 //! - The writer encodes LIST pages itself, page by page, from the library snapshot the reader
-//!   took when it read the LIST.
+//!   took when it read the LIST; for a SEARCH, from references to the snapshot's songs that
+//!   match. INFO is answered by the reader from the snapshot alone: the scan found every
+//!   detail, so no file is read for it.
 //! - Shutdown: the acceptor's waker stops its loop; dropping the shutdown sender wakes every
 //!   writer, which says GOODBYE and shuts down the socket's sending half; its reader ends when
 //!   the client closes in turn (one that does not is left to the idle timeout, after

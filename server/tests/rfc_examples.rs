@@ -142,3 +142,15 @@ fn the_station_examples_are_the_encodings_of_what_the_text_says() {
         }
     }
 }
+
+#[test]
+fn the_info_and_search_examples_are_what_the_server_sends() {
+    let dir = two_sample_songs();
+    let server = serve(dir.path());
+    let mut client = Client::connect(server.addr);
+    let heading = "### 11.12. INFO, SONG_INFO and SEARCH";
+    for block in 0..2 {
+        let pair = dumps(heading, block);
+        assert_eq!(exchange(&mut client, &pair[0], pair[1].len()), pair[1], "example {block} of 11.12");
+    }
+}

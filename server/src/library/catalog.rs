@@ -18,6 +18,7 @@ use crossbeam_channel::{Receiver, Sender, TrySendError};
 use jukebox_protocol::{LibraryChanged, SongId};
 use tracing::{debug, info, warn};
 
+use crate::library::details::Details;
 use crate::library::index::{Index, IndexError, Remembered, Stamp, default_location};
 use crate::library::open::open_listed;
 use crate::library::probe::{Probe, ProbeError, probe};
@@ -297,7 +298,7 @@ impl Catalog {
             removed: outcome.removed,
             updated: outcome.updated,
         };
-        let changed = result.changed_anything() || outcome.skips_changed;
+        let changed = result.changed_anything() || outcome.skips_changed || outcome.refreshed;
         if changed {
             index.songs = outcome.songs.iter().map(remember).collect();
         }
@@ -392,6 +393,9 @@ struct Outcome {
     removed: u32,
     updated: u32,
     skips_changed: bool,
+    /// Songs whose details were read again without their file having changed (remembered
+    /// by an older index): not news for clients, but for the index.
+    refreshed: bool,
 }
 
 /// The sans-IO heart of a scan: given what the folder holds now (`found`) and the library
@@ -402,7 +406,7 @@ fn rescan(
     previous: &Library,
     index: &mut Index,
     found: Vec<Found>,
-    probe_one: impl Fn(&Root, &Found) -> Result<(Probe, Tags), ProbeError>,
+    probe_one: impl Fn(&Root, &Found) -> Result<(Probe, Tags, Details), ProbeError>,
 ) -> Outcome {
     let before: HashMap<&Path, &Song> = previous.songs().iter().map(|s| (s.rel.as_path(), s)).collect();
     let skipped: HashMap<PathBuf, Stamp> = std::mem::take(&mut index.skipped).into_iter().collect();
@@ -415,7 +419,16 @@ fn rescan(
         let old = before.get(rel.as_path()).copied();
         if let Some(old) = old.filter(|old| old.stamp == stamp) {
             seen.insert(old.id);
-            outcome.songs.push(Song { real: file.real, path: file.path, ..old.clone() });
+            // A song an older index remembered has no details yet: read them now, keeping
+            // the song as it was if that fails (it was playable when it was listed).
+            let mut details = old.details.clone();
+            if details.is_none()
+                && let Ok((_, _, fresh)) = probe_one(root, &file)
+            {
+                details = Some(fresh);
+                outcome.refreshed = true;
+            }
+            outcome.songs.push(Song { real: file.real, path: file.path, details, ..old.clone() });
             continue;
         }
         if skipped.get(&rel) == Some(&stamp) {
@@ -423,7 +436,7 @@ fn rescan(
             continue;
         }
         match probe_one(root, &file) {
-            Ok((probe, tags)) => {
+            Ok((probe, tags, details)) => {
                 let id = match old {
                     Some(old) => {
                         outcome.updated += 1;
@@ -448,6 +461,7 @@ fn rescan(
                     audio_start: probe.audio_start,
                     duration: probe.duration,
                     tags,
+                    details: Some(details),
                 });
             }
             Err(e) => {
@@ -465,14 +479,15 @@ fn rescan(
 }
 
 /// Reads a new or changed file: opens it safely, probes its audio, reads its tags.
-fn probe_file(root: &Root, file: &Found) -> Result<(Probe, Tags), ProbeError> {
+fn probe_file(root: &Root, file: &Found) -> Result<(Probe, Tags, Details), ProbeError> {
     if file.size > MAX_SONG_BYTES {
         return Err(ProbeError::TooLarge { size: file.size });
     }
     let (mut handle, size) = open_listed(root, &file.path, &file.real)?;
     let found = probe(&mut handle, size)?;
-    let tags = Tags::read(&mut handle, size, &file.path);
-    Ok((found, tags))
+    let (tags, facts) = Tags::read_with_facts(&mut handle, size, &file.path);
+    let details = Details::new(&found.format, facts);
+    Ok((found, tags, details))
 }
 
 fn remembered_song(root: &Root, r: &Remembered) -> Song {
@@ -485,6 +500,7 @@ fn remembered_song(root: &Root, r: &Remembered) -> Song {
         audio_start: r.audio_start,
         duration: r.duration,
         tags: r.tags.clone(),
+        details: r.details.clone(),
     }
 }
 
@@ -496,6 +512,7 @@ fn remember(song: &Song) -> Remembered {
         audio_start: song.audio_start,
         duration: song.duration,
         tags: song.tags.clone(),
+        details: song.details.clone(),
     }
 }
 
@@ -513,14 +530,15 @@ mod tests {
         }
     }
 
-    fn fake_probe(_: &Root, file: &Found) -> Result<(Probe, Tags), ProbeError> {
+    fn fake_probe(_: &Root, file: &Found) -> Result<(Probe, Tags, Details), ProbeError> {
         if file.size == 0 {
             return Err(ProbeError::NotMpegAudio);
         }
         let title = file.path.file_stem().unwrap().to_string_lossy().into_owned();
         Ok((
-            Probe { audio_start: 0, duration: Duration::from_secs(file.size) },
+            Probe { audio_start: 0, duration: Duration::from_secs(file.size), format: Default::default() },
             Tags { title, ..Tags::default() },
+            Details { year: 2000, ..Details::default() },
         ))
     }
 
@@ -573,6 +591,30 @@ mod tests {
             fake_probe,
         );
         assert_eq!(third.songs.iter().find(|s| s.tags.title == "b").map(|s| s.id.0), Some(5));
+    }
+
+    #[test]
+    fn songs_an_older_index_remembered_get_their_details_and_keep_their_ids() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Root::new(dir.path()).unwrap();
+        let mut index = Index { next_id: 8, ..Index::default() };
+        let a = found(&root, "a.mp3", 1);
+        let old = Song {
+            id: SongId(7),
+            path: a.path.clone(),
+            rel: PathBuf::from("a.mp3"),
+            real: a.real.clone(),
+            stamp: Stamp::new(a.size, a.mtime),
+            audio_start: 0,
+            duration: Duration::from_secs(1),
+            tags: Tags { title: "a".into(), ..Tags::default() },
+            details: None,
+        };
+        let outcome = rescan(&root, &Library::from_songs(vec![old]), &mut index, vec![a], fake_probe);
+        assert_eq!((outcome.added, outcome.removed, outcome.updated), (0, 0, 0), "nothing to tell clients");
+        assert!(outcome.refreshed, "but the index is saved again");
+        assert_eq!(outcome.songs[0].id, SongId(7));
+        assert_eq!(outcome.songs[0].details.as_ref().map(|d| d.year), Some(2000));
     }
 
     #[test]

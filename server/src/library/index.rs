@@ -16,6 +16,7 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
+use crate::library::details::Details;
 use crate::library::scan::{show, words};
 use crate::library::tags::Tags;
 
@@ -77,6 +78,9 @@ struct StoredSong {
     audio_start: u64,
     duration_ns: u64,
     tags: Tags,
+    /// Absent from the indexes of servers before INFO: the next scan reads them again.
+    #[serde(default)]
+    details: Option<Details>,
 }
 
 /// A file left out, remembered so that it is neither probed nor reported again until it
@@ -113,6 +117,8 @@ pub struct Remembered {
     pub duration: Duration,
     /// Its tags.
     pub tags: Tags,
+    /// What INFO tells besides, if known.
+    pub details: Option<Details>,
 }
 
 /// The whole index in memory.
@@ -181,6 +187,7 @@ impl Index {
                 audio_start: s.audio_start,
                 duration: Duration::from_nanos(s.duration_ns),
                 tags: s.tags.cleaned(),
+                details: s.details.map(Details::cleaned),
             })
             .filter(|s| is_song_path(&s.path))
             .collect();
@@ -215,6 +222,7 @@ impl Index {
                     audio_start: s.audio_start,
                     duration_ns: u64::try_from(s.duration.as_nanos()).unwrap_or(u64::MAX),
                     tags: s.tags.clone(),
+                    details: s.details.clone(),
                 })
                 .collect(),
             skipped: self
@@ -278,6 +286,7 @@ mod tests {
             audio_start: 0,
             duration: Duration::from_millis(25_500),
             tags: Tags { title: "T".into(), artist: "A".into(), album: String::new() },
+            details: Some(Details { genre: "Jazz".into(), gapless: Some([576, 1080]), ..Details::default() }),
         }
     }
 

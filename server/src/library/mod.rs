@@ -13,10 +13,12 @@
 //! never by path.
 
 pub mod catalog;
+pub mod details;
 pub mod index;
 pub mod open;
 pub mod probe;
 pub mod scan;
+pub mod search;
 pub mod song;
 pub mod tags;
 
@@ -26,6 +28,8 @@ use std::time::Duration;
 use jukebox_protocol::{SongEntry, SongId};
 
 pub use catalog::{Catalog, CatalogOptions, ScanResults};
+use details::Details;
+use search::SearchKey;
 use tags::Tags;
 
 /// One playable file.
@@ -47,6 +51,9 @@ pub struct Song {
     pub duration: Duration,
     /// Title, artist and album.
     pub tags: Tags,
+    /// What INFO tells besides; `None` only for a song remembered by an index of an older
+    /// server, until a scan reads it again.
+    pub details: Option<Details>,
 }
 
 impl Song {
@@ -87,6 +94,8 @@ pub enum ScanError {
 pub struct Library {
     songs: Vec<Song>,
     entries: Vec<SongEntry>,
+    /// What SEARCH matches, one per song, made once per scan rather than once per SEARCH.
+    keys: Vec<SearchKey>,
 }
 
 impl Library {
@@ -96,7 +105,8 @@ impl Library {
         songs.dedup_by_key(|s| s.id);
         songs.retain(|s| s.id.0 != 0);
         let entries = songs.iter().map(Song::entry).collect();
-        Library { songs, entries }
+        let keys = songs.iter().map(|s| SearchKey::new(&s.tags)).collect();
+        Library { songs, entries, keys }
     }
 
     /// The song with this id.
@@ -112,6 +122,14 @@ impl Library {
     /// Every song as LIST describes it, in id order.
     pub fn entries(&self) -> &[SongEntry] {
         &self.entries
+    }
+
+    /// The songs whose title, artist or album hold every word of `query`, whatever their case
+    /// and accents (RFC §6.1.11), as LIST describes them, in id order. An empty query matches
+    /// every song.
+    pub fn search(&self, query: &str) -> Vec<&SongEntry> {
+        let words = search::words(query);
+        self.entries.iter().zip(&self.keys).filter(|(_, key)| key.matches(&words)).map(|(e, _)| e).collect()
     }
 
     /// How many songs there are.
@@ -139,6 +157,7 @@ mod tests {
             audio_start: 0,
             duration: Duration::from_secs(1),
             tags: Tags::default(),
+            details: None,
         }
     }
 

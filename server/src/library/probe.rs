@@ -12,6 +12,7 @@
 use std::io::{self, Read, Seek, SeekFrom};
 use std::time::Duration;
 
+use jukebox_protocol::lame::{self, LameTag, xing_offset};
 use jukebox_protocol::mp3::{self, AUDIO_HEADER_LEN, AudioHeader, FrameSpan, Layer, StreamClock, Version};
 
 /// How much of a file after its tags is read to find its first frames and encoder header.
@@ -30,12 +31,40 @@ pub const TAIL_SLACK: u64 = 256 * 1024;
 const MAX_ID3_TAGS: usize = 16;
 
 /// What the library keeps of a playable file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Probe {
     /// Where the audio starts: after the ID3v2 tags.
     pub audio_start: u64,
     /// How long it plays.
     pub duration: Duration,
+    /// Its audio format and encoder header, for INFO.
+    pub format: Format,
+}
+
+/// What INFO tells of a file's audio (RFC §6.2.12), found by the same reads as its duration.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Format {
+    /// Of the first frame.
+    pub sample_rate: u32,
+    /// Of the first frame: 1 or 2.
+    pub channels: u8,
+    /// The bitrate of every frame, in kbit/s, when the encoder header says the file is
+    /// constant-bitrate or the frames seen all have it; 0 when it varies.
+    pub bitrate_kbps: u16,
+    /// The music's bytes over its duration, in kbit/s.
+    pub average_kbps: u16,
+    /// The LAME tag of the first frame's Xing/Info header.
+    pub lame: Option<LameTag>,
+}
+
+/// `bytes` of audio over `duration`, in kbit/s (0 for no duration).
+fn average_kbps(bytes: u64, duration: Duration) -> u16 {
+    let ms = duration.as_millis();
+    if ms == 0 {
+        return 0;
+    }
+    // bits per millisecond is kbit/s; rounded.
+    u16::try_from((u128::from(bytes) * 8 + ms / 2) / ms).unwrap_or(u16::MAX)
 }
 
 /// Why a file is not listed.
@@ -73,20 +102,42 @@ pub fn probe<F: Read + Seek>(file: &mut F, size: u64) -> Result<Probe, ProbeErro
     // An encoder's header frame (Xing, Info, VBRI) is silence and not counted in its own
     // count, so it does not count toward the duration either way.
     let mut header_frame = false;
+    let mut format = Format::default();
     if let Some(first) = &first {
         header_frame = has_encoder_header(first, &head);
+        let xing = head.get(first.offset..).and_then(lame::parse);
+        let rest: Vec<_> = frames.collect();
+        // The first frame of music: the one after an encoder's header frame.
+        let music = if header_frame { rest.first().unwrap_or(first) } else { first };
+        let constant = match &xing {
+            Some(xing) => !xing.xing || xing.lame.as_ref().is_some_and(LameTag::is_constant_bitrate),
+            None => !header_frame && is_constant_bitrate(music, &rest),
+        };
+        format = Format {
+            sample_rate: music.header.sample_rate,
+            channels: music.header.channels,
+            bitrate_kbps: if constant { u16::try_from(music.header.bitrate_kbps).unwrap_or(0) } else { 0 },
+            average_kbps: 0,
+            lame: xing.and_then(|x| x.lame),
+        };
+        // The music's bytes: less the header frame, and anything before the first frame.
+        let music_bytes = audio_bytes.saturating_sub(first.offset as u64).saturating_sub(if header_frame {
+            first.header.len as u64
+        } else {
+            0
+        });
         if let Some(Declared { frames: count, bytes }) = declared(first, &head)
             && plausible(&first.header, count, audio_bytes)
             && bytes.is_none_or(|bytes| bytes_agree(bytes, audio_bytes))
         {
-            return Ok(Probe { audio_start, duration: duration_of(u64::from(count), &first.header) });
+            let duration = duration_of(u64::from(count), &first.header);
+            format.average_kbps = average_kbps(music_bytes, duration);
+            return Ok(Probe { audio_start, duration, format });
         }
-        let rest: Vec<_> = frames.collect();
         if size > WALK_BELOW && !header_frame && first.offset == 0 && is_constant_bitrate(first, &rest) {
-            return Ok(Probe {
-                audio_start,
-                duration: duration_of(audio_bytes / first.header.len as u64, &first.header),
-            });
+            let duration = duration_of(audio_bytes / first.header.len as u64, &first.header);
+            format.average_kbps = average_kbps(music_bytes, duration);
+            return Ok(Probe { audio_start, duration, format });
         }
     }
     // No header to trust: walk every frame, a window at a time, so that a file of any size
@@ -97,14 +148,27 @@ pub fn probe<F: Read + Seek>(file: &mut F, size: u64) -> Result<Probe, ProbeErro
         frames.next().transpose()?;
     }
     let mut clock = StreamClock::default();
+    let (mut bytes, mut bitrates) = (0u64, None::<(u32, bool)>);
     for frame in frames {
-        clock.advance(&frame?.header);
+        let header = frame?.header;
+        clock.advance(&header);
+        bytes += header.len as u64;
+        bitrates = Some(match bitrates {
+            None => (header.bitrate_kbps, true),
+            Some((kbps, same)) => (kbps, same && kbps == header.bitrate_kbps),
+        });
     }
     let duration = clock.now();
     if duration.is_zero() {
         return Err(ProbeError::NotMpegAudio);
     }
-    Ok(Probe { audio_start, duration })
+    // The walk saw every frame: it knows whether their bitrate varies.
+    format.bitrate_kbps = match bitrates {
+        Some((kbps, true)) => u16::try_from(kbps).unwrap_or(0),
+        _ => 0,
+    };
+    format.average_kbps = average_kbps(bytes, duration);
+    Ok(Probe { audio_start, duration, format })
 }
 
 /// Length of the ID3v2 tags at the start of the file (0 if none); a file may carry several.
@@ -152,13 +216,7 @@ pub struct Declared {
 pub fn declared(first: &FrameSpan, data: &[u8]) -> Option<Declared> {
     let frame = data.get(first.offset..first.offset + first.header.len)?;
     let be32 = |b: &[u8]| u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
-    let side_info = match (first.header.version, first.header.channels) {
-        (Version::Mpeg1, 1) => 17,
-        (Version::Mpeg1, _) => 32,
-        (_, 1) => 9,
-        (_, _) => 17,
-    };
-    let xing = AUDIO_HEADER_LEN + side_info;
+    let xing = xing_offset(&first.header);
     if let Some(tag) = frame.get(xing..xing + 16)
         && (&tag[..4] == b"Xing" || &tag[..4] == b"Info")
     {
@@ -318,6 +376,71 @@ mod tests {
         assert!(data.len() as u64 > WALK_BELOW && data.len() > 40 * HEAD_BYTES);
         let probe = probe(&mut Cursor::new(&data), data.len() as u64).unwrap();
         assert_eq!(probe.duration, mp3::samples_to_duration(6_800 * 1152, 44_100));
+    }
+
+    /// An MP3 of `seconds` of a stereo tone at 44.1 kHz, encoded by the `lame` command with
+    /// `args` (it writes an Info or Xing header with a LAME tag).
+    fn lame_mp3(seconds: f32, args: &[&str]) -> Vec<u8> {
+        let dir = tempfile::tempdir().unwrap();
+        let (raw, mp3) = (dir.path().join("tone.raw"), dir.path().join("tone.mp3"));
+        let samples = (seconds * 44_100.0) as usize;
+        let pcm: Vec<u8> = (0..samples)
+            .flat_map(|i| {
+                let v = ((i as f32 * 440.0 * std::f32::consts::TAU / 44_100.0).sin() * 8000.0) as i16;
+                [v, v]
+            })
+            .flat_map(i16::to_le_bytes)
+            .collect();
+        std::fs::write(&raw, pcm).unwrap();
+        let status = std::process::Command::new("lame")
+            .args([
+                "--quiet",
+                "-r",
+                "-s",
+                "44.1",
+                "--bitwidth",
+                "16",
+                "--signed",
+                "--little-endian",
+                "-m",
+                "s",
+            ])
+            .args(args)
+            .arg(&raw)
+            .arg(&mp3)
+            .status();
+        assert!(status.is_ok_and(|s| s.success()), "these tests need lame (apt-get install lame)");
+        std::fs::read(mp3).unwrap()
+    }
+
+    #[test]
+    fn a_lame_cbr_file_tells_its_format_and_encoder_delay() {
+        let data = lame_mp3(2.0, &["-b", "128"]);
+        let probe = probe(&mut Cursor::new(&data), data.len() as u64).unwrap();
+        let format = &probe.format;
+        assert_eq!((format.sample_rate, format.channels, format.bitrate_kbps), (44_100, 2, 128));
+        assert_eq!(format.average_kbps, 128);
+        let lame = format.lame.as_ref().expect("lame writes a LAME tag");
+        assert!(lame.encoder.starts_with("LAME"), "{}", lame.encoder);
+        // LAME's delay is 576 samples; the padding fills the last of the frames the Info
+        // header counts: frames × 1152 = delay + the 88,200 samples + padding.
+        let frames = lame::parse(&data).and_then(|x| x.frames).expect("a frame count");
+        assert_eq!(lame.gapless.delay, 576);
+        assert_eq!(u64::from(frames) * 1152, 576 + 88_200 + u64::from(lame.gapless.padding));
+        // Its ReplayGain estimate (a 440 Hz tone at a quarter of full scale is loud).
+        assert!(lame.track_gain.is_some_and(|g| g < 0), "{:?}", lame.track_gain);
+    }
+
+    #[test]
+    fn a_lame_vbr_file_has_no_single_bitrate() {
+        let data = lame_mp3(3.0, &["-V", "2", "--replaygain-accurate"]);
+        let probe = probe(&mut Cursor::new(&data), data.len() as u64).unwrap();
+        assert_eq!(probe.format.bitrate_kbps, 0);
+        assert!((32..=320).contains(&probe.format.average_kbps), "{}", probe.format.average_kbps);
+        let lame = probe.format.lame.expect("a LAME tag");
+        // --replaygain-accurate decodes as it encodes, so it knows the peak: about 8000/32767.
+        let peak = lame.peak.expect("a peak");
+        assert!((230_000..260_000).contains(&peak), "{peak}");
     }
 
     #[test]

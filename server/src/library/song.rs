@@ -825,6 +825,7 @@ mod tests {
             audio_start: 0,
             duration: Duration::ZERO,
             tags: crate::library::tags::Tags::default(),
+            details: None,
         }
     }
 

@@ -16,6 +16,13 @@ pub enum Dispatch {
         /// The LIST's id.
         id: RequestId,
     },
+    /// Answer with the songs that match `text`, paged as LIST is (RFC §6.1.11).
+    Search {
+        /// The SEARCH's id.
+        id: RequestId,
+        /// The query, as the client sent it.
+        text: String,
+    },
     /// Load this listed song and start streaming it.
     Play {
         /// The PLAY's id.
@@ -125,6 +132,19 @@ fn answer(request: Request, library: &Library) -> Dispatch {
         Request::Queue { id } => Dispatch::Queue { id },
         Request::RequestSong { id, song } => Dispatch::RequestSong { id, song },
         Request::Relay { id, node, port } => Dispatch::Relay { id, node, port },
+        Request::Search { id, text } => Dispatch::Search { id, text },
+        // INFO is answered from what the scan found: no file is read (RFC §6.1.10).
+        Request::Info { id, song } => match library.get(song) {
+            Some(found) => match found.info(id) {
+                Some(info) => Dispatch::Reply(Message::SongInfo(info)),
+                None => error(
+                    id,
+                    ErrorCode::SongUnavailable,
+                    format!("the details of song {song} are being read; ask again in a moment"),
+                ),
+            },
+            None => no_such_song(id, song),
+        },
         Request::Play { id, song } => match library.get(song) {
             Some(found) => Dispatch::Play { id, song: Box::new(found.clone()) },
             None => no_such_song(id, song),
@@ -216,6 +236,52 @@ mod tests {
         assert_eq!(
             error_of(dispatch(0x07, &[0, 0, 0, 11, 0, 0, 0, 1], &library)),
             (RequestId(11), ErrorCode::MalformedRequest)
+        );
+    }
+
+    #[test]
+    fn info_is_answered_from_the_scan_and_search_goes_to_the_writer() {
+        use crate::library::details::Details;
+        use crate::library::index::Stamp;
+        use crate::library::tags::Tags;
+        let song = |id: u32, details: Option<Details>| Song {
+            id: SongId(id),
+            path: format!("{id}.mp3").into(),
+            rel: format!("{id}.mp3").into(),
+            real: format!("/m/{id}.mp3").into(),
+            stamp: Stamp { size: 1000, mtime_ns: 0 },
+            audio_start: 0,
+            duration: std::time::Duration::from_millis(1500),
+            tags: Tags { title: "Tune".into(), ..Tags::default() },
+            details,
+        };
+        let library = Library::from_songs(vec![
+            song(1, Some(Details { year: 1999, gapless: Some([576, 1080]), ..Details::default() })),
+            song(2, None),
+        ]);
+        let (kind, bytes) = payload(Message::Request(Request::Info { id: RequestId(8), song: SongId(1) }));
+        match dispatch(kind, &bytes, &library) {
+            Dispatch::Reply(Message::SongInfo(info)) => {
+                assert_eq!((info.id, info.song, info.year, info.size), (RequestId(8), SongId(1), 1999, 1000));
+                assert_eq!(info.gapless.map(|g| (g.delay, g.padding)), Some((576, 1080)));
+                assert_eq!((info.title.as_str(), info.duration_ms), ("Tune", 1500));
+            }
+            other => panic!("expected SONG_INFO, got {other:?}"),
+        }
+        let (kind, bytes) = payload(Message::Request(Request::Info { id: RequestId(9), song: SongId(2) }));
+        assert_eq!(error_of(dispatch(kind, &bytes, &library)), (RequestId(9), ErrorCode::SongUnavailable));
+        let (kind, bytes) = payload(Message::Request(Request::Info { id: RequestId(10), song: SongId(3) }));
+        assert_eq!(error_of(dispatch(kind, &bytes, &library)), (RequestId(10), ErrorCode::NoSuchSong));
+        let (kind, bytes) =
+            payload(Message::Request(Request::Search { id: RequestId(11), text: "tu".into() }));
+        assert_eq!(
+            dispatch(kind, &bytes, &library),
+            Dispatch::Search { id: RequestId(11), text: "tu".into() }
+        );
+        // A query whose text field lies about its length is malformed, as any request.
+        assert_eq!(
+            error_of(dispatch(Kind::Search.to_u8(), &[0, 0, 0, 12, 0x04, 0x01, b'a'], &library)),
+            (RequestId(12), ErrorCode::MalformedRequest)
         );
     }
 

@@ -119,6 +119,7 @@ pub(crate) fn read_loop(
         let item = match decided {
             Dispatch::Reply(message) => Work::Reply(message),
             Dispatch::List { id } => Work::List { id, library },
+            Dispatch::Search { id, text } => Work::Search { id, library, text },
             Dispatch::Stop { id } => Work::Stop { id },
             Dispatch::Rescan { id } => Work::Scanning { id, scan: shared.catalog.request_scan() },
             Dispatch::Pause { id } => Work::Pause { id },

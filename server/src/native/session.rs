@@ -61,6 +61,16 @@ pub enum Work {
         /// The library to list.
         library: Arc<Library>,
     },
+    /// The LIST_PAGEs of the songs that match `text`, from the library as it was when the
+    /// SEARCH was read (RFC §6.1.11).
+    Search {
+        /// The SEARCH's id.
+        id: RequestId,
+        /// The library to search.
+        library: Arc<Library>,
+        /// The query.
+        text: String,
+    },
     /// Switch to a new stream of a loaded song and reply PLAYING: done by the writer, so that
     /// no audio of the old stream can follow the reply (RFC §7.4). A SEEK is a PLAY that
     /// begins part-way into the song.
@@ -151,12 +161,15 @@ pub struct RelayFeed {
 pub enum Outgoing {
     /// This frame.
     Frame(Message),
-    /// The LIST_PAGEs of the whole library, page by page.
+    /// The LIST_PAGEs of the whole library, or of the songs that match a SEARCH, page by
+    /// page.
     List {
-        /// The LIST's id.
+        /// The LIST's or SEARCH's id.
         id: RequestId,
         /// The library to list.
         library: Arc<Library>,
+        /// A SEARCH's query; `None` lists every song.
+        query: Option<String>,
     },
     /// These frames, in order.
     Frames(Vec<Message>),
@@ -358,7 +371,8 @@ impl Session {
     pub fn apply(&mut self, work: Work, now: Instant) -> Outgoing {
         match work {
             Work::Reply(message) => Outgoing::Frame(message),
-            Work::List { id, library } => Outgoing::List { id, library },
+            Work::List { id, library } => Outgoing::List { id, library, query: None },
+            Work::Search { id, library, text } => Outgoing::List { id, library, query: Some(text) },
             Work::Play { id, song, loaded, from, duration_ms, title, artist } => {
                 let total_bytes = loaded.bytes_from(&from);
                 match self.play_from(loaded, from, now) {

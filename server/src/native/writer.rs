@@ -11,17 +11,17 @@
 //! that batch's bytes, at most `session::MAX_WRITE_BYTES` (226,000 bytes), dropped after the
 //! write.
 
+use std::borrow::Borrow;
 use std::io::{self, IoSlice, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, TryRecvError, select};
 use jukebox_protocol::{
-    AUDIO_HEAD_LEN, Goodbye, GoodbyeReason, ListPage, Message, RequestId, audio_frame_head,
+    AUDIO_HEAD_LEN, Goodbye, GoodbyeReason, ListPage, Message, RequestId, SongEntry, audio_frame_head,
 };
 use tracing::warn;
 
-use crate::library::Library;
 use crate::library::song::Audio;
 use crate::native::session::{Batch, Next, Outgoing, RadioBatch, RadioItem, Session, Work};
 use crate::net::write_all_vectored;
@@ -160,7 +160,8 @@ impl Writer<'_> {
                     self.frame(message)?;
                 }
             }
-            Outgoing::List { id, library } => self.list(id, &library)?,
+            Outgoing::List { id, library, query: None } => self.list(id, library.entries())?,
+            Outgoing::List { id, library, query: Some(query) } => self.list(id, &library.search(&query))?,
             Outgoing::Close(goodbye) => {
                 self.frame(&Message::Goodbye(goodbye))?;
                 return Ok(Some(WriterEnd::SaidGoodbye));
@@ -180,9 +181,8 @@ impl Writer<'_> {
 
     /// One page at a time, straight from the shared library, so the buffer never grows past
     /// one frame and a client that sends LISTs without reading cannot make the server hold
-    /// copies of the library.
-    fn list(&mut self, id: RequestId, library: &Library) -> io::Result<()> {
-        let songs = library.entries();
+    /// copies of the library (a SEARCH's matches are references into it).
+    fn list<E: Borrow<SongEntry>>(&mut self, id: RequestId, songs: &[E]) -> io::Result<()> {
         let pages = ListPage::page_bounds(songs);
         for (i, range) in pages.iter().enumerate() {
             self.buf.clear();
