@@ -557,7 +557,10 @@ fn events_send_the_status_at_connect_and_again_after_a_request() {
             continue;
         }
         let status: Value = serde_json::from_str(&data).unwrap();
-        if status["queue"].as_array().unwrap().iter().any(|e| e["id"] == song) {
+        // In the queue; or already on the air, when the request was granted the song the
+        // shuffle had picked to play next (it airs within 2 s, maybe before this status).
+        if status["queue"].as_array().unwrap().iter().any(|e| e["id"] == song) || status["now"]["id"] == song
+        {
             break;
         }
     }
