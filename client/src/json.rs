@@ -11,11 +11,82 @@ use std::borrow::Cow;
 use std::io;
 
 use jukebox_protocol::text::is_unsafe;
-use jukebox_protocol::{ErrorCode, SongEntry};
+use jukebox_protocol::{ErrorCode, SongEntry, SongInfo};
 use serde::Serialize;
 
 use crate::connection::ClientError;
 use crate::radio::StationQueue;
+
+/// `info N`: `{"id":2,"title":…,"artist":…,"album":…,"genre":…,"track":3,"track_total":12,
+/// "year":2024,"duration_ms":…,"size":…,"sample_rate":44100,"channels":2,"bitrate_kbps":128,
+/// "average_kbps":128,"encoder":"LAME3.100","encoder_delay":576,"encoder_padding":810,
+/// "replaygain":{"track_gain_db":-5.2,"track_peak":0.98,"album_gain_db":null,
+/// "album_peak":null,"from_lame_tag":true}}`; 0 for a track, total or year the tags do not
+/// give (as the wire has it), 0 for a variable bitrate, null for what is not known.
+#[derive(Debug, Serialize)]
+pub struct Info<'a> {
+    id: u32,
+    title: &'a str,
+    artist: &'a str,
+    album: &'a str,
+    genre: &'a str,
+    track: u16,
+    track_total: u16,
+    year: u16,
+    duration_ms: u32,
+    size: u64,
+    sample_rate: u32,
+    channels: u8,
+    bitrate_kbps: u16,
+    average_kbps: u16,
+    encoder: &'a str,
+    encoder_delay: Option<u16>,
+    encoder_padding: Option<u16>,
+    replaygain: Gain,
+}
+
+/// ReplayGain of `info`: gains in dB, peaks as fractions of full scale.
+#[derive(Debug, Serialize)]
+struct Gain {
+    track_gain_db: Option<f64>,
+    track_peak: Option<f64>,
+    album_gain_db: Option<f64>,
+    album_peak: Option<f64>,
+    from_lame_tag: bool,
+}
+
+impl<'a> From<&'a SongInfo> for Info<'a> {
+    fn from(info: &'a SongInfo) -> Info<'a> {
+        let db = |centi: Option<i32>| centi.map(|c| f64::from(c) / 100.0);
+        let peak = |millionths: Option<u32>| millionths.map(|m| f64::from(m) / 1_000_000.0);
+        Info {
+            id: info.song.0,
+            title: &info.title,
+            artist: &info.artist,
+            album: &info.album,
+            genre: &info.genre,
+            track: info.track,
+            track_total: info.track_total,
+            year: info.year,
+            duration_ms: info.duration_ms,
+            size: info.size,
+            sample_rate: info.sample_rate,
+            channels: info.channels,
+            bitrate_kbps: info.bitrate_kbps,
+            average_kbps: info.average_kbps,
+            encoder: &info.encoder,
+            encoder_delay: info.gapless.map(|g| g.delay),
+            encoder_padding: info.gapless.map(|g| g.padding),
+            replaygain: Gain {
+                track_gain_db: db(info.gain.track_gain),
+                track_peak: peak(info.gain.track_peak),
+                album_gain_db: db(info.gain.album_gain),
+                album_peak: peak(info.gain.album_peak),
+                from_lame_tag: info.gain.from_lame,
+            },
+        }
+    }
+}
 
 /// A song of `list`: `{"id":1,"title":…,"artist":…,"album":…,"duration_ms":…}`.
 #[derive(Debug, Serialize)]

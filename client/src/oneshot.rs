@@ -48,6 +48,20 @@ pub enum OneShot {
         #[arg(value_name = "N", value_parser = song_id)]
         song: SongId,
     },
+    /// Print the songs whose title, artist or album hold every word of TEXT (case and accents
+    /// do not matter), as `list` prints songs.
+    Search {
+        /// The words to look for.
+        #[arg(value_name = "TEXT", required = true)]
+        words: Vec<String>,
+    },
+    /// Print everything the server knows of song N: tags, format, encoder delay and padding,
+    /// ReplayGain.
+    Info {
+        /// The song's id (list shows them).
+        #[arg(value_name = "N", value_parser = song_id)]
+        song: SongId,
+    },
     /// Send STOP (a one-shot client has nothing playing: Ctrl-C stops a one-shot play).
     Stop,
     /// Say whether the server answers, and what its station plays.
@@ -176,6 +190,28 @@ fn execute(
 ) -> Result<bool, ClientError> {
     let connection = link.connection()?;
     match command {
+        OneShot::Search { words } => {
+            let songs = connection.search(&words.join(" "))?;
+            if report.json {
+                report.print(&json::to_line(&songs.iter().map(json::Song::from).collect::<Vec<_>>()));
+            } else if songs.is_empty() {
+                report.print("No song matches.");
+            } else {
+                for song in &songs {
+                    report.print(&describe_entry(song));
+                }
+            }
+        }
+        OneShot::Info { song } => {
+            let info = connection.info(*song)?;
+            if report.json {
+                report.print(&json::to_line(&json::Info::from(&info)));
+            } else {
+                for line in crate::info::describe_info(&info) {
+                    report.print(&line);
+                }
+            }
+        }
         OneShot::List => {
             let songs = connection.list()?;
             if report.json {

@@ -258,3 +258,32 @@ fn the_status_line_counts_the_seconds_and_leaves_typing_intact() {
     terminal.press("Enter");
     terminal.wait_for("Nothing is playing.");
 }
+
+#[test]
+fn search_and_info_one_shots_answer_in_json_as_the_server_knows_the_songs() {
+    let server = serve(&music_dir());
+    let port = server.addr.port().to_string();
+    let all = json(&one_shot(&["--port", &port, "list", "--json"]));
+    // Accents and case do not matter; the matches are listed as `list` lists them.
+    let found = one_shot(&["--port", &port, "search", "LÄNT", "--json"]);
+    assert!(found.status.success(), "{found:?}");
+    let found = json(&found);
+    let expected: Vec<&Value> =
+        all.as_array().unwrap().iter().filter(|s| s["title"] == "Lanterns in the Rain").collect();
+    assert_eq!(found.as_array().unwrap().iter().collect::<Vec<_>>(), expected);
+    let none = one_shot(&["--port", &port, "search", "zzzz", "--json"]);
+    assert!(none.status.success());
+    assert_eq!(json(&none), Value::Array(Vec::new()));
+    // INFO: the sample songs were made by lame, whose tag says the encoder's delay.
+    let info = one_shot(&["--port", &port, "info", "2", "--json"]);
+    assert!(info.status.success(), "{info:?}");
+    let info = json(&info);
+    assert_eq!(info["id"], 2);
+    assert_eq!(info["title"], "Lanterns in the Rain");
+    assert_eq!(info["duration_ms"], all[1]["duration_ms"]);
+    assert_eq!(info["encoder_delay"], 576);
+    assert!(info["replaygain"].is_object());
+    let missing = one_shot(&["--port", &port, "info", "99", "--json"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert_eq!(json(&missing)["error"]["code"], "no_such_song");
+}
