@@ -307,25 +307,18 @@ impl Connection {
 
     /// Every song the server offers, checked as [`SongList`] describes.
     pub fn list(&self) -> Result<Vec<SongEntry>, ClientError> {
-        let request = self.send_request(|id| Request::List { id })?;
-        let mut list = SongList::default();
-        loop {
-            match self.wait(&request)? {
-                Message::ListPage(page) => {
-                    if list.add(page)? {
-                        return Ok(list.into_songs());
-                    }
-                }
-                other => return Err(unexpected(other)),
-            }
-        }
+        self.songs(|id| Request::List { id })
     }
 
     /// The songs whose title, artist or album hold every word of `text`, whatever their case
-    /// and accents (RFC §6.1.11), checked as LIST's are.
+    /// and accents (RFC §6.1.14), checked as LIST's are.
     pub fn search(&self, text: &str) -> Result<Vec<SongEntry>, ClientError> {
-        let request =
-            self.send_request(|id| Request::Search { id, text: truncate_text(text).to_string() })?;
+        self.songs(|id| Request::Search { id, text: truncate_text(text).to_string() })
+    }
+
+    /// The songs of the LIST_PAGEs that answer the request `make` builds (LIST or SEARCH).
+    fn songs(&self, make: impl FnOnce(RequestId) -> Request) -> Result<Vec<SongEntry>, ClientError> {
+        let request = self.send_request(make)?;
         let mut list = SongList::default();
         loop {
             match self.wait(&request)? {
@@ -339,7 +332,7 @@ impl Connection {
         }
     }
 
-    /// Everything the server knows about `song` (RFC §6.1.10).
+    /// Everything the server knows about `song` (RFC §6.1.13).
     pub fn info(&self, song: SongId) -> Result<SongInfo, ClientError> {
         let replies = self.send_request(|id| Request::Info { id, song })?;
         match self.wait(&replies)? {

@@ -1,4 +1,4 @@
-//! The answer to `info N` (RFC §6.2.12), in words for a person: every tag, the audio format,
+//! The answer to `info N` (RFC §6.2.14), in words for a person: every tag, the audio format,
 //! the encoder's delay and padding, and the ReplayGain, one subject a line. Every text comes
 //! from a file on the server, so each passes through [`printable`].
 

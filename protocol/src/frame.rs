@@ -96,7 +96,7 @@ kinds! {
     Resume = 0x06, "RESUME";
     /// Client asks to play a song from a position, as a new stream (RFC §6.1.12).
     Seek = 0x07, "SEEK";
-    /// Client asks for every detail of one song (RFC §6.1.10).
+    /// Client asks for every detail of one song (RFC §6.1.13).
     Info = 0x08, "INFO";
     /// Client asks to hear the station (RFC §6.1.6).
     Tune = 0x09, "TUNE";
@@ -108,7 +108,7 @@ kinds! {
     Rescan = 0x0C, "RESCAN";
     /// A relay asks to hear the station and to be counted as a child (RFC §6.1.9).
     Relay = 0x0D, "RELAY";
-    /// Client asks for the songs that match some words (RFC §6.1.11).
+    /// Client asks for the songs that match some words (RFC §6.1.14).
     Search = 0x0E, "SEARCH";
     /// Reply to PING.
     Pong = 0x41, "PONG";

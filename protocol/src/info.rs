@@ -1,7 +1,7 @@
-//! Details of one song (RFC §6.1.10, §6.2.12): INFO asks, SONG_INFO answers with everything a
+//! Details of one song (RFC §6.1.13, §6.2.14): INFO asks, SONG_INFO answers with everything a
 //! player shows about a song or needs to play it well: its tags, its audio format, the
 //! encoder's delay and padding (to join songs without a gap) and its ReplayGain (to play songs
-//! at one loudness). SEARCH (RFC §6.1.11), the other request of the everyday player, is
+//! at one loudness). SEARCH (RFC §6.1.14), the other request of the everyday player, is
 //! answered with LIST_PAGEs and has no reply of its own.
 //!
 //! ```text
@@ -23,7 +23,7 @@ use crate::lame::Gapless;
 use crate::request::{RequestId, SongId};
 use crate::wire::{Cursor, put_text, put_u8, put_u16, put_u32, put_u64};
 
-/// SONG_INFO's Known bit: Encoder Delay and Encoder Padding are known (RFC §6.2.12).
+/// SONG_INFO's Known bit: Encoder Delay and Encoder Padding are known (RFC §6.2.14).
 pub const KNOWN_GAPLESS: u8 = 0x01;
 /// SONG_INFO's Known bit: Track Gain is known.
 pub const KNOWN_TRACK_GAIN: u8 = 0x02;
@@ -66,7 +66,7 @@ impl ReplayGain {
     }
 }
 
-/// Reply to INFO: what the server knows about one song (RFC §6.2.12). Numbers it does not know
+/// Reply to INFO: what the server knows about one song (RFC §6.2.14). Numbers it does not know
 /// are 0 (track, year, rates) or `None` (delay, padding, gains, peaks); texts are empty.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SongInfo {
@@ -142,7 +142,7 @@ impl SongInfo {
         put_u16(out, self.track);
         put_u16(out, self.track_total);
         put_u16(out, self.year);
-        // A value not known goes out as 0 (RFC §6.2.12).
+        // A value not known goes out as 0 (RFC §6.2.14).
         put_u32(out, g.track_gain.unwrap_or(0) as u32);
         put_u32(out, g.track_peak.unwrap_or(0));
         put_u32(out, g.album_gain.unwrap_or(0) as u32);

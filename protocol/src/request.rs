@@ -116,7 +116,7 @@ pub enum Request {
         /// comes from.
         port: u16,
     },
-    /// Asks for every detail of `song`: tags, format, gapless and ReplayGain (RFC §6.1.10).
+    /// Asks for every detail of `song`: tags, format, gapless and ReplayGain (RFC §6.1.13).
     Info {
         /// Echoed in SONG_INFO or ERROR.
         id: RequestId,
@@ -124,7 +124,7 @@ pub enum Request {
         song: SongId,
     },
     /// Asks for the songs whose title, artist or album hold every word of `text`, whatever
-    /// their case and accents, as LIST_PAGEs (RFC §6.1.11).
+    /// their case and accents, as LIST_PAGEs (RFC §6.1.14).
     Search {
         /// Echoed in every LIST_PAGE.
         id: RequestId,

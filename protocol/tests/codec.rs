@@ -138,7 +138,7 @@ fn pause_seek_message() -> impl Strategy<Value = Message> {
     ]
 }
 
-/// INFO, SEARCH and SONG_INFO (RFC §6.1.10, §6.1.11, §6.2.12).
+/// INFO, SEARCH and SONG_INFO (RFC §6.1.13, §6.1.14, §6.2.14).
 fn info_message() -> impl Strategy<Value = Message> {
     let id = any::<u32>().prop_map(RequestId);
     let gain = (

@@ -1,4 +1,4 @@
-//! INFO and SEARCH through the real server binary and a real socket (RFC §6.1.10, §6.1.11):
+//! INFO and SEARCH through the real server binary and a real socket (RFC §6.1.13, §6.1.14):
 //! the encoder delay and padding of a `lame`-encoded file, checked against what ffprobe reads
 //! from the same file; ReplayGain from ID3v2 TXXX frames and from the LAME tag; a search that
 //! ignores case and accents and spans several pages.

@@ -4,7 +4,7 @@
 //! a deadline for the whole of it) and parsed by `httparse`. SHOUTcast's `ICY 200 OK` status
 //! line is read as `HTTP/1.0 200 OK`.
 
-use std::io::{self, Read};
+use std::io;
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
@@ -115,32 +115,8 @@ pub fn parse_response(bytes: &[u8]) -> Result<Option<(ResponseHead, usize)>, Hea
 
 /// Reads a response head from `socket`, which must be done by `deadline`. Returns the head and
 /// what came after it in the same reads (the start of the body, at most [`MAX_HEAD`] bytes).
-pub fn read_response(
-    mut socket: &TcpStream,
-    deadline: Instant,
-) -> Result<(ResponseHead, Vec<u8>), HeadError> {
-    let mut buf = vec![0u8; MAX_HEAD];
-    let mut filled = 0;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(HeadError::TimedOut);
-        }
-        socket.set_read_timeout(Some(left)).map_err(|_| HeadError::Closed)?;
-        match socket.read(&mut buf[filled..]) {
-            Ok(0) => return Err(HeadError::Closed),
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
-                return Err(HeadError::TimedOut);
-            }
-            Err(_) => return Err(HeadError::Closed),
-        }
-        if let Some((head, len)) = parse_response(&buf[..filled])? {
-            buf.truncate(filled);
-            return Ok((head, buf.split_off(len)));
-        }
-    }
+pub fn read_response(socket: &TcpStream, deadline: Instant) -> Result<(ResponseHead, Vec<u8>), HeadError> {
+    super::head::read_with(socket, deadline, parse_response)
 }
 
 #[cfg(test)]

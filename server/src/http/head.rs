@@ -150,7 +150,18 @@ pub fn parse(bytes: &[u8]) -> Result<Option<(Head, usize)>, HeadError> {
 
 /// Reads a head from `socket`, which must be done by `deadline`. Returns the head and what
 /// came after it in the same reads (the start of a body, at most `MAX_HEAD` bytes).
-pub fn read(mut socket: &TcpStream, deadline: Instant) -> Result<(Head, Vec<u8>), HeadError> {
+pub fn read(socket: &TcpStream, deadline: Instant) -> Result<(Head, Vec<u8>), HeadError> {
+    read_with(socket, deadline, parse)
+}
+
+/// Reads from `socket` until `parse` finds a whole head (a request's or, for the client side,
+/// a response's), all of it by `deadline` and within `MAX_HEAD` bytes, however slowly the
+/// bytes come. Returns the head and what came after it in the same reads.
+pub fn read_with<T>(
+    mut socket: &TcpStream,
+    deadline: Instant,
+    parse: impl Fn(&[u8]) -> Result<Option<(T, usize)>, HeadError>,
+) -> Result<(T, Vec<u8>), HeadError> {
     let mut buf = vec![0u8; MAX_HEAD];
     let mut filled = 0;
     loop {

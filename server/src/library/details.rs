@@ -1,4 +1,4 @@
-//! What INFO tells of a song beyond what LIST does (RFC §6.2.12): its audio format, the
+//! What INFO tells of a song beyond what LIST does (RFC §6.2.14): its audio format, the
 //! encoder's delay and padding, its track, year and genre, and its ReplayGain. All of it is
 //! found when the song is scanned (from the same reads as its duration and tags) and
 //! remembered in the index, so that INFO is answered from memory: no connection's thread

@@ -125,7 +125,7 @@ impl Library {
     }
 
     /// The songs whose title, artist or album hold every word of `query`, whatever their case
-    /// and accents (RFC §6.1.11), as LIST describes them, in id order. An empty query matches
+    /// and accents (RFC §6.1.14), as LIST describes them, in id order. An empty query matches
     /// every song.
     pub fn search(&self, query: &str) -> Vec<&SongEntry> {
         let words = search::words(query);

@@ -41,7 +41,7 @@ pub struct Probe {
     pub format: Format,
 }
 
-/// What INFO tells of a file's audio (RFC §6.2.12), found by the same reads as its duration.
+/// What INFO tells of a file's audio (RFC §6.2.14), found by the same reads as its duration.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Format {
     /// Of the first frame.

@@ -1,4 +1,4 @@
-//! What SEARCH matches (RFC §6.1.11): a song's title, artist and album, and the query's words,
+//! What SEARCH matches (RFC §6.1.14): a song's title, artist and album, and the query's words,
 //! folded alike so that case and accents do not matter: "beyonce" finds "Beyoncé" and
 //! "MOTORHEAD" finds "Motörhead". Folding is Unicode compatibility decomposition (NFKD, which
 //! also makes "ﬁ" "fi" and a full-width "Ａ" "A"), without the combining marks, in lower case;
@@ -13,7 +13,7 @@ use unicode_normalization::char::is_combining_mark;
 
 use crate::library::tags::Tags;
 
-/// The most words of a query that are matched; further words are ignored (RFC §6.1.11). With
+/// The most words of a query that are matched; further words are ignored (RFC §6.1.14). With
 /// text fields of at most 1024 bytes, this bounds what one SEARCH costs the server.
 pub const MAX_SEARCH_WORDS: usize = 32;
 

@@ -1,5 +1,5 @@
 //! Title, artist and album of a file, from its ID3v2 tag, else its ID3v1 tag, else its name;
-//! and for INFO (RFC §6.2.12) its track, year, genre and ReplayGain ([`TagFacts`]).
+//! and for INFO (RFC §6.2.14) its track, year, genre and ReplayGain ([`TagFacts`]).
 //!
 //! Tags come from files anyone may have put in the music folder, and a tag parser is complex
 //! code: the `id3` crate reads a frame's announced size before the frame, and inflates

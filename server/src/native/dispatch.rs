@@ -16,7 +16,7 @@ pub enum Dispatch {
         /// The LIST's id.
         id: RequestId,
     },
-    /// Answer with the songs that match `text`, paged as LIST is (RFC §6.1.11).
+    /// Answer with the songs that match `text`, paged as LIST is (RFC §6.1.14).
     Search {
         /// The SEARCH's id.
         id: RequestId,
@@ -133,7 +133,7 @@ fn answer(request: Request, library: &Library) -> Dispatch {
         Request::RequestSong { id, song } => Dispatch::RequestSong { id, song },
         Request::Relay { id, node, port } => Dispatch::Relay { id, node, port },
         Request::Search { id, text } => Dispatch::Search { id, text },
-        // INFO is answered from what the scan found: no file is read (RFC §6.1.10).
+        // INFO is answered from what the scan found: no file is read (RFC §6.1.13).
         Request::Info { id, song } => match library.get(song) {
             Some(found) => match found.info(id) {
                 Some(info) => Dispatch::Reply(Message::SongInfo(info)),

@@ -62,7 +62,7 @@ pub enum Work {
         library: Arc<Library>,
     },
     /// The LIST_PAGEs of the songs that match `text`, from the library as it was when the
-    /// SEARCH was read (RFC §6.1.11).
+    /// SEARCH was read (RFC §6.1.14).
     Search {
         /// The SEARCH's id.
         id: RequestId,
