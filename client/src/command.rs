@@ -29,8 +29,23 @@ pub enum Command {
     Radio,
     /// Ask the station to play a song.
     Request(SongId),
-    /// Show what the station plays and which requests wait.
-    Queue,
+    /// Show the play queue, or, tuned in (or with `queue radio`), the station's.
+    Queue {
+        /// `queue radio`: the station's, whatever plays.
+        station: bool,
+    },
+    /// Append songs to the play queue (starting it when nothing plays).
+    Add(Vec<SongId>),
+    /// Play the play queue's next song now.
+    Next,
+    /// Play the play queue's previous song now.
+    Prev,
+    /// Empty the play queue.
+    Clear,
+    /// Shuffle the play queue's songs not played yet (`None`: the other way round).
+    Shuffle(Option<bool>),
+    /// What the play queue does at its end (`None`: show it).
+    Repeat(Option<crate::playlist::Repeat>),
     /// Ask the server to look for new, changed and removed songs, and wait for it.
     Rescan,
     /// Show what plays.
@@ -132,9 +147,19 @@ Commands:
   search TEXT   show the songs whose title, artist or album hold every word of TEXT
                 (case and accents do not matter: beyonce finds Beyoncé)
   stop          stop playing
+  add N...      put songs in the play queue (add 2 5 7, add 1-4); starts it if
+                nothing plays; each song follows the one before without a gap
+  next          play the queue's next song now
+  prev          play the queue's previous song now
+  queue         show the play queue (on the radio: the station's queue)
+  clear         empty the play queue (what plays plays on)
+  shuffle [on|off]
+                play the queue's songs not played yet in a random order
+  repeat [off|all|one]
+                after the queue's last song: stop, start over, or play each song again
   radio         tune in to the server's station (also: tune); play N or stop leave it
   request N     ask the station to play song N; says its place in the queue
-  queue         show what the station plays and the songs requested
+  queue radio   show what the station plays and the songs requested
   rescan        ask the server to look for new, changed and removed songs
   status        show what is playing and how far it got
   sleep SECS    pause for SECS seconds (for scripts)
@@ -191,6 +216,9 @@ impl std::str::FromStr for Command {
             }
             return Ok(Command::Search(text.to_string()));
         }
+        if name == "add" {
+            return songs_to_add(words);
+        }
         let argument = words.next();
         let second = words.next();
         if name == "connect" {
@@ -220,7 +248,23 @@ impl std::str::FromStr for Command {
             "quit" | "exit" => no_argument(Command::Quit),
             "wait" => no_argument(Command::Wait),
             "radio" | "tune" => no_argument(Command::Radio),
-            "queue" => no_argument(Command::Queue),
+            "queue" => match argument {
+                None => Ok(Command::Queue { station: false }),
+                Some("radio" | "station") => Ok(Command::Queue { station: true }),
+                Some(other) => Err(format!(
+                    "queue: {other:?}? queue alone shows the play queue, queue radio the station's"
+                )),
+            },
+            "next" => no_argument(Command::Next),
+            "prev" | "previous" => no_argument(Command::Prev),
+            "clear" => no_argument(Command::Clear),
+            "shuffle" | "random" => match argument {
+                None => Ok(Command::Shuffle(None)),
+                Some("on") => Ok(Command::Shuffle(Some(true))),
+                Some("off") => Ok(Command::Shuffle(Some(false))),
+                Some(other) => Err(format!("shuffle: {other:?} is not on or off; try: shuffle on")),
+            },
+            "repeat" => argument.map(str::parse).transpose().map(Command::Repeat),
             "play" => song_id(&name, argument).map(Command::Play),
             "info" => song_id(&name, argument).map(Command::Info),
             "request" => song_id(&name, argument).map(Command::Request),
@@ -232,6 +276,33 @@ impl std::str::FromStr for Command {
             _ => Err(crate::help::unknown_command(&name)),
         }
     }
+}
+
+/// The songs of `add`: ids and ranges of ids (`add 3 5-7`), at least one, at most what the
+/// queue holds.
+fn songs_to_add<'a>(words: impl Iterator<Item = &'a str>) -> Result<Command, String> {
+    let mut songs = Vec::new();
+    for word in words {
+        let id = |text: &str| text.parse::<u32>().ok().filter(|&id| id > 0);
+        let range = match word.split_once('-') {
+            Some((from, to)) => id(from).zip(id(to)).filter(|(from, to)| from <= to),
+            None => id(word).map(|id| (id, id)),
+        };
+        let Some((from, to)) = range else {
+            return Err(format!("add: {word:?} is not a song id or a range of them; try: add 2 or add 1-4"));
+        };
+        if (to - from) as usize + songs.len() >= crate::playlist::MAX_ENTRIES {
+            return Err(format!(
+                "add: more than {} songs; the queue holds no more",
+                crate::playlist::MAX_ENTRIES
+            ));
+        }
+        songs.extend((from..=to).map(SongId));
+    }
+    if songs.is_empty() {
+        return Err("add: which songs? Give their ids (list shows them); try: add 2 3".into());
+    }
+    Ok(Command::Add(songs))
 }
 
 /// The song id that `play`, `info` and `request` take. Song ids start at 1 (RFC §6.2.2).
@@ -273,7 +344,20 @@ mod tests {
         assert_eq!("list".parse(), Ok(Command::List));
         assert_eq!("radio".parse(), Ok(Command::Radio));
         assert_eq!("Tune".parse(), Ok(Command::Radio));
-        assert_eq!("queue".parse(), Ok(Command::Queue));
+        assert_eq!("queue".parse(), Ok(Command::Queue { station: false }));
+        assert_eq!("queue radio".parse(), Ok(Command::Queue { station: true }));
+        assert_eq!("add 3 5-7".parse(), Ok(Command::Add(vec![SongId(3), SongId(5), SongId(6), SongId(7)])));
+        assert!("add".parse::<Command>().is_err());
+        assert!("add 7-5".parse::<Command>().is_err());
+        assert!("add 0".parse::<Command>().is_err());
+        assert!("add 1-4000000000".parse::<Command>().unwrap_err().contains("no more"));
+        assert_eq!("next".parse(), Ok(Command::Next));
+        assert_eq!("previous".parse(), Ok(Command::Prev));
+        assert_eq!("shuffle on".parse(), Ok(Command::Shuffle(Some(true))));
+        assert_eq!("shuffle".parse(), Ok(Command::Shuffle(None)));
+        assert_eq!("repeat one".parse(), Ok(Command::Repeat(Some(crate::playlist::Repeat::One))));
+        assert_eq!("repeat".parse(), Ok(Command::Repeat(None)));
+        assert!("repeat twice".parse::<Command>().is_err());
         assert_eq!("request 3".parse(), Ok(Command::Request(SongId(3))));
         assert_eq!("info 4".parse(), Ok(Command::Info(SongId(4))));
         assert_eq!("search  Beyoncé   halo ".parse(), Ok(Command::Search("Beyoncé   halo".into())));

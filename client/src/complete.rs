@@ -153,10 +153,10 @@ mod tests {
     fn command_names_complete() {
         assert_eq!(replacements("pl", None), (0, vec!["play ".to_string()]));
         assert_eq!(replacements("  LI", None), (2, vec!["list ".to_string()]));
-        assert_eq!(replacements("s", None).1, ["seek ", "search ", "stop ", "status ", "sleep "]);
+        assert_eq!(replacements("s", None).1, ["seek ", "search ", "stop ", "shuffle ", "status ", "sleep "]);
         assert_eq!(
             replacements("help re", None),
-            (5, vec!["resume ".to_string(), "request ".to_string(), "rescan ".to_string()])
+            (5, ["resume ", "repeat ", "request ", "rescan "].map(String::from).to_vec())
         );
         assert!(replacements("zz", None).1.is_empty());
     }

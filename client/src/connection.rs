@@ -17,13 +17,14 @@ use jukebox_protocol::handshake::HANDSHAKE_LEN;
 use jukebox_protocol::text::printable;
 use jukebox_protocol::{
     ErrorCode, ErrorReply, Goodbye, GoodbyeReason, Hello, LibraryChanged, Message, Paused, Playing, Queued,
-    ReadError, Request, RequestId, Resumed, SongEntry, SongId, SongInfo, Stopped, Tuned, Welcome, read_frame,
-    truncate_text,
+    ReadError, Request, RequestId, Resumed, SongEntry, SongId, SongInfo, Stopped, StreamId, Tuned, Welcome,
+    read_frame, truncate_text,
 };
 
 use crate::explain;
 use crate::list::{ListError, SongList};
 use crate::playback::Playback;
+use crate::playlist::{Claim, Pick};
 use crate::radio::{QueueError, QueueReply, StationQueue};
 use crate::{Event, EventSender};
 
@@ -176,13 +177,39 @@ impl Drop for Awaiting<'_> {
     }
 }
 
+/// The sending half of a connection, shared by the commands and by the socket thread, which
+/// asks for the play queue's next song itself (it must not wait for a command to do it).
+#[derive(Debug)]
+struct Outbox {
+    writer: Mutex<TcpStream>,
+    next_id: AtomicU32,
+    last_sent: Mutex<Instant>,
+}
+
+impl Outbox {
+    /// A request id never used on this connection.
+    fn next_id(&self) -> RequestId {
+        RequestId(self.next_id.fetch_add(1, Ordering::SeqCst).max(1))
+    }
+
+    /// Sends `request`; false when the connection is gone.
+    fn send(&self, request: Request) -> bool {
+        // A request is a few bytes: it always fits a frame.
+        let Ok(bytes) = Message::Request(request).to_bytes() else { return false };
+        let mut writer = lock(&self.writer);
+        if writer.write_all(&bytes).is_err() {
+            return false;
+        }
+        *lock(&self.last_sent) = Instant::now();
+        true
+    }
+}
+
 /// A connected client.
 #[derive(Debug)]
 pub struct Connection {
-    writer: Mutex<TcpStream>,
+    outbox: Arc<Outbox>,
     pending: Arc<Pending>,
-    next_id: AtomicU32,
-    last_sent: Mutex<Instant>,
     /// When the socket thread last read a frame; the keepalive checks it.
     last_heard: Arc<Mutex<Instant>>,
     /// Set when the keepalive gave up on a server that stopped answering.
@@ -250,10 +277,12 @@ impl Connection {
         let reader = socket.try_clone().map_err(connect_error)?;
         let (stop_keepalive, keepalive_stopped) = bounded(1);
         let connection = Arc::new(Connection {
-            writer: Mutex::new(socket),
+            outbox: Arc::new(Outbox {
+                writer: Mutex::new(socket),
+                next_id: AtomicU32::new(1),
+                last_sent: Mutex::new(Instant::now()),
+            }),
             pending: Arc::new(Mutex::new(HashMap::new())),
-            next_id: AtomicU32::new(1),
-            last_sent: Mutex::new(Instant::now()),
             last_heard: Arc::new(Mutex::new(Instant::now())),
             silent: Arc::new(AtomicBool::new(false)),
             closed: Arc::new(AtomicBool::new(false)),
@@ -263,6 +292,7 @@ impl Connection {
             scans: Arc::new(Scans::default()),
         });
         let router = Router {
+            outbox: Arc::clone(&connection.outbox),
             pending: Arc::clone(&connection.pending),
             playback,
             events,
@@ -343,7 +373,16 @@ impl Connection {
 
     /// Starts `song`. Playback has already switched when this returns.
     pub fn play(&self, song: SongId) -> Result<Playing, ClientError> {
-        let replies = self.send_request(|id| Request::Play { id, song })?;
+        self.play_noting(song, |_| {})
+    }
+
+    /// [`Connection::play`], calling `note` with the request's id before it is sent: the play
+    /// queue notes it, to know the PLAYING as its own when the socket thread reads it.
+    pub fn play_noting(&self, song: SongId, note: impl FnOnce(RequestId)) -> Result<Playing, ClientError> {
+        let replies = self.send_request(|id| {
+            note(id);
+            Request::Play { id, song }
+        })?;
         match self.wait(&replies)? {
             Message::Playing(playing) => Ok(playing),
             other => Err(unexpected(other)),
@@ -351,9 +390,18 @@ impl Connection {
     }
 
     /// Plays `song` from the frame at `position_ms` (RFC §6.1.12): the PLAYING's Start ms says
-    /// where it begins. Playback has already switched when this returns.
-    pub fn seek(&self, song: SongId, position_ms: u32) -> Result<Playing, ClientError> {
-        let replies = self.send_request(|id| Request::Seek { id, song, position_ms })?;
+    /// where it begins. Playback has already switched when this returns. `note` is called with
+    /// the request's id before it is sent, as in [`Connection::play_noting`].
+    pub fn seek(
+        &self,
+        song: SongId,
+        position_ms: u32,
+        note: impl FnOnce(RequestId),
+    ) -> Result<Playing, ClientError> {
+        let replies = self.send_request(|id| {
+            note(id);
+            Request::Seek { id, song, position_ms }
+        })?;
         match self.wait(&replies)? {
             Message::Playing(playing) => Ok(playing),
             other => Err(unexpected(other)),
@@ -482,7 +530,7 @@ impl Connection {
         lock(&self.stop_keepalive).take();
         let goodbye = Message::Goodbye(Goodbye { reason: GoodbyeReason::Normal, text: "client quit".into() });
         {
-            let mut writer = lock(&self.writer);
+            let mut writer = lock(&self.outbox.writer);
             if let Ok(bytes) = goodbye.to_bytes() {
                 let _ = writer.write_all(&bytes);
             }
@@ -500,7 +548,7 @@ impl Connection {
                 thread::sleep(Duration::from_millis(10));
             }
             // A server that does not close: wake the socket thread ourselves.
-            let _ = lock(&self.writer).shutdown(Shutdown::Both);
+            let _ = lock(&self.outbox.writer).shutdown(Shutdown::Both);
             let _ = socket_thread.join();
         }
     }
@@ -509,19 +557,13 @@ impl Connection {
         if self.is_closed() {
             return Err(ClientError::Disconnected);
         }
-        let id = RequestId(self.next_id.fetch_add(1, Ordering::SeqCst).max(1));
+        let id = self.outbox.next_id();
         let (tx, replies) = bounded(REPLY_QUEUE);
         lock(&self.pending).insert(id, tx);
         let request = Awaiting { id, replies, pending: &self.pending };
-        // A request is a few bytes: it always fits a frame.
-        let bytes = Message::Request(make(id))
-            .to_bytes()
-            .map_err(|_| ClientError::Unexpected("oversized request"))?;
-        let mut writer = lock(&self.writer);
-        if writer.write_all(&bytes).is_err() {
+        if !self.outbox.send(make(id)) {
             return Err(ClientError::Disconnected);
         }
-        *lock(&self.last_sent) = Instant::now();
         Ok(request)
     }
 
@@ -537,18 +579,13 @@ impl Connection {
             // blocked read would never tell. Shutting the socket down ends the socket thread,
             // which reports it (RFC §8.1 lets a client treat such a server as gone).
             self.silent.store(true, Ordering::SeqCst);
-            let _ = lock(&self.writer).shutdown(Shutdown::Both);
+            let _ = lock(&self.outbox.writer).shutdown(Shutdown::Both);
             return limit;
         }
-        let mut quiet_for = lock(&self.last_sent).elapsed();
-        if quiet_for >= self.timing.keepalive {
-            let id = RequestId(self.next_id.fetch_add(1, Ordering::SeqCst).max(1));
-            if let Ok(bytes) = Message::Request(Request::Ping { id }).to_bytes()
-                && lock(&self.writer).write_all(&bytes).is_ok()
-            {
-                *lock(&self.last_sent) = Instant::now();
-                quiet_for = Duration::ZERO;
-            }
+        let mut quiet_for = lock(&self.outbox.last_sent).elapsed();
+        if quiet_for >= self.timing.keepalive && self.outbox.send(Request::Ping { id: self.outbox.next_id() })
+        {
+            quiet_for = Duration::ZERO;
         }
         (self.timing.keepalive.saturating_sub(quiet_for))
             .min(limit - silent_for)
@@ -598,6 +635,8 @@ fn handshake(socket: &mut TcpStream, addr: &str, timing: Timing) -> Result<(), C
 
 /// The socket thread's state.
 struct Router {
+    /// For the requests the socket thread makes itself: the play queue's next song.
+    outbox: Arc<Outbox>,
     pending: Arc<Pending>,
     playback: Arc<Playback>,
     events: EventSender,
@@ -612,6 +651,28 @@ struct Router {
 }
 
 impl Router {
+    /// `stream` has arrived completely: if it is the song being received, the play queue's
+    /// next song is asked for now, while its last seconds still play from the buffer.
+    fn follow(&self, stream: StreamId) {
+        let Some(song) = self.playback.song_received(stream) else { return };
+        let next = self.playback.playlist().after_end(stream, song);
+        self.ask_next(next);
+    }
+
+    /// Asks for `next`, to follow what plays without a gap (see [`crate::playlist`]).
+    fn ask_next(&self, next: Option<Pick>) {
+        let Some(pick) = next else {
+            self.playback.expect_more(false);
+            return;
+        };
+        let id = self.outbox.next_id();
+        self.playback.playlist().ask(id, pick, true);
+        self.playback.expect_more(true);
+        if !self.outbox.send(Request::Play { id, song: pick.song }) {
+            self.playback.expect_more(false);
+        }
+    }
+
     fn run(mut self, mut socket: TcpStream) {
         let mut scratch = Vec::new();
         let ending = loop {
@@ -666,6 +727,8 @@ impl Router {
         let _ = socket.shutdown(Shutdown::Both);
         // Dropping the senders fails every command still waiting for a reply.
         lock(&self.pending).clear();
+        self.playback.playlist().connection_ended();
+        self.playback.expect_more(false);
         // The server's streams end with the connection. A connection that never started one
         // (a reconnection attempt that lost to `connect`, closed while another connection
         // plays) leaves playback alone.
@@ -694,6 +757,7 @@ impl Router {
             Message::Audio(_) | Message::Relayed(_) | Message::Redirect(_) => return None,
             Message::EndOfStream(end) => {
                 self.playback.end(end.stream);
+                self.follow(end.stream);
                 return None;
             }
             Message::Goodbye(goodbye) => {
@@ -711,7 +775,17 @@ impl Router {
             }
             // Switch playback here, in frame order, before any audio of the new stream is read.
             Message::Playing(playing) => {
-                self.playback.start(playing);
+                match self.playback.playlist().claim(playing.id, playing.stream) {
+                    Claim::Ignore => return None,
+                    Claim::Append(_) => {
+                        self.playback.append(playing);
+                        // Paused at the end of a song: the next one waits too, on the server.
+                        if self.playback.status().paused {
+                            self.outbox.send(Request::Pause { id: self.outbox.next_id() });
+                        }
+                    }
+                    Claim::Start(_) | Claim::NotOurs => self.playback.start(playing),
+                }
                 self.started_a_stream = true;
                 playing.id
             }
@@ -725,7 +799,19 @@ impl Router {
                 self.events.send(Event::Warning(format!("server: {}", printable(&error.message))));
                 return None;
             }
-            Message::Error(error) => error.id,
+            Message::Error(error) => {
+                let refused = self.playback.playlist().refused(error.id);
+                if let Some((skipped, then)) = refused {
+                    self.events.send(Event::Warning(format!(
+                        "the queue skips song {}: server: {}",
+                        skipped.song,
+                        printable(&error.message)
+                    )));
+                    self.ask_next(then);
+                    return None;
+                }
+                error.id
+            }
             Message::Scanning(scanning) => scanning.id,
             Message::LibraryChanged(changed) => {
                 let mut state = lock(&self.scans.state);

@@ -15,18 +15,23 @@
 //! play one frame (26 ms) ahead of the station time AUDIO gives, and the song announced for
 //! the burst's first chunk a frame off.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
 use crossbeam_channel::Receiver;
 use jukebox_protocol::mp3::{AUDIO_HEADER_LEN, AudioHeader};
-use jukebox_protocol::{Audio, StreamId, TrackChanged};
+use jukebox_protocol::{Audio, SongId, StreamId, TrackChanged};
 
 use jukebox_codec::{FrameDecoder, Resampler};
 
-use crate::pcm::{MAX_WAITING_SONGS, NowPlaying, PcmQueue, SAMPLE_RATE};
+use crate::gapless::{self, Cut, Trimmer};
+use crate::pcm::{MAX_WAITING_SONGS, NowPlaying, PcmQueue};
 use crate::radio::frame_at;
+
+/// The songs whose cut the decoder remembers, for the streams that start part-way into them
+/// (SEEK), which lack the first frame that says it. Beyond this many it forgets them all.
+const REMEMBERED_CUTS: usize = 1024;
 
 /// What the socket thread tells the decoder.
 #[derive(Debug)]
@@ -35,9 +40,15 @@ pub enum DecodeCmd {
     Start {
         /// The stream.
         stream: StreamId,
+        /// Its song.
+        song: SongId,
         /// It begins part-way into its song (SEEK): its first frame may not decode.
         part_way: bool,
     },
+    /// A stream that plays on from the end of the one before, without a gap (the play queue's
+    /// next song, requested when the one before had arrived): the queue places it after the
+    /// last sample of the one before, once that one's end has been cut.
+    Append(NowPlaying),
     /// A new radio stream begins; forget the old one.
     Tune(StreamId),
     /// Whole MP3 frames of a stream.
@@ -101,6 +112,12 @@ struct Current {
     /// at the position AUDIO gives: on the radio, and in a stream that starts part-way into a
     /// song, whose first frame needs the frames before it (the bit reservoir).
     keep_time: bool,
+    /// Set until the first frame of a stream that starts at its song's beginning has been
+    /// looked at: the song, whose cut that frame may give.
+    opening: Option<SongId>,
+    /// Cuts the encoder's and the decoder's silence (see [`crate::gapless`]).
+    trimmer: Trimmer,
+    out: Vec<i16>,
 }
 
 /// Where a radio stream is on the station's clock.
@@ -113,20 +130,33 @@ struct StationClock {
 }
 
 impl Current {
-    fn new(stream: StreamId, radio: bool, keep_time: bool) -> Current {
+    fn radio(stream: StreamId) -> Current {
+        Current {
+            radio: Some(StationClock::default()),
+            keep_time: true,
+            ..Current::song(stream, None, Cut::default())
+        }
+    }
+
+    /// A stream of a song; `opening` when it starts at the song's beginning (and so with the
+    /// frame that may give its cut), else the cut already known.
+    fn song(stream: StreamId, opening: Option<SongId>, cut: Cut) -> Current {
         Current {
             stream,
             splitter: FrameSplitter::default(),
             decoder: FrameDecoder::default(),
             resampler: Resampler::default(),
-            radio: radio.then(StationClock::default),
-            keep_time: radio || keep_time,
+            radio: None,
+            keep_time: opening.is_none(),
+            opening,
+            trimmer: Trimmer::new(cut),
+            out: Vec::new(),
         }
     }
 
     /// Takes in one chunk of the stream: on the radio, first places the songs that begin in
     /// it (or before it) on the stream's frames, then decodes.
-    fn receive(&mut self, audio: &Audio, queue: &PcmQueue, out: &mut Vec<i16>) {
+    fn receive(&mut self, audio: &Audio, queue: &PcmQueue, cuts: &mut Cuts) {
         if let Some(clock) = self.radio.as_mut() {
             // The chunk's first frame is the next one pushed: chunks hold whole frames.
             let end = audio.offset.saturating_add(audio.data.len() as u64);
@@ -137,32 +167,58 @@ impl Current {
             }
         }
         self.splitter.push(&audio.data);
-        self.decode_available(queue, out);
+        self.decode_available(queue, cuts);
     }
 
     /// Decodes every whole frame received so far into the queue.
-    fn decode_available(&mut self, queue: &PcmQueue, out: &mut Vec<i16>) {
-        while let Some(frame) = self.splitter.next_frame() {
-            // The splitter found the header: it parses.
-            let length = AudioHeader::parse(frame).map_or(0, |h| {
-                u64::from(h.samples) * u64::from(SAMPLE_RATE) / u64::from(h.sample_rate.max(1))
-            });
+    fn decode_available(&mut self, queue: &PcmQueue, cuts: &mut Cuts) {
+        let Current { stream, splitter, decoder, resampler, radio, keep_time, opening, trimmer, out } = self;
+        let mut emit = |samples: &[i16], channels: usize, rate: u32| {
             out.clear();
-            match self.decoder.decode(frame) {
-                Some(decoded) => {
-                    self.resampler.convert(decoded.samples, decoded.channels, decoded.sample_rate, out);
-                }
-                // Silence in its place, to keep the stream's clock (the station's on the radio).
-                None if self.keep_time => {
-                    out.resize(usize::try_from(length).unwrap_or(0) * usize::from(crate::pcm::CHANNELS), 0);
-                }
-                None => continue,
-            }
-            queue.push(self.stream, out);
-            if let Some(clock) = self.radio.as_mut() {
+            resampler.convert(samples, channels, rate, out);
+            queue.push(*stream, out);
+            if let Some(clock) = radio.as_mut() {
                 clock.pushed += (out.len() / usize::from(crate::pcm::CHANNELS)) as u64;
             }
+        };
+        let mut silence = Vec::new();
+        while let Some(frame) = splitter.next_frame() {
+            // The splitter found the header: it parses.
+            let Some(header) = AudioHeader::parse(frame) else { continue };
+            if let Some(song) = opening.take()
+                && let Some(cut) = gapless::first_frame(frame)
+            {
+                // A header frame, not music: its cut, if LAME wrote one, is the song's.
+                let cut = cut.unwrap_or_default();
+                cuts.remember(song, cut);
+                *trimmer = Trimmer::new(cut);
+                continue;
+            }
+            match decoder.decode(frame) {
+                Some(decoded) => {
+                    trimmer.push(decoded.samples, decoded.channels, decoded.sample_rate, &mut emit)
+                }
+                // Silence in its place, to keep the stream's clock (the station's on the radio).
+                None if *keep_time => {
+                    let channels = usize::from(header.channels);
+                    silence.resize(usize::try_from(header.samples).unwrap_or(0) * channels, 0);
+                    trimmer.push(&silence, channels, header.sample_rate, &mut emit);
+                }
+                None => {}
+            }
         }
+    }
+
+    /// The whole stream has been received: what the trimmer held back goes to the queue, but
+    /// the song's end cut.
+    fn finish(mut self, queue: &PcmQueue) {
+        let Current { stream, resampler, trimmer, out, .. } = &mut self;
+        trimmer.finish(&mut |samples: &[i16], channels: usize, rate: u32| {
+            out.clear();
+            resampler.convert(samples, channels, rate, out);
+            queue.push(*stream, out);
+        });
+        queue.finish_input(self.stream);
     }
 
     /// A song of this radio stream, to place when its chunk arrives.
@@ -187,17 +243,44 @@ fn now_playing(track: &TrackChanged) -> NowPlaying {
     }
 }
 
+/// The cuts of the songs played lately, by song.
+#[derive(Debug, Default)]
+struct Cuts(HashMap<SongId, Cut>);
+
+impl Cuts {
+    fn remember(&mut self, song: SongId, cut: Cut) {
+        if self.0.len() >= REMEMBERED_CUTS {
+            self.0.clear();
+        }
+        self.0.insert(song, cut);
+    }
+
+    /// The cut of a stream of `song` that starts part-way into it: its end, if known.
+    fn part_way(&self, song: SongId) -> Cut {
+        self.0.get(&song).copied().unwrap_or_default().part_way()
+    }
+}
+
 /// Runs until the command channel closes.
 pub fn run(commands: Receiver<DecodeCmd>, queue: Arc<PcmQueue>) {
     let mut current: Option<Current> = None;
-    let mut out = Vec::new();
+    let mut cuts = Cuts::default();
     for command in commands {
         match command {
-            DecodeCmd::Start { stream, part_way } => current = Some(Current::new(stream, false, part_way)),
-            DecodeCmd::Tune(stream) => current = Some(Current::new(stream, true, true)),
+            DecodeCmd::Start { stream, song, part_way: false } => {
+                current = Some(Current::song(stream, Some(song), Cut::default()));
+            }
+            DecodeCmd::Start { stream, song, part_way: true } => {
+                current = Some(Current::song(stream, None, cuts.part_way(song)));
+            }
+            DecodeCmd::Append(now) => {
+                current = Some(Current::song(now.stream, Some(now.song), Cut::default()));
+                queue.append(now);
+            }
+            DecodeCmd::Tune(stream) => current = Some(Current::radio(stream)),
             DecodeCmd::Data(audio) => {
                 if let Some(current) = current.as_mut().filter(|c| c.stream == audio.stream) {
-                    current.receive(&audio, &queue, &mut out);
+                    current.receive(&audio, &queue, &mut cuts);
                 }
             }
             DecodeCmd::Track(track) => {
@@ -207,7 +290,7 @@ pub fn run(commands: Receiver<DecodeCmd>, queue: Arc<PcmQueue>) {
             }
             DecodeCmd::End(stream) => {
                 if let Some(current) = current.take_if(|c| c.stream == stream) {
-                    queue.finish_input(current.stream);
+                    current.finish(&queue);
                 }
             }
         }

@@ -124,6 +124,75 @@ Stops what is playing, a song or the radio, at once. Says so, or that nothing wa
 playing.",
     },
     Topic {
+        name: "add",
+        aliases: &[],
+        usage: "add N...",
+        argument: Argument::Song,
+        text: "\
+Puts songs at the end of the play queue: add 2 5 7, or a range, add 1-4. If nothing is
+playing, the first of them starts. When a song of the queue has arrived, the client asks
+for the next one while the last seconds still play, and the two join without a gap: the
+silence an encoder adds at a song's start and end (its delay and padding, from the LAME
+tag) is cut, so an album made to play continuously does. A song played with play N is
+followed by the queue too. The queue belongs to this client and survives reconnecting.",
+    },
+    Topic {
+        name: "next",
+        aliases: &[],
+        usage: "next",
+        argument: Argument::Other,
+        text: "\
+Plays the queue's song after the one you hear, at once (repeat all goes round from the
+last to the first).",
+    },
+    Topic {
+        name: "prev",
+        aliases: &["previous"],
+        usage: "prev",
+        argument: Argument::Other,
+        text: "\
+Plays the queue's song before the one you hear, at once.",
+    },
+    Topic {
+        name: "queue",
+        aliases: &[],
+        usage: "queue [radio]",
+        argument: Argument::Other,
+        text: "\
+Shows the play queue in the order it plays, with shuffle and repeat, the song you hear
+marked with > and how far it got. Tuned in to the radio, or as queue radio, shows the
+station's queue instead: what the station plays, how far it got and how long it is, then
+the requested songs in the order they will play, yours marked.",
+    },
+    Topic {
+        name: "clear",
+        aliases: &[],
+        usage: "clear",
+        argument: Argument::Other,
+        text: "\
+Empties the play queue. The song playing plays on to its end, and nothing follows it.",
+    },
+    Topic {
+        name: "shuffle",
+        aliases: &["random"],
+        usage: "shuffle [on|off]",
+        argument: Argument::Other,
+        text: "\
+shuffle on plays the queue's songs that have not played yet in a random order (songs
+added later go to random places among them); shuffle off puts the queue back in the order
+the songs were added. shuffle alone switches it.",
+    },
+    Topic {
+        name: "repeat",
+        aliases: &[],
+        usage: "repeat [off|all|one]",
+        argument: Argument::Other,
+        text: "\
+What happens when a song of the queue ends: off plays the next and stops after the last;
+all starts over after the last; one plays the same song again, without a gap (next still
+moves on). repeat alone says which it is.",
+    },
+    Topic {
         name: "radio",
         aliases: &["tune"],
         usage: "radio",
@@ -143,15 +212,6 @@ Asks the station to play song N, and says its place in the queue. The station pl
 requests in order, fairly between listeners, and refuses with a reason: a song already
 waiting, too many of yours waiting, a full queue, or a station off the air. queue shows
 what waits.",
-    },
-    Topic {
-        name: "queue",
-        aliases: &[],
-        usage: "queue",
-        argument: Argument::Other,
-        text: "\
-Shows what the station is playing, how far it got and how long it is, then the requested
-songs in the order they will play, yours marked.",
     },
     Topic {
         name: "rescan",

@@ -19,8 +19,10 @@
 //!   │ keepalive  │ socket thread: PING after 15 s without sending (--keepalive); shuts the
 //!   └────────────┘ socket down after 15 + 10 s without a frame (--timeout)
 //!
-//!            socket thread: PLAYING/TUNED/STOPPED switch the PcmQueue at once; AUDIO,
-//!            TRACK_CHANGED and END_OF_STREAM go to the decoder as DecodeCmd (bounded(64)) ──┐
+//!            socket thread: PLAYING/TUNED/STOPPED switch the PcmQueue at once (a PLAYING
+//!            that answers the play queue's next song is appended instead); AUDIO,
+//!            TRACK_CHANGED and END_OF_STREAM go to the decoder as DecodeCmd (bounded(64));
+//!            at END_OF_STREAM it sends PLAY for the play queue's next song itself ─────────┐
 //!   ┌──────────────────┐  pull, never blocks  ┌──────────┐                                 ▼
 //!   │ output: rodio    │ ◀─────────────────── │ PcmQueue │ ◀── decoder thread (jukebox_codec)
 //!   │ callback, or the │  (and, on the radio, └──────────┘     pushes 44.1 kHz stereo, and on
@@ -48,6 +50,13 @@
 //!   heard at once; the output then plays silence, and the WAV clock runs on), set by the REPL
 //!   before it sends PAUSE; `resume` clears it, and the next sample taken is the one after the
 //!   last played. A switch (PLAYING, TUNED, STOPPED) clears it too: a new stream plays at once.
+//! - The play queue ([`playlist`]) is the session's, kept in [`playback::Playback`] beside the
+//!   PcmQueue. When a song has been received (END_OF_STREAM), the socket thread asks for the
+//!   next one with a PLAY of its own, while the song's last seconds still play from the queue;
+//!   the decoder cuts the encoder's delay and padding ([`gapless`]) and the PcmQueue plays the
+//!   new stream's first sample right after the old one's last. The request ids of the queue's
+//!   PLAYs are noted in the playlist before they are sent, so the socket thread tells its
+//!   PLAYING from a `play N`'s, and ignores one for a next song given up (`stop`, `play N`).
 //! - Connections come and go; the decoder, the queue and the output are made once and serve
 //!   every connection. A connection that ends stops the song it started. `connect` closes the
 //!   old connection, and waits for its socket thread, before the new one can play anything.
@@ -78,6 +87,7 @@ pub mod complete;
 pub mod connection;
 pub mod decode;
 pub mod explain;
+pub mod gapless;
 pub mod help;
 pub mod history;
 pub mod info;
@@ -89,6 +99,7 @@ pub mod oneshot;
 pub mod output;
 pub mod pcm;
 pub mod playback;
+pub mod playlist;
 pub mod radio;
 pub mod repl;
 pub mod status_line;
@@ -104,6 +115,9 @@ use crossbeam_channel::{Receiver, Sender, TryRecvError, TrySendError};
 pub enum Event {
     /// A song played to its end.
     Finished(pcm::NowPlaying),
+    /// The play queue moved on by itself: playback has reached the first sample of this song,
+    /// which followed the one before without a gap.
+    Advanced(pcm::NowPlaying),
     /// On the radio, playback has reached the first sample of this song (RFC §6.3.4).
     TrackChanged(pcm::NowPlaying),
     /// The radio stream ended: the station went off the air (RFC §7.5.4), and what it had

@@ -30,7 +30,9 @@ pub enum OutputSpec {
     Device,
     /// Decode and keep real time, make no sound.
     Null,
-    /// Write exactly what is played to a WAV file (44.1 kHz, 16-bit stereo), at real time.
+    /// Write exactly what is played to a WAV file (44.1 kHz, 16-bit stereo), at real time: from
+    /// the first sample played, including the silence of a pause and of a song's audio arriving
+    /// late, but not the time with nothing to play (between songs, after `stop`).
     Wav(PathBuf),
 }
 
@@ -302,7 +304,18 @@ fn run_clock(queue: &PcmQueue, events: &EventSender, mut wav: Option<Wav>, stop:
         last = now;
         let frames = (owed_frames as usize).min(block.len() / usize::from(CHANNELS));
         owed_frames -= frames as f64;
-        let n = queue.take(&mut block[..frames * usize::from(CHANNELS)]);
+        let asked = frames * usize::from(CHANNELS);
+        let mut n = queue.take(&mut block[..asked]);
+        if let Some(out) = wav.as_mut()
+            && out.stamp.is_none()
+            && n < asked
+            && queue.current_stream().is_some()
+        {
+            // The queue ran dry while a song plays (the network is late): a sound card plays
+            // silence, and so the recording has it, where it was heard.
+            block[n..asked].fill(0);
+            n = asked;
+        }
         if let Some(out) = wav.as_mut()
             && n > 0
         {

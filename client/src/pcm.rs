@@ -63,10 +63,20 @@ struct State {
     samples: VecDeque<i16>,
     /// All of the current stream has been decoded into `samples`.
     input_done: bool,
-    /// Frames (sample pairs) of the current stream already played.
+    /// Frames (sample pairs) played since the last switch, of the current stream and of the
+    /// streams appended to it.
     played_frames: u64,
-    /// Where in the song the current stream's first sample is: PLAYING's Start ms.
+    /// Frames pushed since the last switch.
+    pushed_frames: u64,
+    /// The frame (counted as `played_frames`) where the song heard now began.
+    song_start: u64,
+    /// Where in the song heard its first sample is: PLAYING's Start ms.
     start: Duration,
+    /// Songs appended (the play queue's next), each with the frame, counted as `pushed_frames`,
+    /// where it begins: played when the output reaches it.
+    following: VecDeque<(u64, NowPlaying)>,
+    /// A song to append has been asked for: `wait` waits for it too.
+    more_coming: bool,
 }
 
 /// What the queue knows of a radio stream.
@@ -149,6 +159,9 @@ impl PcmQueue {
         state.radio = radio;
         state.input_done = false;
         state.played_frames = 0;
+        state.pushed_frames = 0;
+        state.song_start = 0;
+        state.following.clear();
         state.start = start;
         // A new stream plays at once, as on the server (RFC §6.1.10).
         self.paused.store(false, Ordering::SeqCst);
@@ -162,10 +175,47 @@ impl PcmQueue {
         state.samples.clear();
         state.stream = None;
         state.radio = None;
+        state.following.clear();
+        state.more_coming = false;
         self.paused.store(false, Ordering::SeqCst);
         self.generation.fetch_add(1, Ordering::SeqCst);
         self.changed.notify_all();
         state.now.take()
+    }
+
+    /// Makes `now`'s stream the current stream without a gap: its samples are played right
+    /// after the last of the stream before (whose input is complete), and it becomes the song
+    /// heard, with [`Event::Finished`] for the one before and [`Event::Advanced`] for it, when
+    /// the output takes its first sample. A pause stays. When everything before has been
+    /// played already, it simply starts.
+    pub fn append(&self, now: NowPlaying) {
+        let mut state = self.lock();
+        state.more_coming = false;
+        state.input_done = false;
+        state.stream = Some(now.stream);
+        if state.now.is_none() || state.radio.is_some() {
+            state.radio = None;
+            state.samples.clear();
+            state.played_frames = 0;
+            state.pushed_frames = 0;
+            state.song_start = 0;
+            state.start = Duration::ZERO;
+            state.following.clear();
+            self.events.send(Event::Advanced(now.clone()));
+            state.now = Some(now);
+            self.generation.fetch_add(1, Ordering::SeqCst);
+        } else {
+            let at = state.pushed_frames;
+            state.following.push_back((at, now));
+        }
+        self.changed.notify_all();
+    }
+
+    /// Says that a song to append has been asked for (or that it will not come after all), so
+    /// that [`PcmQueue::wait_idle`] waits for it too.
+    pub fn expect_more(&self, coming: bool) {
+        self.lock().more_coming = coming;
+        self.changed.notify_all();
     }
 
     /// Pauses playback at once: from the next sample the output takes, it gets silence, and
@@ -230,6 +280,7 @@ impl PcmQueue {
             }
             if state.samples.len() < MAX_QUEUED_SAMPLES {
                 state.samples.extend(samples);
+                state.pushed_frames += (samples.len() / usize::from(CHANNELS)) as u64;
                 return;
             }
             state = self.changed.wait(state).unwrap_or_else(PoisonError::into_inner);
@@ -267,8 +318,9 @@ impl PcmQueue {
         state.played_frames += (n / usize::from(CHANNELS)) as u64;
         if n > 0 {
             self.reach_songs(&mut state);
+            self.reach_following(&mut state);
         }
-        if n == 0 && state.input_done {
+        if n < out.len() && state.input_done && !state.more_coming {
             state.input_done = false;
             state.stream = None;
             // Never blocks the audio thread.
@@ -301,6 +353,24 @@ impl PcmQueue {
         }
     }
 
+    /// The appended songs whose first frame is among those taken: each in turn is the song
+    /// heard, and the one before it has finished.
+    fn reach_following(&self, state: &mut State) {
+        while let Some((frame, _)) = state.following.front() {
+            if *frame >= state.played_frames {
+                break;
+            }
+            let Some((frame, now)) = state.following.pop_front() else { break };
+            if let Some(before) = state.now.take() {
+                self.events.send(Event::Finished(before));
+            }
+            self.events.send(Event::Advanced(now.clone()));
+            state.now = Some(now);
+            state.song_start = frame;
+            state.start = Duration::ZERO;
+        }
+    }
+
     /// What is playing and how far it has got.
     pub fn status(&self) -> Status {
         let state = self.lock();
@@ -311,7 +381,7 @@ impl PcmQueue {
                 i64::try_from(state.played_frames).unwrap_or(i64::MAX).saturating_sub(radio.song_start),
             )
             .unwrap_or(0),
-            None => state.played_frames,
+            None => state.played_frames.saturating_sub(state.song_start),
         };
         Status {
             now: state.now.clone(),
@@ -331,7 +401,7 @@ impl PcmQueue {
     /// or until `give_up` returns true (checked every 100 ms).
     pub fn wait_idle(&self, give_up: impl Fn() -> bool) {
         let mut state = self.lock();
-        while state.stream.is_some() && !give_up() {
+        while (state.stream.is_some() || state.more_coming) && !give_up() {
             state = self
                 .changed
                 .wait_timeout(state, Duration::from_millis(100))
@@ -393,6 +463,55 @@ mod tests {
         assert_eq!(events.try_next(), Some(Event::Finished(now(1))));
         assert_eq!(queue.status().now, None);
         queue.wait_idle(|| false);
+    }
+
+    #[test]
+    fn an_appended_song_follows_the_last_sample_of_the_one_before() {
+        let (queue, events) = queue();
+        queue.start(now(1));
+        queue.push(StreamId(1), &[1; 8]);
+        queue.finish_input(StreamId(1));
+        // The next song is asked for: the first may run out meanwhile without ending.
+        queue.expect_more(true);
+        let mut out = [0i16; 12];
+        assert_eq!(queue.take(&mut out), 8);
+        assert_eq!(queue.take(&mut out), 0);
+        assert_eq!(events.try_next(), None, "nothing ended while the next song is coming");
+        assert_eq!(queue.status().now, Some(now(1)));
+        queue.append(now(2));
+        queue.push(StreamId(1), &[9; 4]);
+        queue.push(StreamId(2), &[2; 6]);
+        queue.finish_input(StreamId(2));
+        assert_eq!(queue.take(&mut out[..2]), 2);
+        assert_eq!(out[..2], [2, 2], "no sample of the old stream after the new one was appended");
+        assert_eq!(events.try_next(), Some(Event::Finished(now(1))));
+        assert_eq!(events.try_next(), Some(Event::Advanced(now(2))));
+        assert_eq!(queue.status().now, Some(now(2)));
+        assert_eq!(queue.status().elapsed, frames_to_duration(1), "counted from the new song's start");
+        // Appended while the one before still plays: heard exactly after its last sample.
+        queue.append(now(3));
+        queue.push(StreamId(3), &[3; 4]);
+        let mut out = [0i16; 6];
+        assert_eq!(queue.take(&mut out), 6);
+        assert_eq!(out, [2, 2, 2, 2, 3, 3]);
+        assert_eq!(events.try_next(), Some(Event::Finished(now(2))));
+        assert_eq!(events.try_next(), Some(Event::Advanced(now(3))));
+    }
+
+    #[test]
+    fn an_appended_song_starts_at_once_when_the_one_before_has_ended() {
+        let (queue, events) = queue();
+        queue.start(now(1));
+        queue.push(StreamId(1), &[1; 4]);
+        queue.finish_input(StreamId(1));
+        let mut out = [0i16; 8];
+        assert_eq!(queue.take(&mut out), 4);
+        assert_eq!(events.try_next(), Some(Event::Finished(now(1))));
+        queue.append(now(2));
+        assert_eq!(events.try_next(), Some(Event::Advanced(now(2))));
+        queue.push(StreamId(2), &[2; 4]);
+        assert_eq!(queue.take(&mut out), 4);
+        assert_eq!(out[..4], [2; 4]);
     }
 
     #[test]

@@ -2,16 +2,17 @@
 //! decoder thread and sound on the output, so none of these calls waits for either (except
 //! `feed` when the decoder is far behind, which slows the server down through TCP).
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::Duration;
 
 use crossbeam_channel::{Sender, bounded};
-use jukebox_protocol::{Audio, Playing, StreamId, TrackChanged};
+use jukebox_protocol::{Audio, Playing, SongId, StreamId, TrackChanged};
 
 use crate::EventSender;
 use crate::decode::{self, DecodeCmd};
 use crate::pcm::{NowPlaying, PcmQueue, Status};
+use crate::playlist::Playlist;
 
 /// Chunks that may wait for the decoder (a few seconds of audio).
 const DECODE_QUEUE: usize = 64;
@@ -21,6 +22,12 @@ const DECODE_QUEUE: usize = 64;
 pub struct Playback {
     queue: Arc<PcmQueue>,
     decoder: Sender<DecodeCmd>,
+    /// The stream whose audio is being received, and its song (none on the radio). Not the
+    /// queue's current stream: a stream appended to the one heard is received before the
+    /// decoder has told the queue of it.
+    receiving: Mutex<Option<(StreamId, Option<SongId>)>>,
+    /// The play queue, which every connection of the session serves.
+    playlist: Mutex<Playlist>,
 }
 
 impl Playback {
@@ -31,7 +38,26 @@ impl Playback {
         let (decoder, commands) = bounded(DECODE_QUEUE);
         let decoding = Arc::clone(&queue);
         thread::Builder::new().name("decoder".into()).spawn(move || decode::run(commands, decoding))?;
-        Ok(Playback { queue, decoder })
+        Ok(Playback { queue, decoder, receiving: Mutex::new(None), playlist: Mutex::default() })
+    }
+
+    /// The play queue; hold it briefly (the socket thread takes it too).
+    pub fn playlist(&self) -> MutexGuard<'_, Playlist> {
+        self.playlist.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn receiving(&self) -> MutexGuard<'_, Option<(StreamId, Option<SongId>)>> {
+        self.receiving.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn is_receiving(&self, stream: StreamId) -> bool {
+        self.receiving().is_some_and(|(s, _)| s == stream)
+    }
+
+    /// The song of `stream` when it is the stream being received and not the radio's: what
+    /// the play queue follows when `stream` has arrived completely.
+    pub fn song_received(&self, stream: StreamId) -> Option<SongId> {
+        self.receiving().filter(|(s, _)| *s == stream).and_then(|(_, song)| song)
     }
 
     /// The decoded audio, for an output to play.
@@ -42,16 +68,25 @@ impl Playback {
     /// A new stream replaces whatever played: silence now, then the new song, from the
     /// PLAYING's Start ms (a SEEK's stream begins part-way into the song).
     pub fn start(&self, playing: &Playing) {
-        let now = NowPlaying {
+        *self.receiving() = Some((playing.stream, Some(playing.song)));
+        self.queue.start_at(now_playing(playing), Duration::from_millis(u64::from(playing.start_ms)));
+        let _ = self.decoder.send(DecodeCmd::Start {
             stream: playing.stream,
             song: playing.song,
-            title: playing.title.clone(),
-            artist: playing.artist.clone(),
-            duration: Duration::from_millis(u64::from(playing.duration_ms)),
-        };
-        self.queue.start_at(now, Duration::from_millis(u64::from(playing.start_ms)));
-        let _ =
-            self.decoder.send(DecodeCmd::Start { stream: playing.stream, part_way: playing.start_ms > 0 });
+            part_way: playing.start_ms > 0,
+        });
+    }
+
+    /// A new stream follows the one received before without a gap (the play queue's next
+    /// song): heard when playback gets to the end of the one before.
+    pub fn append(&self, playing: &Playing) {
+        *self.receiving() = Some((playing.stream, Some(playing.song)));
+        let _ = self.decoder.send(DecodeCmd::Append(now_playing(playing)));
+    }
+
+    /// A song to append has been asked for, or will not come after all: `wait` waits for it.
+    pub fn expect_more(&self, coming: bool) {
+        self.queue.expect_more(coming);
     }
 
     /// Pauses playback at once (the output plays silence); false when nothing plays.
@@ -67,13 +102,14 @@ impl Playback {
 
     /// A radio stream replaces whatever played: silence now, then the station.
     pub fn tune(&self, stream: StreamId) {
+        *self.receiving() = Some((stream, None));
         self.queue.tune(stream);
         let _ = self.decoder.send(DecodeCmd::Tune(stream));
     }
 
     /// A chunk of audio; dropped unless its stream is the current stream.
     pub fn feed(&self, audio: Audio) {
-        if self.queue.current_stream() == Some(audio.stream) {
+        if self.is_receiving(audio.stream) {
             let _ = self.decoder.send(DecodeCmd::Data(audio));
         }
     }
@@ -81,20 +117,21 @@ impl Playback {
     /// A song of the radio stream, to be shown when playback reaches it; dropped unless its
     /// stream is the current stream (RFC §6.3.4).
     pub fn track_changed(&self, track: TrackChanged) {
-        if self.queue.current_stream() == Some(track.stream) {
+        if self.is_receiving(track.stream) {
             let _ = self.decoder.send(DecodeCmd::Track(track));
         }
     }
 
     /// `stream` has been received completely.
     pub fn end(&self, stream: StreamId) {
-        if self.queue.current_stream() == Some(stream) {
+        if self.is_receiving(stream) {
             let _ = self.decoder.send(DecodeCmd::End(stream));
         }
     }
 
     /// Silence at once.
     pub fn stop(&self) -> Option<NowPlaying> {
+        *self.receiving() = None;
         self.queue.stop()
     }
 
@@ -111,5 +148,16 @@ impl Playback {
     /// Blocks until the current song has finished or was stopped, or `give_up` says so.
     pub fn wait(&self, give_up: impl Fn() -> bool) {
         self.queue.wait_idle(give_up);
+    }
+}
+
+/// What the queue shows of a PLAYING's song.
+fn now_playing(playing: &Playing) -> NowPlaying {
+    NowPlaying {
+        stream: playing.stream,
+        song: playing.song,
+        title: playing.title.clone(),
+        artist: playing.artist.clone(),
+        duration: Duration::from_millis(u64::from(playing.duration_ms)),
     }
 }

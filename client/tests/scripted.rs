@@ -7,31 +7,11 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{fake_server, music_dir, run_client, tone_song};
-use jukebox_codec::FrameDecoder;
+use common::{decode_music, fake_server, music_dir, run_client, tone_song};
 use jukebox_server::RunningServer;
 
 fn serve() -> RunningServer {
     common::serve(&music_dir())
-}
-
-/// Decodes a whole file, frame by frame as `jukebox_protocol::mp3::frames` finds them, into
-/// 44.1 kHz interleaved stereo: what the client must play, independently of how the server
-/// cuts the file into chunks and the client reassembles them.
-fn decode(path: &Path) -> Vec<i16> {
-    let file = std::fs::read(path).unwrap();
-    let mut decoder = FrameDecoder::default();
-    let mut out = Vec::new();
-    for span in jukebox_protocol::mp3::frames(&file) {
-        if let Some(frame) = decoder.decode(&file[span.offset..span.offset + span.header.len]) {
-            assert_eq!(frame.sample_rate, 44_100);
-            match frame.channels {
-                1 => out.extend(frame.samples.iter().flat_map(|&s| [s, s])),
-                _ => out.extend_from_slice(frame.samples),
-            }
-        }
-    }
-    out
 }
 
 fn read_wav(path: &Path) -> Vec<i16> {
@@ -60,8 +40,8 @@ fn wav_of_a_switched_session_holds_song_1_then_song_3() {
     assert!(started.elapsed() >= Duration::from_secs(3));
 
     let recorded = read_wav(&wav);
-    let song1 = decode(&music_dir().join("01-morning-scale.mp3"));
-    let song3 = decode(&music_dir().join("03-tin-robot-shuffle.mp3"));
+    let song1 = decode_music(&music_dir().join("01-morning-scale.mp3"));
+    let song3 = decode_music(&music_dir().join("03-tin-robot-shuffle.mp3"));
     let switch = recorded.iter().zip(&song1).take_while(|(a, b)| a == b).count();
     // About 1.5 s of song 1 (the first 150 ms may be spent connecting and buffering).
     let seconds = |samples: usize| samples as f64 / 88_200.0;
@@ -90,7 +70,11 @@ fn a_song_plays_to_its_end_and_wait_returns() {
     assert!(output.status.success(), "{stdout}");
     assert!(stdout.contains("Finished 1: short"), "{stdout}");
     assert!(stdout.trim_end().ends_with("Nothing is playing."), "{stdout}");
-    assert_eq!(read_wav(&wav), decode(&song), "the whole song, exactly");
+    assert_eq!(
+        read_wav(&wav),
+        decode_music(&song),
+        "the whole song, exactly, its encoder's delay and padding cut"
+    );
 }
 
 #[test]

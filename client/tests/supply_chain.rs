@@ -60,10 +60,21 @@ fn the_client_has_no_unsafe_code() {
         let text = std::fs::read_to_string(src.join(root)).unwrap();
         assert!(text.contains("#![deny(unsafe_code)]"), "{root} must deny unsafe code");
     }
-    for entry in std::fs::read_dir(&src).unwrap() {
-        let path = entry.unwrap().path();
-        let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        let text = std::fs::read_to_string(&path).unwrap();
-        assert_eq!(text.matches("allow(unsafe_code)").count(), 0, "{name} allows unsafe code");
+    let mut folders = vec![src];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                folders.push(path);
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            assert_eq!(
+                text.matches("allow(unsafe_code)").count(),
+                0,
+                "{} allows unsafe code",
+                path.display()
+            );
+        }
     }
 }

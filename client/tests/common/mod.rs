@@ -156,3 +156,35 @@ impl Peer {
         goodbye
     }
 }
+
+/// Decodes a whole file, frame by frame as `jukebox_protocol::mp3::frames` finds them, into
+/// 44.1 kHz interleaved stereo, as it is in the file: with the header frame (a frame of
+/// silence) and the encoder's delay and padding.
+pub fn decode(path: &Path) -> Vec<i16> {
+    let file = std::fs::read(path).unwrap();
+    let mut decoder = jukebox_codec::FrameDecoder::default();
+    let mut out = Vec::new();
+    for span in jukebox_protocol::mp3::frames(&file) {
+        if let Some(frame) = decoder.decode(&file[span.offset..span.offset + span.header.len]) {
+            assert_eq!(frame.sample_rate, 44_100);
+            match frame.channels {
+                1 => out.extend(frame.samples.iter().flat_map(|&s| [s, s])),
+                _ => out.extend_from_slice(frame.samples),
+            }
+        }
+    }
+    out
+}
+
+/// The music of a LAME-encoded file as a gapless player plays it: [`decode`] without the
+/// header frame (1152 samples), the encoder's delay and the decoder's 529 samples at the
+/// start, and the padding less those 529 at the end (the numbers from the file's LAME tag).
+pub fn decode_music(path: &Path) -> Vec<i16> {
+    let file = std::fs::read(path).unwrap();
+    let first = jukebox_protocol::mp3::frames(&file).next().expect("an MP3");
+    let tag = jukebox_protocol::lame::parse(&file[first.offset..first.offset + first.header.len]);
+    let gapless = tag.and_then(|t| t.lame).expect("a LAME tag").gapless;
+    let mut song = decode(path).split_off(2 * (1152 + usize::from(gapless.delay) + 529));
+    song.truncate(song.len() - 2 * usize::from(gapless.padding).saturating_sub(529));
+    song
+}

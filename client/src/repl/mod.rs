@@ -26,9 +26,12 @@ use crate::interrupt::Interrupt;
 use crate::link::Link;
 use crate::pcm::NowPlaying;
 use crate::playback::Playback;
+use crate::playlist::Pick;
 use crate::radio::{StationQueue, ordinal};
 use crate::status_line::StatusLine;
 use crate::{Event, EventReceiver};
+
+mod play_queue;
 
 /// How long `rescan` waits for the server's scan: a first scan of a large library on a cold
 /// disk takes seconds (10,000 songs: 4 s measured), a network mount longer.
@@ -136,30 +139,33 @@ impl Session {
                 }
             }
             Command::Radio => {
+                self.give_up_next();
                 let tuned = self.link.connection()?.tune()?;
                 let _ = writeln!(out, "{}", describe_tuned(&tuned));
             }
             Command::Request(id) => {
                 let connection = self.link.connection()?;
                 let queued = connection.request(id)?;
-                let title = self.title_of(&connection, queued.song);
+                let title = self.entry_of(&connection, queued.song).map(|song| song.title);
                 let _ = writeln!(out, "{}", describe_queued(title.as_deref(), &queued));
             }
-            Command::Queue => {
+            Command::Queue { station } if station || self.playback.status().tuned => {
                 let queue = self.link.connection()?.queue()?;
                 for line in describe_queue(&queue) {
                     let _ = writeln!(out, "{line}");
                 }
             }
+            Command::Queue { .. } => self.show_play_queue(out),
+            Command::Add(songs) => self.add(&songs, out)?,
+            Command::Next => self.skip(true, out)?,
+            Command::Prev => self.skip(false, out)?,
+            Command::Clear => self.clear(out),
+            Command::Shuffle(on) => self.shuffle(on, out),
+            Command::Repeat(repeat) => self.repeat(repeat, out),
             Command::Play(id) => {
+                self.give_up_next();
                 let playing = self.link.connection()?.play(id)?;
-                let _ = writeln!(
-                    out,
-                    "Playing {}: {} ({})",
-                    playing.song,
-                    title_and_artist(&playing.title, &playing.artist),
-                    length(Duration::from_millis(u64::from(playing.duration_ms)))
-                );
+                let _ = writeln!(out, "{}", play_queue::describe_playing(&playing));
             }
             Command::Pause => self.pause(out)?,
             Command::Resume => self.resume(out)?,
@@ -184,6 +190,7 @@ impl Session {
                 }
             }
             Command::Stop => {
+                self.give_up_next();
                 let stopped = self.link.connection()?.stop()?;
                 let _ = writeln!(
                     out,
@@ -288,6 +295,9 @@ impl Session {
             return Ok(());
         }
         if !self.playback.resume() {
+            if status.now.is_none() && self.play_queue(out)? {
+                return Ok(());
+            }
             let _ =
                 writeln!(out, "{}", if status.now.is_some() { "Not paused." } else { "Nothing is playing." });
             return Ok(());
@@ -315,7 +325,15 @@ impl Session {
         };
         let position = to.from(status.elapsed);
         let position_ms = u32::try_from(position.as_millis()).unwrap_or(u32::MAX);
-        let playing = self.link.connection()?.seek(now.song, position_ms)?;
+        // A song of the play queue stays the queue's: the queue goes on after it.
+        let entry = self.playback.playlist().entry_of(Some(now.stream));
+        let pick = entry.map(|entry| Pick { song: now.song, entry: Some(entry) });
+        self.give_up_next();
+        let playing = self.link.connection()?.seek(now.song, position_ms, |id| {
+            if let Some(pick) = pick {
+                self.playback.playlist().ask(id, pick, false);
+            }
+        })?;
         let _ = writeln!(
             out,
             "Playing {}: {} from {} ({})",
@@ -327,19 +345,18 @@ impl Session {
         Ok(())
     }
 
-    /// The title of `song`, from the last `list`, or else from a new one (remembered for the
+    /// `song` as the last `list` showed it, or else as a new one does (remembered for the
     /// next time); `None` if the server does not list it, or does not answer.
-    fn title_of(&self, connection: &Connection, song: SongId) -> Option<String> {
-        let find = |songs: &[SongEntry]| {
-            songs.binary_search_by_key(&song, |s| s.id).ok().map(|i| songs[i].title.clone())
-        };
-        if let Some(title) = self.songs.borrow().as_deref().and_then(find) {
-            return Some(title);
+    fn entry_of(&self, connection: &Connection, song: SongId) -> Option<SongEntry> {
+        let find =
+            |songs: &[SongEntry]| songs.binary_search_by_key(&song, |s| s.id).ok().map(|i| songs[i].clone());
+        if let Some(found) = self.songs.borrow().as_deref().and_then(find) {
+            return Some(found);
         }
         let songs = connection.list().ok()?;
-        let title = find(&songs);
+        let found = find(&songs);
         *self.songs.borrow_mut() = Some(songs);
-        title
+        found
     }
 
     /// Prints the events that have happened (scripted mode only).
@@ -478,6 +495,9 @@ pub(crate) fn describe_event(event: Event) -> String {
     match event {
         Event::Finished(now) => format!("Finished {}: {}", now.song, describe_now(&now)),
         Event::TrackChanged(now) => format!("Now playing: {}", describe_now(&now)),
+        Event::Advanced(now) => {
+            format!("Playing {}: {} ({})", now.song, describe_now(&now), length(now.duration))
+        }
         Event::StationEnded => "The station went off the air.".to_string(),
         Event::Disconnected(why) => format!("Disconnected: {}.", printable(&why)),
         Event::Reconnected(server) => format!("Reconnected to {}.", printable(&server)),
