@@ -755,6 +755,9 @@ impl Router {
             Message::Resumed(resumed) => resumed.id,
             Message::QueuePage(page) => page.id,
             Message::SongInfo(info) => info.id,
+            Message::Subscribed(subscribed) => subscribed.id,
+            // This client subscribes to nothing yet, so it is sent no EVENT (RFC §6.3.5).
+            Message::Event(_) => return None,
             Message::TrackChanged(_) => return None,
             // Requests are not for clients; unknown kinds are from a newer server (RFC §5.4).
             Message::Request(_) | Message::Unknown { .. } => return None,
