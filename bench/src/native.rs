@@ -302,7 +302,9 @@ impl Native {
             | Message::Redirect(_)
             | Message::Paused(_)
             | Message::Resumed(_)
-            | Message::SongInfo(_) => {}
+            | Message::SongInfo(_)
+            | Message::Subscribed(_)
+            | Message::Event(_) => {}
         }
         Ok(())
     }

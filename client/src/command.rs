@@ -60,6 +60,8 @@ pub enum Command {
     Sleep(Duration),
     /// Wait until the current song ends or is stopped.
     Wait,
+    /// Wait until one of these subsystems changes, and say what changed (`idle`).
+    Idle(jukebox_protocol::Subsystems),
     /// Connect now: to the same server if `host` is `None`, else to `host` on `port`, or on
     /// the port of the server of the moment if `port` is `None`.
     Connect {
@@ -165,6 +167,8 @@ Commands:
   sleep SECS    pause for SECS seconds (for scripts)
   wait          wait until the current song ends or is stopped (for scripts; on the
                 radio, until the station goes off the air)
+  idle [WHAT]   wait until the songs (library), the station's song or its queue
+                change, and say what changed; WHAT is library, song or queue
   connect       connect again now (after the server went away)
   connect HOST [PORT]
                 connect to another server (on the same port unless PORT is given)
@@ -218,6 +222,9 @@ impl std::str::FromStr for Command {
         }
         if name == "add" {
             return songs_to_add(words);
+        }
+        if name == "idle" {
+            return crate::idle::parse(words).map(Command::Idle);
         }
         let argument = words.next();
         let second = words.next();

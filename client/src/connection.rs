@@ -223,6 +223,8 @@ pub struct Connection {
     socket_thread: Mutex<Option<thread::JoinHandle<()>>>,
     /// The newest scan of the server's library this connection has heard of, for `rescan`.
     scans: Arc<Scans>,
+    /// The EVENTs since the last SUBSCRIBED, for `idle`.
+    changes: Arc<crate::idle::Changes>,
 }
 
 /// What the socket thread tells a `rescan` waiting for the end of its scan.
@@ -290,6 +292,7 @@ impl Connection {
             stop_keepalive: Mutex::new(Some(stop_keepalive)),
             socket_thread: Mutex::new(None),
             scans: Arc::new(Scans::default()),
+            changes: Arc::default(),
         });
         let router = Router {
             outbox: Arc::clone(&connection.outbox),
@@ -303,6 +306,7 @@ impl Connection {
             on_end: Some(on_end),
             started_a_stream: false,
             scans: Arc::clone(&connection.scans),
+            changes: Arc::clone(&connection.changes),
         };
         let socket_thread = thread::Builder::new()
             .name("socket".into())
@@ -369,6 +373,25 @@ impl Connection {
             Message::SongInfo(info) if info.song == song => Ok(info),
             other => Err(unexpected(other)),
         }
+    }
+
+    /// Asks to hear of changes to `mask` from now on, instead of what was asked before
+    /// (RFC §6.1.15); returns what the server granted. The EVENTs that follow are kept in
+    /// [`Connection::changes`].
+    pub fn subscribe(
+        &self,
+        mask: jukebox_protocol::Subsystems,
+    ) -> Result<jukebox_protocol::Subsystems, ClientError> {
+        let replies = self.send_request(|id| Request::Subscribe { id, mask })?;
+        match self.wait(&replies)? {
+            Message::Subscribed(subscribed) => Ok(subscribed.mask),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// The changes the server announced since the last SUBSCRIBED (see [`crate::idle`]).
+    pub fn changes(&self) -> &crate::idle::Changes {
+        &self.changes
     }
 
     /// Starts `song`. Playback has already switched when this returns.
@@ -648,6 +671,7 @@ struct Router {
     /// This connection started the current song at some point: when it ends, it stops it.
     started_a_stream: bool,
     scans: Arc<Scans>,
+    changes: Arc<crate::idle::Changes>,
 }
 
 impl Router {
@@ -841,6 +865,15 @@ impl Router {
             Message::Resumed(resumed) => resumed.id,
             Message::QueuePage(page) => page.id,
             Message::SongInfo(info) => info.id,
+            // In frame order: the EVENTs after it are news to the `idle` that subscribed.
+            Message::Subscribed(subscribed) => {
+                self.changes.subscribed(subscribed.mask);
+                subscribed.id
+            }
+            Message::Event(event) => {
+                self.changes.arrived(*event);
+                return None;
+            }
             Message::TrackChanged(_) => return None,
             // Requests are not for clients; unknown kinds are from a newer server (RFC §5.4).
             Message::Request(_) | Message::Unknown { .. } => return None,

@@ -254,6 +254,18 @@ goes off the air): for scripts, printf 'play 2\\nwait\\n' | jukebox-client. At t
 prompt, Ctrl-C stops waiting, and the song plays on.",
     },
     Topic {
+        name: "idle",
+        aliases: &[],
+        usage: "idle [library|song|queue ...]",
+        argument: Argument::Other,
+        text: "\
+Waits until something changes on the server, says what, and returns, as mpc idle does:
+library when a rescan changed the songs, song when another song went on the station's
+air (whether or not you listen), queue when a song was requested or a requested song
+went on the air. Name what to wait for, or nothing for all three. Each change is one
+line that begins with its name: song: song 3 is on the air. Ctrl-C stops waiting.",
+    },
+    Topic {
         name: "connect",
         aliases: &[],
         usage: "connect [HOST [PORT]]",

@@ -11,7 +11,7 @@ use std::borrow::Cow;
 use std::io;
 
 use jukebox_protocol::text::is_unsafe;
-use jukebox_protocol::{ErrorCode, SongEntry, SongInfo};
+use jukebox_protocol::{ErrorCode, Event, SongEntry, SongInfo};
 use serde::Serialize;
 
 use crate::connection::ClientError;
@@ -227,6 +227,59 @@ pub enum Happening<'a> {
     OffAir {},
 }
 
+/// What `idle` prints, one object a line (JSON Lines), each with one key naming what
+/// happened.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Idling {
+    /// `{"idle":{"for":["library","song","queue"]}}`: the server answered, and will tell of
+    /// these (a server without a station leaves out song and queue).
+    Idle {
+        /// The subsystems waited for.
+        #[serde(rename = "for")]
+        subsystems: Vec<&'static str>,
+    },
+    /// `{"changed":CHANGE}`: one of them changed; the command ends after the last of those
+    /// that came together.
+    Changed(Change),
+}
+
+/// A change `idle` saw, named by its subsystem: `{"subsystem":"library","scan":3}` (the scan
+/// that changed the songs), `{"subsystem":"song","id":2}` (the song on the station's air;
+/// `null` when it went off the air), `{"subsystem":"queue","waiting":1}` (requested songs
+/// waiting).
+#[derive(Debug, Serialize, PartialEq, Eq)]
+#[serde(tag = "subsystem", rename_all = "snake_case")]
+pub enum Change {
+    /// A rescan changed the server's songs.
+    Library {
+        /// The scan's number.
+        scan: u32,
+    },
+    /// Another song went on the station's air, or the station went off the air.
+    Song {
+        /// The song on the air; `None` off the air.
+        id: Option<u32>,
+    },
+    /// The station's queue of requests changed.
+    Queue {
+        /// Requested songs waiting now.
+        waiting: u32,
+    },
+}
+
+impl Change {
+    /// The change an EVENT tells of; `None` for a subsystem this client does not know.
+    pub fn of(event: &Event) -> Option<Change> {
+        Some(match *event {
+            Event::Library { scan } => Change::Library { scan },
+            Event::StationSong { song } => Change::Song { id: song.map(|s| s.0) },
+            Event::StationQueue { waiting } => Change::Queue { waiting },
+            Event::Other { .. } => return None,
+        })
+    }
+}
+
 /// Why a command failed: `{"code":"no_such_song","message":"no song with id 99"}`.
 #[derive(Debug, Serialize)]
 pub struct Failure {
@@ -346,6 +399,34 @@ mod tests {
         );
         assert_eq!(to_line(&Happening::OffAir {}), r#"{"off_air":{}}"#);
         assert_eq!(to_line(&Happening::Finished { id: 2 }), r#"{"finished":{"id":2}}"#);
+    }
+
+    #[test]
+    fn idle_has_its_documented_shapes() {
+        assert_eq!(
+            to_line(&Idling::Idle { subsystems: vec!["library", "song", "queue"] }),
+            r#"{"idle":{"for":["library","song","queue"]}}"#
+        );
+        let lines: Vec<String> = [
+            Event::Library { scan: 3 },
+            Event::StationSong { song: Some(SongId(2)) },
+            Event::StationSong { song: None },
+            Event::StationQueue { waiting: 1 },
+        ]
+        .iter()
+        .filter_map(Change::of)
+        .map(|change| to_line(&Idling::Changed(change)))
+        .collect();
+        assert_eq!(
+            lines,
+            [
+                r#"{"changed":{"subsystem":"library","scan":3}}"#,
+                r#"{"changed":{"subsystem":"song","id":2}}"#,
+                r#"{"changed":{"subsystem":"song","id":null}}"#,
+                r#"{"changed":{"subsystem":"queue","waiting":1}}"#,
+            ]
+        );
+        assert_eq!(Change::of(&Event::Other { subsystem: 8, value: 1 }), None);
     }
 
     #[test]

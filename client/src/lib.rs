@@ -63,9 +63,11 @@
 //! - The reconnect thread runs in interactive mode only: a script ends with its connection.
 //! - The REPL blocks only in readline, in waiting for a reply (at most `--timeout`), in
 //!   `connect` (as long), in `rescan` (for the server's scan to end, at most 120 s: the socket
-//!   thread wakes it when a LIBRARY_CHANGED arrives), and in `sleep`/`wait` (which Ctrl-C
-//!   cancels). The output never blocks: an empty queue plays silence. Nothing that comes from
-//!   the network can grow a queue without bound.
+//!   thread wakes it when a LIBRARY_CHANGED arrives), in `idle` (until an EVENT arrives: the
+//!   socket thread keeps the newest of each subsystem in [`idle::Changes`] and wakes it), and
+//!   in `sleep`/`wait` (which Ctrl-C cancels, as it cancels `idle`). The output never blocks:
+//!   an empty queue plays silence. Nothing that comes from the network can grow a queue
+//!   without bound.
 //! - On the radio (RFC §7.5) a song is shown when it is heard, not when its TRACK_CHANGED
 //!   arrives (about 2 s earlier: the station's burst keeps that much queued): the decoder keeps count of the frames it hands the queue and
 //!   knows each chunk's station time, so it places each song on the frame where it begins
@@ -90,6 +92,7 @@ pub mod explain;
 pub mod gapless;
 pub mod help;
 pub mod history;
+pub mod idle;
 pub mod info;
 pub mod interrupt;
 pub mod json;

@@ -20,7 +20,7 @@ use jukebox_client::{command, explain, status_line};
 /// Plays songs from a jukebox server (see RFC.md) as they arrive.
 ///
 /// At the prompt, type help for the commands: list, play N, stop, radio, request N, queue, rescan,
-/// status, sleep SECS, wait, connect [HOST] [PORT], help and quit. radio tunes in to the server's
+/// status, sleep SECS, wait, idle, connect [HOST] [PORT], help and quit. radio tunes in to the server's
 /// station, which plays the same music to every listener at the same moment; request N asks it
 /// to play song N, and queue shows what it plays and which songs wait. Ctrl-C cancels a wait or a sleep; Ctrl-D leaves. If the
 /// server goes away, the client reconnects by itself, and connect retries at once. help COMMAND

@@ -7,7 +7,9 @@
 //! `play N` plays the song to its end before it exits (Ctrl-C stops it, with status 130),
 //! and `radio` plays the station until it goes off the air. Playback belongs to a connection:
 //! `stop` and `status` can only speak for their own, which plays nothing. `status` therefore
-//! tells what the server's station plays, which is the same for every listener.
+//! tells what the server's station plays, which is the same for every listener. `idle`, as
+//! `mpc idle`, returns when something changes: the server's songs, the station's song or its
+//! queue (see [`crate::idle`]).
 
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -18,6 +20,7 @@ use clap::Subcommand;
 use jukebox_protocol::{ErrorCode, SongEntry, SongId};
 
 use crate::connection::{ClientError, Connection};
+use crate::idle::{self, Subsystem};
 use crate::interrupt::Interrupt;
 use crate::json::{self, ErrorDocument, Failure, Happening, Requested, Track};
 use crate::link::Link;
@@ -28,7 +31,8 @@ use crate::repl::{clock, length, title_and_artist};
 use crate::{Event, EventReceiver};
 
 /// Exit status: the server refused the command (no such song, a full queue, the station off
-/// the air), or it could not be carried out (the connection was lost, no answer in time).
+/// the air), or it could not be carried out (the connection was lost, no answer in time, an
+/// `idle` for nothing the server has: the station's song of a server without a station).
 pub const REFUSED: u8 = 1;
 
 /// Exit status: the command line is wrong (clap's own status for usage errors).
@@ -75,6 +79,13 @@ pub enum OneShot {
         /// The songs' ids.
         #[arg(value_name = "N", required = true, value_parser = song_id)]
         songs: Vec<SongId>,
+    },
+    /// Wait until the server's songs, the station's song or its queue change; print what
+    /// changed, and exit (as mpc idle). Without WHAT, any of them.
+    Idle {
+        /// What to wait for (several may be given).
+        #[arg(value_name = "WHAT", value_enum)]
+        subsystems: Vec<Subsystem>,
     },
 }
 
@@ -299,8 +310,40 @@ fn execute(
             });
         }
         OneShot::Request { songs } => return request(report, &connection, songs),
+        OneShot::Idle { subsystems } => wait_for_change(report, link, &connection, idle::mask(subsystems))?,
     }
     Ok(true)
+}
+
+/// `idle [WHAT...]`: subscribes, says (in JSON) what it waits for, and prints each change that
+/// ends the wait. Ctrl-C ends the client, as for `play`.
+fn wait_for_change(
+    report: Report,
+    link: &Link,
+    connection: &Connection,
+    wanted: jukebox_protocol::Subsystems,
+) -> Result<(), ClientError> {
+    let subscribed = |granted: jukebox_protocol::Subsystems| {
+        if report.json {
+            report.print(&json::to_line(&json::Idling::Idle { subsystems: idle::names(granted) }));
+        }
+        let left_out = idle::names(jukebox_protocol::Subsystems(wanted.0 & !granted.0));
+        if !left_out.is_empty() {
+            report.aside(&format!(
+                "jukebox-client: the server runs no station, so {} never changes",
+                left_out.join(" or ")
+            ));
+        }
+    };
+    let changes = idle::wait_for_change(connection, wanted, subscribed, || link.is_leaving())?;
+    for event in changes.unwrap_or_default() {
+        if !report.json {
+            report.print(&idle::describe(&event));
+        } else if let Some(change) = json::Change::of(&event) {
+            report.print(&json::to_line(&json::Idling::Changed(change)));
+        }
+    }
+    Ok(())
 }
 
 /// Reports what playback told; `Ok(false)` once it has ended (the station went off the air),

@@ -110,6 +110,8 @@ kinds! {
     Relay = 0x0D, "RELAY";
     /// Client asks for the songs that match some words (RFC §6.1.14).
     Search = 0x0E, "SEARCH";
+    /// Client asks to hear of changes to some subsystems (RFC §6.1.15).
+    Subscribe = 0x0F, "SUBSCRIBE";
     /// Reply to PING.
     Pong = 0x41, "PONG";
     /// One page of the reply to LIST.
@@ -136,6 +138,8 @@ kinds! {
     Resumed = 0x4C, "RESUMED";
     /// Reply to INFO: the song's details.
     SongInfo = 0x4D, "SONG_INFO";
+    /// Reply to SUBSCRIBE: the subsystems granted (RFC §6.2.15).
+    Subscribed = 0x4E, "SUBSCRIBED";
     /// A request failed, or (with request id 0) the server refused a frame that belongs to
     /// no request.
     Error = 0x7F, "ERROR";
@@ -147,6 +151,8 @@ kinds! {
     LibraryChanged = 0x82, "LIBRARY_CHANGED";
     /// A song begins on the station's stream (RFC §6.3.4).
     TrackChanged = 0x83, "TRACK_CHANGED";
+    /// A subsystem the client subscribed to has changed (RFC §6.3.5).
+    Event = 0x84, "EVENT";
     /// The sender is closing the connection.
     Goodbye = 0xFF, "GOODBYE";
 }
@@ -334,7 +340,8 @@ mod tests {
                 | Kind::Request
                 | Kind::Relay
                 | Kind::Info
-                | Kind::Search => Class::Request,
+                | Kind::Search
+                | Kind::Subscribe => Class::Request,
                 Kind::Pong
                 | Kind::ListPage
                 | Kind::Playing
@@ -348,8 +355,11 @@ mod tests {
                 | Kind::Paused
                 | Kind::Resumed
                 | Kind::SongInfo
+                | Kind::Subscribed
                 | Kind::Error => Class::Reply,
-                Kind::Audio | Kind::EndOfStream | Kind::LibraryChanged | Kind::TrackChanged => Class::Push,
+                Kind::Audio | Kind::EndOfStream | Kind::LibraryChanged | Kind::TrackChanged | Kind::Event => {
+                    Class::Push
+                }
                 Kind::Goodbye => Class::Either,
             };
             assert_eq!(class, expected, "{}", kind.name());

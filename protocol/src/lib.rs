@@ -8,7 +8,7 @@
 //! - [`frame`]: the 6-byte frame header, message kinds and size limits (RFC §5).
 //! - [`message`]: the [`Message`] enum, one variant per kind, and frame encode/decode.
 //! - [`request`], [`reply`], [`pause`], [`stream`], [`library`], [`radio`], [`relay`], [`info`],
-//!   [`goodbye`]: one module per message family (RFC §6).
+//!   [`event`], [`goodbye`]: one module per message family (RFC §6).
 //! - [`mp3`]: MPEG audio frame headers, because AUDIO payloads are whole MP3 frames (RFC §7).
 //! - [`lame`]: the Xing/Info header and LAME tag of a stream's first frame: encoder delay and
 //!   padding, ReplayGain.
@@ -17,6 +17,7 @@
 //! - [`text`]: text from a peer made safe for a terminal or a log (RFC §12).
 
 pub mod error;
+pub mod event;
 pub mod frame;
 pub mod goodbye;
 pub mod handshake;
@@ -36,6 +37,7 @@ pub mod text;
 mod wire;
 
 pub use error::{BadMagic, DecodeError, EncodeError, FrameError, ReadError};
+pub use event::{Event, Subscribed, Subsystems};
 pub use frame::{Class, FrameHeader, Kind, KindName, MAX_PAYLOAD_LEN};
 pub use goodbye::{Goodbye, GoodbyeReason};
 pub use handshake::{Hello, PROTOCOL_VERSION, Welcome};

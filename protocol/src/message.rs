@@ -4,6 +4,7 @@
 use std::io::{self, Read};
 
 use crate::error::{DecodeError, EncodeError, FrameError, ReadError};
+use crate::event::{Event, Subscribed};
 use crate::frame::{Class, FrameHeader, HEADER_LEN, Kind, check, encode_frame, encode_frame_of};
 use crate::goodbye::Goodbye;
 use crate::info::SongInfo;
@@ -50,6 +51,8 @@ pub enum Message {
     Resumed(Resumed),
     /// Reply to INFO.
     SongInfo(SongInfo),
+    /// Reply to SUBSCRIBE.
+    Subscribed(Subscribed),
     /// A song begins on the station's stream.
     TrackChanged(TrackChanged),
     /// A request failed.
@@ -60,6 +63,8 @@ pub enum Message {
     EndOfStream(EndOfStream),
     /// A scan of the library finished.
     LibraryChanged(LibraryChanged),
+    /// A subsystem the client subscribed to changed.
+    Event(Event),
     /// The sender is closing.
     Goodbye(Goodbye),
     /// A kind this version does not know. A request-range kind carries the request id from
@@ -103,11 +108,13 @@ impl Message {
             Message::Paused(_) => Kind::Paused,
             Message::Resumed(_) => Kind::Resumed,
             Message::SongInfo(_) => Kind::SongInfo,
+            Message::Subscribed(_) => Kind::Subscribed,
             Message::TrackChanged(_) => Kind::TrackChanged,
             Message::Error(_) => Kind::Error,
             Message::Audio(_) => Kind::Audio,
             Message::EndOfStream(_) => Kind::EndOfStream,
             Message::LibraryChanged(_) => Kind::LibraryChanged,
+            Message::Event(_) => Kind::Event,
             Message::Goodbye(_) => Kind::Goodbye,
             Message::Unknown { kind, .. } => return Err(*kind),
         })
@@ -133,11 +140,13 @@ impl Message {
             Message::Paused(p) => p.encode_payload(out),
             Message::Resumed(r) => r.encode_payload(out),
             Message::SongInfo(i) => i.encode_payload(out),
+            Message::Subscribed(s) => s.encode_payload(out),
             Message::TrackChanged(t) => t.encode_payload(out),
             Message::Error(e) => e.encode_payload(out),
             Message::Audio(a) => a.encode_payload(out),
             Message::EndOfStream(e) => e.encode_payload(out),
             Message::LibraryChanged(l) => l.encode_payload(out),
+            Message::Event(e) => e.encode_payload(out),
             Message::Goodbye(g) => g.encode_payload(out),
             Message::Unknown { request, .. } => {
                 if let Some(id) = request {
@@ -184,11 +193,13 @@ impl Message {
             Kind::Paused => Message::Paused(Paused::decode(&mut c)?),
             Kind::Resumed => Message::Resumed(Resumed::decode(&mut c)?),
             Kind::SongInfo => Message::SongInfo(SongInfo::decode(&mut c)?),
+            Kind::Subscribed => Message::Subscribed(Subscribed::decode(&mut c)?),
             Kind::TrackChanged => Message::TrackChanged(TrackChanged::decode(&mut c)?),
             Kind::Error => Message::Error(ErrorReply::decode(&mut c)?),
             Kind::Audio => Message::Audio(Audio::decode(&mut c)?),
             Kind::EndOfStream => Message::EndOfStream(EndOfStream::decode(&mut c)?),
             Kind::LibraryChanged => Message::LibraryChanged(LibraryChanged::decode(&mut c)?),
+            Kind::Event => Message::Event(Event::decode(&mut c)?),
             Kind::Goodbye => Message::Goodbye(Goodbye::decode(&mut c)?),
             Kind::Ping
             | Kind::List
@@ -203,7 +214,8 @@ impl Message {
             | Kind::Request
             | Kind::Relay
             | Kind::Info
-            | Kind::Search => {
+            | Kind::Search
+            | Kind::Subscribe => {
                 return Err(c.invalid("request"));
             }
         })

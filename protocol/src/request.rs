@@ -8,11 +8,13 @@
 //! PLAY, REQUEST, INFO:                   | request id (32) | song id (32) |
 //! SEEK:                                  | request id (32) | song id (32) | position ms (32) |
 //! SEARCH:                                | request id (32) | text |
+//! SUBSCRIBE:                             | request id (32) | mask (32) |
 //! ```
 
 use std::fmt;
 
 use crate::error::DecodeError;
+use crate::event::Subsystems;
 use crate::frame::Kind;
 use crate::relay::NodeId;
 use crate::wire::{Cursor, put_text, put_u16, put_u32, put_u64};
@@ -131,6 +133,14 @@ pub enum Request {
         /// Words separated by white space; empty lists every song.
         text: String,
     },
+    /// Asks for an EVENT whenever one of the subsystems in `mask` changes, instead of the
+    /// subsystems asked for before; an empty mask asks for none (RFC §6.1.15).
+    Subscribe {
+        /// Echoed in SUBSCRIBED.
+        id: RequestId,
+        /// The subsystems, one bit each.
+        mask: Subsystems,
+    },
 }
 
 impl Request {
@@ -150,6 +160,7 @@ impl Request {
             | Request::Relay { id, .. }
             | Request::Info { id, .. }
             | Request::Search { id, .. }
+            | Request::Subscribe { id, .. }
             | Request::Play { id, .. } => *id,
         }
     }
@@ -171,6 +182,7 @@ impl Request {
             Request::Relay { .. } => Kind::Relay,
             Request::Info { .. } => Kind::Info,
             Request::Search { .. } => Kind::Search,
+            Request::Subscribe { .. } => Kind::Subscribe,
         }
     }
 
@@ -193,6 +205,9 @@ impl Request {
         if let Request::Search { text, .. } = self {
             put_text(out, text);
         }
+        if let Request::Subscribe { mask, .. } = self {
+            put_u32(out, mask.0);
+        }
     }
 
     /// Decodes the payload of a request kind; `None` for a kind that is not a request.
@@ -214,6 +229,7 @@ impl Request {
             Kind::Request => |id, c| Ok(Request::RequestSong { id, song: SongId(c.u32()?) }),
             Kind::Info => |id, c| Ok(Request::Info { id, song: SongId(c.u32()?) }),
             Kind::Search => |id, c| Ok(Request::Search { id, text: c.text()? }),
+            Kind::Subscribe => |id, c| Ok(Request::Subscribe { id, mask: Subsystems(c.u32()?) }),
             Kind::Relay => |id, c| {
                 let node = NodeId::decode(c)?;
                 Ok(Request::Relay { id, node, port: c.u16()? })

@@ -9,6 +9,7 @@ use jukebox_protocol::{
     MAX_PAYLOAD_LEN, Message, NowPlaying, Paused, Playing, QueueEntry, QueuePage, Queued, Request, RequestId,
     Resumed, Scanning, SongEntry, SongId, Stopped, StreamId, Track, TrackChanged, Tuned, read_message,
 };
+use jukebox_protocol::{Event, Subscribed, Subsystems};
 use jukebox_protocol::{Gapless, Hop, NodeId, Redirect, Relayed, ReplayGain, SongInfo};
 use proptest::prelude::*;
 
@@ -209,13 +210,37 @@ fn info_message() -> impl Strategy<Value = Message> {
     ]
 }
 
+/// An EVENT of any subsystem: the three this version knows, and a newer one (any other
+/// single bit), which decodes as [`Event::Other`].
+fn event() -> impl Strategy<Value = Event> {
+    prop_oneof![
+        any::<u32>().prop_map(|scan| Event::Library { scan }),
+        prop::option::of(1..=u32::MAX).prop_map(|song| Event::StationSong { song: song.map(SongId) }),
+        any::<u32>().prop_map(|waiting| Event::StationQueue { waiting }),
+        (3..32u32, any::<u32>()).prop_map(|(bit, value)| Event::Other { subsystem: 1 << bit, value }),
+    ]
+}
+
+/// SUBSCRIBE, SUBSCRIBED and EVENT (RFC §6.1.15, §6.2.15, §6.3.5).
+fn event_message() -> impl Strategy<Value = Message> {
+    let id = any::<u32>().prop_map(RequestId);
+    prop_oneof![
+        (id.clone(), any::<u32>())
+            .prop_map(|(id, mask)| Message::Request(Request::Subscribe { id, mask: Subsystems(mask) })),
+        (id, any::<u32>())
+            .prop_map(|(id, mask)| Message::Subscribed(Subscribed { id, mask: Subsystems(mask) })),
+        event().prop_map(Message::Event),
+    ]
+}
+
 fn message() -> impl Strategy<Value = Message> {
     prop_oneof![
         3 => core_message(),
         1 => radio_message(),
         1 => relay_message(),
         1 => pause_seek_message(),
-        1 => info_message()
+        1 => info_message(),
+        1 => event_message()
     ]
 }
 
@@ -402,6 +427,36 @@ proptest! {
         bytes[..4].copy_from_slice(&len.to_be_bytes());
         let (decoded, _) = Message::decode_from_slice(&bytes).expect("decodes").expect("whole");
         prop_assert_eq!(decoded, Message::Playing(playing));
+    }
+
+    #[test]
+    fn an_event_is_decoded_whatever_its_value_and_refused_unless_it_names_one_subsystem(
+        subsystem in any::<u32>(),
+        value in any::<u32>(),
+    ) {
+        // A receiver never panics on an EVENT, and reads one bit as one subsystem (RFC §6.3.5).
+        let mut bytes = vec![0, 0, 0, 8, Kind::Event.to_u8(), 0];
+        bytes.extend_from_slice(&subsystem.to_be_bytes());
+        bytes.extend_from_slice(&value.to_be_bytes());
+        match Message::decode_from_slice(&bytes) {
+            Ok(Some((Message::Event(event), 14))) => {
+                prop_assert_eq!(subsystem.count_ones(), 1);
+                prop_assert_eq!(event.subsystem(), Subsystems(subsystem));
+                prop_assert_eq!(event.subsystem().known().is_empty(), matches!(event, Event::Other { .. }));
+                prop_assert_eq!(Message::Event(event).to_bytes().expect("fits"), bytes);
+            }
+            Err(FrameError::Malformed { frame_len: 14, .. }) => prop_assert_ne!(subsystem.count_ones(), 1),
+            other => prop_assert!(false, "unexpected {:?}", other),
+        }
+    }
+
+    #[test]
+    fn a_mask_grants_only_what_this_version_knows(mask in any::<u32>()) {
+        let known = Subsystems(mask).known();
+        prop_assert!(Subsystems::KNOWN.contains(known));
+        prop_assert!(Subsystems(mask).contains(known));
+        prop_assert_eq!(known.iter().fold(Subsystems::NONE, |all, one| all | one), known);
+        prop_assert!(known.iter().all(|one| one.name().is_some()));
     }
 
     #[test]

@@ -37,6 +37,10 @@
 //!     ▲ a better upstream            while none comes)
 //!  relay-probe: tries earlier --relay upstreams every 5 s
 //!
+//!  the station's changes (a song on the air: its clock; a request: a reader; a request picked
+//!  or skipped: its encoder) ──"the station changed", bounded(1)──▶ each writer whose client
+//!  SUBSCRIBEd to the station (radio::Pulse); the writer reads the newest counts, as for scans
+//!
 //!  HTTP (with_http)┌──────────────────────────────────────┐
 //!  TcpListener ──▶ │ http-acceptor: mio loop over the     │  over http::DEFAULT_MAX_CONNECTIONS
 //!                  │ listener and a waker (stop)          │  live: writes 503 itself, without
@@ -71,6 +75,11 @@
 //!   PLAYING/STOPPED, no audio of an old stream can follow those replies (RFC §7.4); because
 //!   it looks for work before every write of audio, and one write carries at most
 //!   `MAX_WRITE_AUDIO`, a reply waits behind at most one write.
+//! - EVENTs (SUBSCRIBE) are made by the writer when a scan's or the station's wake-up comes:
+//!   it reads the newest counts of changes and tells what its client has not heard of
+//!   (`native::events`); nothing is queued per change, so a client that does not read costs
+//!   one waiting wake-up of each kind. Only writers whose client subscribed to the station
+//!   listen to it.
 //! - The writer encodes LIST pages itself, page by page, from the library snapshot the reader
 //!   took when it read the LIST; for a SEARCH, from references to the snapshot's songs that
 //!   match. INFO is answered by the reader from the snapshot alone: the scan found every

@@ -154,3 +154,31 @@ fn the_info_and_search_examples_are_what_the_server_sends() {
         assert_eq!(exchange(&mut client, &pair[0], pair[1].len()), pair[1], "example {block} of 11.12");
     }
 }
+
+#[test]
+fn the_subscribe_example_is_what_the_server_sends_and_its_events_are_what_the_text_says() {
+    use jukebox_protocol::{Event, Message, SongId};
+    let heading = "### 11.13. SUBSCRIBE, SUBSCRIBED and EVENT";
+    // The reply grants what a server with a station has: answered by the real server.
+    let dir = two_sample_songs();
+    let catalog = jukebox_server::Catalog::scanned(dir.path()).unwrap();
+    let server = jukebox_server::Server::bind("127.0.0.1:0".parse().unwrap(), catalog)
+        .unwrap()
+        .with_radio()
+        .unwrap()
+        .spawn();
+    let mut client = Client::connect(server.addr);
+    let pair = dumps(heading, 0);
+    assert_eq!(exchange(&mut client, &pair[0], pair[1].len()), pair[1]);
+    // The EVENTs depend on when they happened: each dump is the encoding of what the text says.
+    let expected = [
+        Event::StationSong { song: Some(SongId(1)) },
+        Event::StationQueue { waiting: 1 },
+        Event::Library { scan: 2 },
+    ];
+    let events = dumps(heading, 1);
+    assert_eq!(events.len(), expected.len());
+    for (dump, event) in events.iter().zip(expected) {
+        assert_eq!(dump, &Message::Event(event).to_bytes().unwrap(), "{event:?}");
+    }
+}

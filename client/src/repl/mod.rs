@@ -247,6 +247,11 @@ impl Session {
                     None => thread::sleep(duration),
                 },
             },
+            Command::Idle(wanted) => {
+                let interrupted = || self.interrupt.as_ref().is_some_and(|i| i.take());
+                let connection = self.link.connection()?;
+                crate::idle::at_prompt(&connection, wanted, interrupted, out)?;
+            }
             Command::Wait if self.playback.status().paused => {
                 let _ = writeln!(out, "wait: playback is paused, so nothing ends; resume first.");
                 self.print_events(out);

@@ -2,7 +2,9 @@
 //! without I/O: the reader thread calls [`dispatch`] and carries the decision out.
 
 use jukebox_protocol::frame::{Class, Kind, KindName};
-use jukebox_protocol::{ErrorCode, ErrorReply, Goodbye, Message, NodeId, Request, RequestId, SongId};
+use jukebox_protocol::{
+    ErrorCode, ErrorReply, Goodbye, Message, NodeId, Request, RequestId, SongId, Subsystems,
+};
 
 use crate::library::{Library, Song};
 
@@ -85,6 +87,13 @@ pub enum Dispatch {
         /// Where it serves its own relays, at the connection's source address.
         port: u16,
     },
+    /// Tell the client of changes to these subsystems from now on (RFC §6.1.15).
+    Subscribe {
+        /// The SUBSCRIBE's id.
+        id: RequestId,
+        /// The subsystems asked for, known to this version or not.
+        mask: Subsystems,
+    },
     /// A connection-level kind from a newer version (0xC0-0xFE): skipped (RFC §5.2).
     Ignore,
     /// The client is closing.
@@ -133,6 +142,7 @@ fn answer(request: Request, library: &Library) -> Dispatch {
         Request::RequestSong { id, song } => Dispatch::RequestSong { id, song },
         Request::Relay { id, node, port } => Dispatch::Relay { id, node, port },
         Request::Search { id, text } => Dispatch::Search { id, text },
+        Request::Subscribe { id, mask } => Dispatch::Subscribe { id, mask },
         // INFO is answered from what the scan found: no file is read (RFC §6.1.13).
         Request::Info { id, song } => match library.get(song) {
             Some(found) => match found.info(id) {
@@ -232,6 +242,18 @@ mod tests {
         assert_eq!(dispatch(kind, &bytes, &library), Dispatch::Pause { id: RequestId(9) });
         let (kind, bytes) = payload(Message::Request(Request::Resume { id: RequestId(10) }));
         assert_eq!(dispatch(kind, &bytes, &library), Dispatch::Resume { id: RequestId(10) });
+        // Bits this version does not know go to the writer as sent: it grants what it has.
+        let subscribe = Request::Subscribe { id: RequestId(12), mask: Subsystems(0x8000_0003) };
+        let (kind, bytes) = payload(Message::Request(subscribe));
+        assert_eq!(
+            dispatch(kind, &bytes, &library),
+            Dispatch::Subscribe { id: RequestId(12), mask: Subsystems(0x8000_0003) }
+        );
+        // A SUBSCRIBE without its mask is malformed, and keeps its id.
+        assert_eq!(
+            error_of(dispatch(Kind::Subscribe.to_u8(), &[0, 0, 0, 13, 0, 0], &library)),
+            (RequestId(13), ErrorCode::MalformedRequest)
+        );
         // A SEEK cut short keeps its request id.
         assert_eq!(
             error_of(dispatch(0x07, &[0, 0, 0, 11, 0, 0, 0, 1], &library)),

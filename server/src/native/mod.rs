@@ -6,11 +6,13 @@
 //! - [`reader`]: the reader thread: frames in, work for the writer out.
 //! - [`dispatch`]: what each frame asks for, decided without I/O.
 //! - [`session`]: the writer's state machine: streams, pacing, what goes on the wire.
+//! - [`events`]: what a connection subscribed to, and the EVENTs it is owed (sans-IO).
 //! - [`writer`]: the writer thread: the only code that writes to a client's socket.
 //! - [`ending`]: why a connection ended, and how it is closed.
 
 pub mod dispatch;
 pub mod ending;
+pub mod events;
 pub mod handshake;
 pub mod reader;
 pub mod session;

@@ -23,6 +23,7 @@ use crate::library::song::{SeekError, SeekPoint};
 use crate::library::{Song, duration_ms};
 use crate::native::dispatch::{Dispatch, PlayBudget, dispatch};
 use crate::native::ending::Ending;
+use crate::native::events::Snapshot;
 use crate::native::session::Work;
 use crate::radio::{RelayRefusal, Requester, Via};
 
@@ -194,6 +195,9 @@ pub(crate) fn read_loop(
                 }
                 Err(refused) => Work::Reply(error(id, refused.code, &refused.message)),
             },
+            Dispatch::Subscribe { id, mask } => {
+                Work::Subscribe { id, mask, at: Snapshot::read(shared.catalog.results(), &shared.station) }
+            }
             Dispatch::Ignore => continue,
             Dispatch::Closing(goodbye) => return Ending::ClientGoodbye(goodbye),
         };

@@ -12,11 +12,13 @@ use crossbeam_channel::TryRecvError;
 use jukebox_protocol::mp3;
 use jukebox_protocol::{
     EndOfStream, ErrorCode, ErrorReply, Goodbye, Hop, LibraryChanged, Message, NodeId, Paused, Playing,
-    QueuePage, Relayed, RequestId, Resumed, Scanning, SongId, Stopped, StreamId, TrackChanged, Tuned,
+    QueuePage, Relayed, RequestId, Resumed, Scanning, SongId, Stopped, StreamId, Subscribed, Subsystems,
+    TrackChanged, Tuned,
 };
 
 use crate::library::song::{LoadedSong, SeekPoint};
 use crate::library::{Library, ScanResults};
+use crate::native::events::{Snapshot, Subscriber};
 use crate::radio::{Chunk, Cushion, QueueView, Slice, Tuning, WRITE_EVERY};
 use crate::relay::tree::ChildGuard;
 
@@ -136,6 +138,16 @@ pub enum Work {
         id: RequestId,
         /// The queue.
         view: QueueView,
+    },
+    /// From now on, tell the client of changes to the subsystems of `mask` that the server
+    /// has, with EVENTs, and reply SUBSCRIBED (RFC §6.1.15).
+    Subscribe {
+        /// The SUBSCRIBE's id.
+        id: RequestId,
+        /// The subsystems asked for.
+        mask: Subsystems,
+        /// What the server could tell when the SUBSCRIBE was read: later changes are news.
+        at: Snapshot,
     },
     /// Send GOODBYE and close.
     Goodbye(Goodbye),
@@ -358,6 +370,8 @@ pub struct Session {
     latest_scan: Option<LibraryChanged>,
     /// The number of the newest scan that changed something that this connection has seen.
     seen_change: u32,
+    /// What the client subscribed to, and which changes it has been told of (RFC §6.3.5).
+    subscriber: Subscriber,
 }
 
 impl Session {
@@ -446,7 +460,28 @@ impl Session {
                     .map(Message::QueuePage)
                     .collect(),
             ),
+            Work::Subscribe { id, mask, at } => {
+                let mask = self.subscriber.subscribe(mask, &at);
+                Outgoing::Frame(Message::Subscribed(Subscribed { id, mask }))
+            }
             Work::Goodbye(goodbye) => Outgoing::Close(goodbye),
+        }
+    }
+
+    /// The subsystems the client subscribed to (and the server has): the writer listens for
+    /// the station's wake-ups only when one of the station's is among them.
+    pub fn subscribed(&self) -> Subsystems {
+        self.subscriber.mask()
+    }
+
+    /// The EVENTs owed now that the server is as `now` says (RFC §6.3.5): at most one per
+    /// subscribed subsystem that changed since the client was last told, with its newest value.
+    pub fn notice(&mut self, now: &Snapshot) -> Outgoing {
+        let mut events: Vec<Message> = self.subscriber.changes(now).into_iter().map(Message::Event).collect();
+        match events.len() {
+            0 => Outgoing::Nothing,
+            1 => Outgoing::Frame(events.remove(0)),
+            _ => Outgoing::Frames(events),
         }
     }
 
@@ -1272,6 +1307,43 @@ mod tests {
         assert!(
             matches!(session.scan_finished(busy), Outgoing::Frame(Message::LibraryChanged(m)) if m == busy)
         );
+    }
+
+    #[test]
+    fn a_subscribe_is_answered_with_what_was_granted_and_later_changes_are_events() {
+        use crate::native::events::Snapshot;
+        use crate::radio::Changes;
+        use jukebox_protocol::{Event, Subsystems};
+        let relay = |library: u32, songs: u64| Snapshot {
+            offered: Subsystems::LIBRARY | Subsystems::STATION_SONG,
+            library,
+            station: Changes { songs, on_air: Some(SongId(4)), queue: 0, waiting: 0 },
+        };
+        let mut session = Session::default();
+        assert!(session.subscribed().is_empty());
+        assert!(matches!(session.notice(&relay(2, 2)), Outgoing::Nothing), "nothing asked, nothing told");
+        let work = Work::Subscribe { id: RequestId(7), mask: Subsystems(0xFF), at: relay(2, 2) };
+        match session.apply(work, Instant::now()) {
+            Outgoing::Frame(Message::Subscribed(s)) => {
+                assert_eq!((s.id, s.mask), (RequestId(7), Subsystems::LIBRARY | Subsystems::STATION_SONG))
+            }
+            other => panic!("expected SUBSCRIBED, got {other:?}"),
+        }
+        assert!(matches!(session.notice(&relay(2, 2)), Outgoing::Nothing));
+        assert!(matches!(
+            session.notice(&relay(2, 3)),
+            Outgoing::Frame(Message::Event(Event::StationSong { song: Some(SongId(4)) }))
+        ));
+        match session.notice(&relay(3, 9)) {
+            Outgoing::Frames(frames) => assert_eq!(
+                frames,
+                [
+                    Message::Event(Event::Library { scan: 3 }),
+                    Message::Event(Event::StationSong { song: Some(SongId(4)) })
+                ]
+            ),
+            other => panic!("two EVENTs, got {other:?}"),
+        }
     }
 
     #[test]

@@ -2,9 +2,14 @@
 //! handshake. It carries out what the [`Session`] decides: replies first, then at most one
 //! write of audio, then replies again, so a reply waits behind at most one write of audio
 //! (RFC §7.4 rule 5). It blocks only in `write` (bounded by [`WRITE_TIMEOUT`]), in
-//! `select!` over the reader's work, the shutdown signal, the library's scan results and the
-//! next chunk's deadline, and in reading one batch of a song that streams from disk
-//! (`Writer::write_batch`).
+//! `select!` over the reader's work, the shutdown signal, the library's scan results, the
+//! station's changes (only while its client subscribed to them) and the next chunk's deadline,
+//! and in reading one batch of a song that streams from disk (`Writer::write_batch`).
+//!
+//! EVENTs (RFC §6.3.5) are made where LIBRARY_CHANGED is: when a wake-up says that scans
+//! finished or the station changed, the writer reads the newest state and the [`Session`]
+//! decides what its client has not been told. At most one wake-up of each kind waits for a
+//! connection, so a client that does not read costs nothing more while its writer is blocked.
 //!
 //! What a connection holds for audio: an `Arc` of its song, shared with every listener and
 //! counted once in the song cache's budget; and, while it writes a batch of a song on disk,
@@ -18,11 +23,13 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, TryRecvError, select};
 use jukebox_protocol::{
-    AUDIO_HEAD_LEN, Goodbye, GoodbyeReason, ListPage, Message, RequestId, SongEntry, audio_frame_head,
+    AUDIO_HEAD_LEN, Goodbye, GoodbyeReason, ListPage, Message, RequestId, SongEntry, Subsystems,
+    audio_frame_head,
 };
 use tracing::warn;
 
 use crate::library::song::Audio;
+use crate::native::events::Snapshot;
 use crate::native::session::{Batch, Next, Outgoing, RadioBatch, RadioItem, Session, Work};
 use crate::net::write_all_vectored;
 
@@ -48,7 +55,7 @@ pub struct Signals {
     pub shutdown: Receiver<()>,
     /// A wake-up when scans of the library have finished, and where their results are.
     pub scans: crate::library::catalog::Subscription,
-    /// The station, to count the radio bytes sent.
+    /// The station, to count the radio bytes sent, and to hear of its changes.
     pub station: crate::radio::Station,
 }
 
@@ -58,8 +65,14 @@ pub struct Signals {
 pub fn write_loop(socket: &TcpStream, work: &Receiver<Work>, signals: &Signals) -> io::Result<()> {
     let mut session = Session::default();
     session.scans_seen(signals.scans.results());
-    let mut writer =
-        Writer { socket, session, buf: Vec::new(), audio: Vec::new(), station: &signals.station };
+    let mut writer = Writer {
+        socket,
+        session,
+        buf: Vec::new(),
+        audio: Vec::new(),
+        station: &signals.station,
+        pulse: None,
+    };
     let result = writer.run(work, signals);
     let how = if matches!(result, Ok(WriterEnd::SaidGoodbye)) { Shutdown::Write } else { Shutdown::Both };
     let _ = socket.shutdown(how);
@@ -74,6 +87,9 @@ struct Writer<'a> {
     /// The data of one batch of a song on disk, while it is written; empty otherwise.
     audio: Vec<u8>,
     station: &'a crate::radio::Station,
+    /// The station's wake-ups, while the client subscribed to its changes: a connection that
+    /// did not subscribe takes no place among the station's subscribers.
+    pulse: Option<crate::radio::Pulse>,
 }
 
 impl Writer<'_> {
@@ -83,8 +99,7 @@ impl Writer<'_> {
             // Replies first: everything the reader has decided so far.
             match work.try_recv() {
                 Ok(item) => {
-                    let outgoing = self.session.apply(item, Instant::now());
-                    if let Some(end) = self.send(outgoing)? {
+                    if let Some(end) = self.apply(item, signals)? {
                         return Ok(end);
                     }
                     continue;
@@ -109,6 +124,7 @@ impl Writer<'_> {
             let timeout = wait_until.map_or(IDLE_WAKE, |at| at.saturating_duration_since(Instant::now()));
             // A relay is written each chunk as it goes on the air.
             let feed = self.session.relay_feed().unwrap_or_else(crossbeam_channel::never);
+            let pulses = self.pulse.as_ref().map_or_else(crossbeam_channel::never, |p| p.wakes().clone());
             select! {
                 recv(feed) -> chunk => {
                     // A closed feed (the station stopped) is noticed by the session's next turn.
@@ -118,8 +134,7 @@ impl Writer<'_> {
                 }
                 recv(work) -> item => {
                     let Ok(item) = item else { return Ok(WriterEnd::ReaderGone) };
-                    let outgoing = self.session.apply(item, Instant::now());
-                    if let Some(end) = self.send(outgoing)? {
+                    if let Some(end) = self.apply(item, signals)? {
                         return Ok(end);
                     }
                 }
@@ -127,9 +142,16 @@ impl Writer<'_> {
                     Ok(()) => {
                         let outgoing = self.session.scans_finished(signals.scans.results());
                         self.send(outgoing)?;
+                        self.send_events(signals)?;
                     }
                     // The catalog is gone: no more scans, and no busy loop on a closed channel.
                     Err(_) => scans = crossbeam_channel::never(),
+                },
+                recv(pulses) -> woken => match woken {
+                    Ok(()) => self.send_events(signals)?,
+                    // The station outlives every writer; were it gone, no busy loop on a closed
+                    // channel: it has nothing more to tell.
+                    Err(_) => self.pulse = None,
                 },
                 recv(signals.shutdown) -> _ => {
                     let goodbye = Goodbye {
@@ -141,6 +163,39 @@ impl Writer<'_> {
                 default(timeout) => {}
             }
         }
+    }
+
+    /// Carries out one piece of the reader's work; `Some` when the connection is over. After a
+    /// SUBSCRIBE, the writer listens for the station's changes if they were asked for (and no
+    /// more if not), then tells of what changed since the reader read it.
+    fn apply(&mut self, item: Work, signals: &Signals) -> io::Result<Option<WriterEnd>> {
+        let subscribing = matches!(item, Work::Subscribe { .. });
+        let outgoing = self.session.apply(item, Instant::now());
+        if let Some(end) = self.send(outgoing)? {
+            return Ok(Some(end));
+        }
+        if subscribing {
+            let station = Subsystems::STATION_SONG | Subsystems::STATION_QUEUE;
+            let wanted = self.session.subscribed().intersects(station);
+            // Listening before reading the state: a change after the read wakes the writer.
+            match (&self.pulse, wanted) {
+                (None, true) => self.pulse = Some(signals.station.pulse()),
+                (Some(_), false) => self.pulse = None,
+                _ => {}
+            }
+            self.send_events(signals)?;
+        }
+        Ok(None)
+    }
+
+    /// Sends the EVENTs the client is owed now, if it subscribed to any (RFC §6.3.5).
+    fn send_events(&mut self, signals: &Signals) -> io::Result<()> {
+        if self.session.subscribed().is_empty() {
+            return Ok(());
+        }
+        let now = Snapshot::read(signals.scans.results(), &signals.station);
+        let outgoing = self.session.notice(&now);
+        self.send(outgoing).map(|_| ())
     }
 
     /// Puts `outgoing` on the wire; `Some` when the connection is over.

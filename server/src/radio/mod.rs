@@ -99,6 +99,48 @@ pub const LAG_LIMIT: Duration = Duration::from_secs(8);
 /// Events a subscriber (a web page's event stream) may have waiting before it misses some.
 const EVENT_QUEUE: usize = 64;
 
+/// A connection's wake-ups from the station, for its EVENTs (RFC §6.3.5): a message means that
+/// the station has changed since the last one was received, and [`Station::changes`] says how.
+/// At most one waits, however many changes a busy writer has not looked at, so a client that
+/// does not read costs the station nothing. Dropping it unsubscribes.
+#[derive(Debug)]
+pub struct Pulse {
+    wakes: Receiver<()>,
+    id: u64,
+    inner: std::sync::Weak<Inner>,
+}
+
+impl Pulse {
+    /// A message here means the station has changed since the last one was received.
+    pub fn wakes(&self) -> &Receiver<()> {
+        &self.wakes
+    }
+}
+
+impl Drop for Pulse {
+    fn drop(&mut self) {
+        if let Some(inner) = self.inner.upgrade() {
+            lock(&inner.pulses).remove(&self.id);
+        }
+    }
+}
+
+/// The station's changes, counted, for the EVENTs of subscribed connections (RFC §6.3.5): a
+/// connection compares the counts with those of the last changes it told its client of, so
+/// however many happened while it could not send, it tells of each kind once, with the newest
+/// value.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Changes {
+    /// Songs that went on the air, and times the station went off it, since it started.
+    pub songs: u64,
+    /// The song on the air now; `None` off the air.
+    pub on_air: Option<SongId>,
+    /// Changes of the queue of requests since the station started.
+    pub queue: u64,
+    /// Requested songs waiting now, as QUEUE lists them.
+    pub waiting: u32,
+}
+
 /// A subscription to the station's events: [`Watch::events`] until dropped, when the station
 /// forgets it (so watchers that come and go, a page's event streams, leave nothing behind).
 #[derive(Debug)]
@@ -152,6 +194,8 @@ pub enum Event {
     TrackChanged(Arc<Airing>),
     /// A request joined the queue, or the queue moved.
     QueueChanged,
+    /// The station went off the air: its library is empty.
+    OffAir,
     /// A song's turn came and it could not be played.
     Skipped {
         /// The song.
@@ -217,6 +261,10 @@ struct Program {
     live_ms: u64,
     /// When the newest chunk went on the air, and its station time: the station's clock.
     aired: Option<(Instant, u64)>,
+    /// Songs that went on the air, and times the station went off it ([`Changes::songs`]).
+    song_changes: u64,
+    /// Changes of the requests waiting ([`Changes::queue`]).
+    queue_changes: u64,
 }
 
 impl Program {
@@ -224,6 +272,23 @@ impl Program {
     fn busy(&self, song: SongId) -> bool {
         self.on_air.as_ref().is_some_and(|a| a.track.song == song)
             || self.upcoming.iter().any(|u| u.song == song)
+    }
+
+    /// Requested songs waiting, as QUEUE lists them: those on their way to the air, then the
+    /// queue's.
+    fn waiting(&self) -> usize {
+        self.upcoming.iter().filter(|u| u.requester.is_some()).count() + self.requests.len()
+    }
+
+    /// Makes `change` and counts it as a change of the queue if the number of requests waiting
+    /// is not what it was (each change either adds requests or drops some); returns whether
+    /// it was.
+    fn change_queue(&mut self, change: impl FnOnce(&mut Program)) -> bool {
+        let before = self.waiting();
+        change(self);
+        let changed = self.waiting() != before;
+        self.queue_changes += u64::from(changed);
+        changed
     }
 }
 
@@ -256,6 +321,9 @@ struct Inner {
     catalog: Arc<Catalog>,
     /// Event feeds by watcher number; a [`Watch`] removes its own when it is dropped.
     watchers: Mutex<std::collections::HashMap<u64, Sender<Event>>>,
+    /// Wake-ups of subscribed connections by number (bounded(1) each); a [`Pulse`] removes
+    /// its own when it is dropped.
+    pulses: Mutex<std::collections::HashMap<u64, Sender<()>>>,
     next_watcher: AtomicU64,
     started: Instant,
     /// Radio bytes handed to listeners' sockets, for the status page.
@@ -303,6 +371,7 @@ impl Station {
                 program: Mutex::default(),
                 catalog,
                 watchers: Mutex::default(),
+                pulses: Mutex::default(),
                 next_watcher: AtomicU64::new(0),
                 started: Instant::now(),
                 sent: AtomicU64::new(0),
@@ -368,6 +437,11 @@ impl Station {
         self.inner.source == Source::Relay
     }
 
+    /// Whether the server runs a station at all (one that relays included), on the air or not.
+    pub fn runs(&self) -> bool {
+        self.inner.source != Source::Off
+    }
+
     /// This server's place in the tree of relays.
     pub fn tree(&self) -> &Arc<Tree> {
         &self.inner.tree
@@ -424,6 +498,7 @@ impl Station {
         {
             picked.requester = Some(requester);
             program.requests.served(requester);
+            program.queue_changes += 1;
             drop(program);
             self.notify(Event::QueueChanged);
             return Ok(Accepted { track, place: u32::try_from(ahead + 1).unwrap_or(u32::MAX) });
@@ -436,6 +511,7 @@ impl Station {
         match requests.push(requester, song, busy, elsewhere) {
             Ok(place) => {
                 let place = place + ahead;
+                program.queue_changes += 1;
                 drop(program);
                 self.notify(Event::QueueChanged);
                 Ok(Accepted { track, place: u32::try_from(place).unwrap_or(u32::MAX) })
@@ -477,6 +553,26 @@ impl Station {
             })
             .collect();
         QueueView { now, now_album, entries }
+    }
+
+    /// What has changed since the station started, for EVENTs (RFC §6.3.5).
+    pub fn changes(&self) -> Changes {
+        let program = self.program();
+        Changes {
+            songs: program.song_changes,
+            on_air: program.on_air.as_ref().map(|airing| airing.track.song),
+            queue: program.queue_changes,
+            waiting: u32::try_from(program.waiting()).unwrap_or(u32::MAX),
+        }
+    }
+
+    /// Wake-ups whenever the station changes, until the [`Pulse`] is dropped: for a connection
+    /// that subscribed to the station's EVENTs.
+    pub fn pulse(&self) -> Pulse {
+        let (tx, wakes) = crossbeam_channel::bounded(1);
+        let id = self.inner.next_watcher.fetch_add(1, Ordering::Relaxed);
+        lock(&self.inner.pulses).insert(id, tx);
+        Pulse { wakes, id, inner: Arc::downgrade(&self.inner) }
     }
 
     /// A feed of the station's [`Event`]s, until the [`Watch`] is dropped. A watcher that
@@ -522,7 +618,9 @@ impl Station {
             let changed = program.on_air.as_ref().is_none_or(|a| a.seq != newest.seq);
             if changed {
                 program.on_air = Some(Arc::clone(newest));
-                program.upcoming.retain(|u| u.seq > newest.seq);
+                program.song_changes += 1;
+                // A requested song that goes on the air leaves the queue.
+                program.change_queue(|p| p.upcoming.retain(|u| u.seq > newest.seq));
             }
             changed.then(|| Arc::clone(newest))
         };
@@ -537,10 +635,36 @@ impl Station {
         }
     }
 
+    /// The station is off the air (its library is empty): the song on the air is no more.
+    /// Returns whether it was on the air until now.
+    pub(crate) fn off_air(&self) -> bool {
+        let was = {
+            let mut program = self.program();
+            let was = program.on_air.take().is_some();
+            program.song_changes += u64::from(was);
+            was
+        };
+        if was {
+            self.notify(Event::OffAir);
+        }
+        was
+    }
+
+    /// A song whose turn came could not be played: it is not on its way to the air any more.
+    pub(crate) fn skipped(&self, seq: u64, event: Event) {
+        self.program().change_queue(|p| p.upcoming.retain(|u| u.seq != seq));
+        self.notify(event);
+    }
+
+    /// Tells the watchers, and wakes the subscribed connections, which read the changes
+    /// themselves ([`Station::changes`]): a wake-up already waiting stands for this one too.
     fn notify(&self, event: Event) {
         for watcher in lock(&self.inner.watchers).values() {
             // A watcher that is behind misses this one (see `watch`).
             let _ = watcher.try_send(event.clone());
+        }
+        for pulse in lock(&self.inner.pulses).values() {
+            let _ = pulse.try_send(());
         }
     }
 
@@ -567,6 +691,41 @@ pub fn samples_to_ms(samples: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_subscriber_that_does_not_look_holds_one_wake_up_and_reads_the_newest_changes() {
+        let station = Station::new(Catalog::without_folder(), Source::Library, Tree::new(None));
+        let pulse = station.pulse();
+        let silent = |seq: u64| {
+            let track = Track {
+                song: SongId(seq as u32),
+                duration_ms: 1,
+                title: String::new(),
+                artist: String::new(),
+            };
+            Arc::new(Airing { seq, track, album: String::new(), start_ms: seq })
+        };
+        for seq in 1..=1000 {
+            let airing = silent(seq);
+            let chunk = Chunk {
+                position_ms: seq,
+                duration: Duration::from_millis(1),
+                data: Arc::from(Vec::new()),
+                airing: Arc::clone(&airing),
+                starts: Some(airing),
+            };
+            station.air(Arc::new(chunk), Instant::now());
+        }
+        // A thousand songs went on the air while the connection did not look: one wake-up
+        // waits, and the changes it reads say a thousand, and which song is on the air now.
+        assert_eq!(pulse.wakes().len(), 1);
+        let changes = station.changes();
+        assert_eq!((changes.songs, changes.on_air, changes.queue), (1000, Some(SongId(1000)), 0));
+        assert!(station.off_air());
+        assert_eq!((station.changes().songs, station.changes().on_air), (1001, None));
+        drop(pulse);
+        assert!(lock(&station.inner.pulses).is_empty(), "a subscriber that leaves leaves nothing");
+    }
 
     #[test]
     fn a_listener_with_a_full_cushion_is_written_every_write_every_and_a_short_one_sooner() {

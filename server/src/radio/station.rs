@@ -138,12 +138,10 @@ impl Encoding {
                     } else {
                         debug!("station: skipped {}: {reason}", crate::library::scan::show(&song.rel));
                     }
-                    self.station.program().upcoming.retain(|u| u.seq != seq);
-                    self.station.notify(Event::Skipped {
-                        song: song.id,
-                        title: song.tags.title.clone(),
-                        reason,
-                    });
+                    self.station.skipped(
+                        seq,
+                        Event::Skipped { song: song.id, title: song.tags.title.clone(), reason },
+                    );
                     failures = failures.saturating_add(1);
                     let pause = SKIP_PAUSE.saturating_mul(failures.min(MAX_SKIP_PAUSES));
                     let _ = scans.wakes().recv_timeout(pause);
@@ -159,7 +157,7 @@ impl Encoding {
     fn next_song(&mut self) -> Option<(Song, u64)> {
         let library = self.station.inner.catalog.current();
         let mut program = self.station.program();
-        program.requests.retain(|id| library.get(id).is_some());
+        let dropped = program.change_queue(|p| p.requests.retain(|id| library.get(id).is_some()));
         let (id, requester) = match program.requests.pop() {
             Some((requester, id)) => {
                 self.shuffle.played(id);
@@ -180,7 +178,7 @@ impl Encoding {
         self.seq += 1;
         program.upcoming.push_back(Upcoming { seq: self.seq, song: id, requester });
         drop(program);
-        if requester.is_some() {
+        if requester.is_some() || dropped {
             self.station.notify(Event::QueueChanged);
         }
         Some((song, self.seq))
@@ -307,7 +305,7 @@ fn run_clock(station: Station, chunks: Receiver<Chunk>) {
             Ok(chunk) => chunk,
             Err(RecvTimeoutError::Timeout) => {
                 if station.inner.catalog.current().is_empty() {
-                    if station.program().on_air.take().is_some() {
+                    if station.off_air() {
                         info!("station: off the air: the library is empty");
                     }
                     station.inner.hub.close_all();
