@@ -138,6 +138,7 @@ fn text_from_the_server_cannot_drive_the_terminal() {
                 title: nasty("playing"),
                 artist: nasty("by"),
                 start_ms: 0,
+                gain: Default::default(),
             };
             peer.send(&Message::Playing(playing));
             let warning =

@@ -248,6 +248,7 @@ fn a_server_that_stops_answering_is_given_up_on() {
             title: "Morning Scale".into(),
             artist: String::new(),
             start_ms: 0,
+            gain: Default::default(),
         };
         peer.send(&Message::Playing(playing));
         peer.socket.write_all(&audio_frame_head(StreamId(1), 0, 0, data.len()).unwrap()).unwrap();
@@ -298,6 +299,7 @@ fn song_lengths_are_rounded_to_the_nearest_second() {
             title: "song 1".into(),
             artist: String::new(),
             start_ms: 0,
+            gain: Default::default(),
         };
         peer.send(&Message::Playing(playing));
         peer.drain();

@@ -222,6 +222,7 @@ fn ctrl_c_ends_a_script_with_goodbye_and_status_130() {
             title: "endless".into(),
             artist: String::new(),
             start_ms: 0,
+            gain: Default::default(),
         };
         peer.send(&Message::Playing(playing));
         let _ = goodbye_tx.send(peer.drain());

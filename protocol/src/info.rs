@@ -64,6 +64,43 @@ impl ReplayGain {
             || self.album_gain.is_some()
             || self.album_peak.is_some()
     }
+
+    /// Its bits of a Known byte (SONG_INFO's, PLAYING's).
+    pub(crate) fn known(&self) -> u8 {
+        [
+            (self.track_gain.is_some(), KNOWN_TRACK_GAIN),
+            (self.track_peak.is_some(), KNOWN_TRACK_PEAK),
+            (self.album_gain.is_some(), KNOWN_ALBUM_GAIN),
+            (self.album_peak.is_some(), KNOWN_ALBUM_PEAK),
+            (self.from_lame && self.is_known(), KNOWN_GAIN_FROM_LAME),
+        ]
+        .iter()
+        .filter(|(on, _)| *on)
+        .fold(0, |known, (_, bit)| known | bit)
+    }
+
+    /// The four values, in wire order; a value not known goes out as 0 (RFC §6.2.14).
+    pub(crate) fn encode_values(&self, out: &mut Vec<u8>) {
+        put_u32(out, self.track_gain.unwrap_or(0) as u32);
+        put_u32(out, self.track_peak.unwrap_or(0));
+        put_u32(out, self.album_gain.unwrap_or(0) as u32);
+        put_u32(out, self.album_peak.unwrap_or(0));
+    }
+
+    /// The four values that follow, known as the `known` byte says.
+    pub(crate) fn decode_values(known: u8, c: &mut Cursor<'_>) -> Result<ReplayGain, DecodeError> {
+        let (track_gain, track_peak, album_gain, album_peak) = (c.u32()?, c.u32()?, c.u32()?, c.u32()?);
+        let has = |bit: u8| known & bit != 0;
+        let mut gain = ReplayGain {
+            track_gain: has(KNOWN_TRACK_GAIN).then_some(track_gain as i32),
+            track_peak: has(KNOWN_TRACK_PEAK).then_some(track_peak),
+            album_gain: has(KNOWN_ALBUM_GAIN).then_some(album_gain as i32),
+            album_peak: has(KNOWN_ALBUM_PEAK).then_some(album_peak),
+            from_lame: false,
+        };
+        gain.from_lame = has(KNOWN_GAIN_FROM_LAME) && gain.is_known();
+        Ok(gain)
+    }
 }
 
 /// Reply to INFO: what the server knows about one song (RFC §6.2.14). Numbers it does not know
@@ -111,22 +148,11 @@ pub struct SongInfo {
 impl SongInfo {
     /// The Known byte: which of the optional numbers hold a value.
     pub fn known(&self) -> u8 {
-        let g = &self.gain;
-        [
-            (self.gapless.is_some(), KNOWN_GAPLESS),
-            (g.track_gain.is_some(), KNOWN_TRACK_GAIN),
-            (g.track_peak.is_some(), KNOWN_TRACK_PEAK),
-            (g.album_gain.is_some(), KNOWN_ALBUM_GAIN),
-            (g.album_peak.is_some(), KNOWN_ALBUM_PEAK),
-            (g.from_lame && g.is_known(), KNOWN_GAIN_FROM_LAME),
-        ]
-        .iter()
-        .filter(|(on, _)| *on)
-        .fold(0, |known, (_, bit)| known | bit)
+        let gapless = if self.gapless.is_some() { KNOWN_GAPLESS } else { 0 };
+        gapless | self.gain.known()
     }
 
     pub(crate) fn encode_payload(&self, out: &mut Vec<u8>) {
-        let g = &self.gain;
         let gapless = self.gapless.unwrap_or_default();
         put_u32(out, self.id.0);
         put_u32(out, self.song.0);
@@ -142,11 +168,7 @@ impl SongInfo {
         put_u16(out, self.track);
         put_u16(out, self.track_total);
         put_u16(out, self.year);
-        // A value not known goes out as 0 (RFC §6.2.14).
-        put_u32(out, g.track_gain.unwrap_or(0) as u32);
-        put_u32(out, g.track_peak.unwrap_or(0));
-        put_u32(out, g.album_gain.unwrap_or(0) as u32);
-        put_u32(out, g.album_peak.unwrap_or(0));
+        self.gain.encode_values(out);
         for text in [&self.title, &self.artist, &self.album, &self.genre, &self.encoder] {
             put_text(out, text);
         }
@@ -167,16 +189,8 @@ impl SongInfo {
         let known = c.u8()?;
         let (delay, padding) = (c.u16()?, c.u16()?);
         let (track, track_total, year) = (c.u16()?, c.u16()?, c.u16()?);
-        let (track_gain, track_peak, album_gain, album_peak) = (c.u32()?, c.u32()?, c.u32()?, c.u32()?);
+        let gain = ReplayGain::decode_values(known, c)?;
         let has = |bit: u8| known & bit != 0;
-        let mut gain = ReplayGain {
-            track_gain: has(KNOWN_TRACK_GAIN).then_some(track_gain as i32),
-            track_peak: has(KNOWN_TRACK_PEAK).then_some(track_peak),
-            album_gain: has(KNOWN_ALBUM_GAIN).then_some(album_gain as i32),
-            album_peak: has(KNOWN_ALBUM_PEAK).then_some(album_peak),
-            from_lame: false,
-        };
-        gain.from_lame = has(KNOWN_GAIN_FROM_LAME) && gain.is_known();
         Ok(SongInfo {
             id,
             song,

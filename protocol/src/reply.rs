@@ -17,6 +17,7 @@ use std::ops::Range;
 
 use crate::error::{DecodeError, EncodeError};
 use crate::frame::{Kind, MAX_PAYLOAD_LEN, encode_frame};
+use crate::info::ReplayGain;
 use crate::request::{RequestId, SongId};
 use crate::stream::StreamId;
 use crate::wire::{Cursor, put_text, put_u8, put_u16, put_u32, put_u64, text_len};
@@ -184,6 +185,10 @@ pub struct Playing {
     /// frame boundary reached for SEEK. Appended after the first edition of version 1
     /// (RFC §14 rule 1): a PLAYING without it decodes as 0.
     pub start_ms: u32,
+    /// The song's ReplayGain, as SONG_INFO gives it, so that a player can apply it from the
+    /// stream's first sample without asking INFO first. Appended after Start ms (RFC §14 rule
+    /// 1): a PLAYING without it decodes with nothing known.
+    pub gain: ReplayGain,
 }
 
 impl Playing {
@@ -196,6 +201,8 @@ impl Playing {
         put_text(out, &self.title);
         put_text(out, &self.artist);
         put_u32(out, self.start_ms);
+        put_u8(out, self.gain.known());
+        self.gain.encode_values(out);
     }
 
     pub(crate) fn decode(c: &mut Cursor<'_>) -> Result<Playing, DecodeError> {
@@ -218,6 +225,11 @@ impl Playing {
             artist: c.text()?,
             // An older server ends the payload here; a part of the field is still malformed.
             start_ms: if c.remaining() == 0 { 0 } else { c.u32()? },
+            gain: if c.remaining() == 0 {
+                ReplayGain::default()
+            } else {
+                ReplayGain::decode_values(c.u8()?, c)?
+            },
         })
     }
 }

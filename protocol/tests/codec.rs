@@ -140,9 +140,9 @@ fn pause_seek_message() -> impl Strategy<Value = Message> {
 }
 
 /// INFO, SEARCH and SONG_INFO (RFC §6.1.13, §6.1.14, §6.2.14).
-fn info_message() -> impl Strategy<Value = Message> {
-    let id = any::<u32>().prop_map(RequestId);
-    let gain = (
+/// Any ReplayGain, as SONG_INFO and PLAYING carry it.
+fn replay_gain() -> impl Strategy<Value = ReplayGain> {
+    (
         prop::option::of(any::<i32>()),
         prop::option::of(any::<u32>()),
         prop::option::of(any::<i32>()),
@@ -154,7 +154,12 @@ fn info_message() -> impl Strategy<Value = Message> {
             // The LAME bit means nothing without a value, and is not sent then.
             gain.from_lame = from_lame && gain.is_known();
             gain
-        });
+        })
+}
+
+fn info_message() -> impl Strategy<Value = Message> {
+    let id = any::<u32>().prop_map(RequestId);
+    let gain = replay_gain();
     let numbers = (
         1..=u32::MAX,
         any::<u32>(),
@@ -260,19 +265,25 @@ fn core_message() -> impl Strategy<Value = Message> {
         id.clone().prop_map(|id| Message::Pong { id }),
         (id.clone(), any::<bool>(), prop::collection::vec(song_entry(), 0..20))
             .prop_map(|(id, last, songs)| Message::ListPage(ListPage { id, last, songs })),
-        (id.clone(), stream_id(), 1..=u32::MAX, any::<u32>(), any::<u64>(), text(), text(), any::<u32>())
-            .prop_map(|(id, stream, song, duration_ms, total_bytes, title, artist, start_ms)| {
-                Message::Playing(Playing {
-                    id,
-                    stream,
-                    song: SongId(song),
-                    duration_ms,
-                    total_bytes,
-                    title,
-                    artist,
-                    start_ms,
-                })
-            }),
+        (
+            (id.clone(), stream_id(), 1..=u32::MAX, any::<u32>(), any::<u64>()),
+            (text(), text(), any::<u32>(), replay_gain())
+        )
+            .prop_map(
+                |((id, stream, song, duration_ms, total_bytes), (title, artist, start_ms, gain))| {
+                    Message::Playing(Playing {
+                        id,
+                        stream,
+                        song: SongId(song),
+                        duration_ms,
+                        total_bytes,
+                        title,
+                        artist,
+                        start_ms,
+                        gain,
+                    })
+                }
+            ),
         (id.clone(), prop::option::of(stream_id()))
             .prop_map(|(id, stream)| Message::Stopped(Stopped { id, stream })),
         (id, any::<u16>(), text()).prop_map(|(id, code, message)| Message::Error(ErrorReply {
@@ -407,10 +418,12 @@ proptest! {
 
 proptest! {
     #[test]
-    fn a_playing_of_the_first_edition_decodes_with_start_ms_0(
+    fn a_playing_of_an_older_edition_decodes_with_start_ms_0_and_no_gain(
         id in any::<u32>(), stream in stream_id(), song in 1..=u32::MAX, title in text(), artist in text(),
+        start_ms in any::<u32>(),
     ) {
-        // A server of the first edition of version 1 ends PLAYING after Artist (RFC §14 rule 1).
+        // A server of the first edition of version 1 ends PLAYING after Artist, one of the
+        // second after Start ms (RFC §14 rule 1).
         let playing = Playing {
             id: RequestId(id),
             stream,
@@ -419,14 +432,25 @@ proptest! {
             total_bytes: 2,
             title,
             artist,
-            start_ms: 0,
+            start_ms,
+            gain: ReplayGain { track_gain: Some(-520), ..ReplayGain::default() },
         };
-        let mut bytes = Message::Playing(playing.clone()).to_bytes().expect("fits a frame");
-        bytes.truncate(bytes.len() - 4);
-        let len = (bytes.len() - HEADER_LEN) as u32;
-        bytes[..4].copy_from_slice(&len.to_be_bytes());
-        let (decoded, _) = Message::decode_from_slice(&bytes).expect("decodes").expect("whole");
-        prop_assert_eq!(decoded, Message::Playing(playing));
+        let full = Message::Playing(playing.clone()).to_bytes().expect("fits a frame");
+        let cut = |fields: usize| {
+            let mut bytes = full[..full.len() - fields].to_vec();
+            let len = (bytes.len() - HEADER_LEN) as u32;
+            bytes[..4].copy_from_slice(&len.to_be_bytes());
+            Message::decode_from_slice(&bytes).expect("decodes").expect("whole").0
+        };
+        let second = Playing { gain: ReplayGain::default(), ..playing.clone() };
+        prop_assert_eq!(cut(17), Message::Playing(second.clone()));
+        prop_assert_eq!(cut(21), Message::Playing(Playing { start_ms: 0, ..second }));
+        for partial in [1, 5, 16, 18, 20] {
+            let mut bytes = full[..full.len() - partial].to_vec();
+            let len = (bytes.len() - HEADER_LEN) as u32;
+            bytes[..4].copy_from_slice(&len.to_be_bytes());
+            prop_assert!(Message::decode_from_slice(&bytes).is_err(), "a field cut short is malformed");
+        }
     }
 
     #[test]

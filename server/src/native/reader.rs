@@ -78,6 +78,7 @@ fn start_song(
         loaded,
         from,
         duration_ms: duration_ms(song.duration),
+        gain: song.details.as_ref().map(|details| details.gain.wire()).unwrap_or_default(),
         title: song.tags.title,
         artist: song.tags.artist,
     }

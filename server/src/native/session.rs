@@ -12,8 +12,8 @@ use crossbeam_channel::TryRecvError;
 use jukebox_protocol::mp3;
 use jukebox_protocol::{
     EndOfStream, ErrorCode, ErrorReply, Goodbye, Hop, LibraryChanged, Message, NodeId, Paused, Playing,
-    QueuePage, Relayed, RequestId, Resumed, Scanning, SongId, Stopped, StreamId, Subscribed, Subsystems,
-    TrackChanged, Tuned,
+    QueuePage, Relayed, ReplayGain, RequestId, Resumed, Scanning, SongId, Stopped, StreamId, Subscribed,
+    Subsystems, TrackChanged, Tuned,
 };
 
 use crate::library::song::{LoadedSong, SeekPoint};
@@ -91,6 +91,8 @@ pub enum Work {
         title: String,
         /// For PLAYING.
         artist: String,
+        /// For PLAYING: the song's ReplayGain, as the scan found it.
+        gain: ReplayGain,
     },
     /// End the current stream and reply STOPPED.
     Stop {
@@ -387,7 +389,7 @@ impl Session {
             Work::Reply(message) => Outgoing::Frame(message),
             Work::List { id, library } => Outgoing::List { id, library, query: None },
             Work::Search { id, library, text } => Outgoing::List { id, library, query: Some(text) },
-            Work::Play { id, song, loaded, from, duration_ms, title, artist } => {
+            Work::Play { id, song, loaded, from, duration_ms, title, artist, gain } => {
                 let total_bytes = loaded.bytes_from(&from);
                 match self.play_from(loaded, from, now) {
                     Some(stream) => Outgoing::Frame(Message::Playing(Playing {
@@ -399,6 +401,7 @@ impl Session {
                         title,
                         artist,
                         start_ms: millis(from.start),
+                        gain,
                     })),
                     None => Outgoing::Frame(Message::Error(ErrorReply {
                         id,
@@ -1239,6 +1242,7 @@ mod tests {
             duration_ms: 10_000,
             title: String::new(),
             artist: String::new(),
+            gain: ReplayGain::default(),
         };
         let Outgoing::Frame(Message::Playing(playing)) = session.apply(work, t0) else { panic!("PLAYING") };
         assert_eq!(playing.start_ms, 4989, "191 frames of 26.12 ms");
@@ -1272,6 +1276,7 @@ mod tests {
             duration_ms: 1,
             title: String::new(),
             artist: String::new(),
+            gain: ReplayGain::default(),
         };
         match session.apply(work, t0) {
             Outgoing::Frame(Message::Error(e)) => {
