@@ -46,6 +46,10 @@ pub enum Command {
     Shuffle(Option<bool>),
     /// What the play queue does at its end (`None`: show it).
     Repeat(Option<crate::playlist::Repeat>),
+    /// Set the volume, or change it by a step (`None`: show it).
+    Volume(Option<VolumeTo>),
+    /// Set the ReplayGain mode (`None`: show it).
+    ReplayGain(Option<crate::level::GainMode>),
     /// Ask the server to look for new, changed and removed songs, and wait for it.
     Rescan,
     /// Show what plays.
@@ -72,6 +76,41 @@ pub enum Command {
     },
     /// Nothing to do (empty line or comment).
     Nothing,
+}
+
+/// What `volume` sets: a level, or a step from the level of the moment; percent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VolumeTo {
+    /// `volume 80`.
+    At(u8),
+    /// `volume +10`, `volume -10`.
+    By(i16),
+}
+
+impl VolumeTo {
+    /// The volume to set, the volume being `now`: 0 to 100.
+    pub fn from(self, now: u8) -> u8 {
+        match self {
+            VolumeTo::At(level) => level.min(100),
+            VolumeTo::By(step) => (i16::from(now) + step).clamp(0, 100) as u8,
+        }
+    }
+}
+
+fn volume_to(argument: &str) -> Result<VolumeTo, String> {
+    let wrong = || format!("volume: {argument:?} is not 0 to 100, or a step like +10 or -10; try: volume 80");
+    let step = |text: &str| text.parse::<u8>().ok().filter(|&n| n <= 100).map(i16::from);
+    match argument.as_bytes().first() {
+        Some(b'+') => step(&argument[1..]).map(VolumeTo::By).ok_or_else(wrong),
+        Some(b'-') => step(&argument[1..]).map(|n| VolumeTo::By(-n)).ok_or_else(wrong),
+        _ => argument
+            .trim_end_matches('%')
+            .parse::<u8>()
+            .ok()
+            .filter(|&n| n <= 100)
+            .map(VolumeTo::At)
+            .ok_or_else(wrong),
+    }
 }
 
 /// Where `seek` goes: a position in the song, or a step from where playback is.
@@ -159,6 +198,10 @@ Commands:
                 play the queue's songs not played yet in a random order
   repeat [off|all|one]
                 after the queue's last song: stop, start over, or play each song again
+  volume [N|+N|-N]
+                set the volume, 0 to 100 (percent), or change it by a step
+  replaygain [off|track|album]
+                play songs at one loudness from their ReplayGain tags
   radio         tune in to the server's station (also: tune); play N or stop leave it
   request N     ask the station to play song N; says its place in the queue
   queue radio   show what the station plays and the songs requested
@@ -272,6 +315,8 @@ impl std::str::FromStr for Command {
                 Some(other) => Err(format!("shuffle: {other:?} is not on or off; try: shuffle on")),
             },
             "repeat" => argument.map(str::parse).transpose().map(Command::Repeat),
+            "volume" | "vol" => argument.map(volume_to).transpose().map(Command::Volume),
+            "replaygain" | "rg" => argument.map(str::parse).transpose().map(Command::ReplayGain),
             "play" => song_id(&name, argument).map(Command::Play),
             "info" => song_id(&name, argument).map(Command::Info),
             "request" => song_id(&name, argument).map(Command::Request),
@@ -365,6 +410,16 @@ mod tests {
         assert_eq!("repeat one".parse(), Ok(Command::Repeat(Some(crate::playlist::Repeat::One))));
         assert_eq!("repeat".parse(), Ok(Command::Repeat(None)));
         assert!("repeat twice".parse::<Command>().is_err());
+        assert_eq!("volume 80".parse(), Ok(Command::Volume(Some(VolumeTo::At(80)))));
+        assert_eq!("volume 80%".parse(), Ok(Command::Volume(Some(VolumeTo::At(80)))));
+        assert_eq!("volume -10".parse(), Ok(Command::Volume(Some(VolumeTo::By(-10)))));
+        assert_eq!("volume".parse(), Ok(Command::Volume(None)));
+        assert!("volume 101".parse::<Command>().is_err());
+        assert!("volume loud".parse::<Command>().is_err());
+        assert_eq!(VolumeTo::By(-30).from(20), 0);
+        assert_eq!(VolumeTo::By(30).from(90), 100);
+        assert_eq!("replaygain album".parse(), Ok(Command::ReplayGain(Some(crate::level::GainMode::Album))));
+        assert!("replaygain loud".parse::<Command>().is_err());
         assert_eq!("request 3".parse(), Ok(Command::Request(SongId(3))));
         assert_eq!("info 4".parse(), Ok(Command::Info(SongId(4))));
         assert_eq!("search  Beyoncé   halo ".parse(), Ok(Command::Search("Beyoncé   halo".into())));

@@ -156,7 +156,7 @@ mod tests {
         assert_eq!(replacements("s", None).1, ["seek ", "search ", "stop ", "shuffle ", "status ", "sleep "]);
         assert_eq!(
             replacements("help re", None),
-            (5, ["resume ", "repeat ", "request ", "rescan "].map(String::from).to_vec())
+            (5, ["resume ", "repeat ", "replaygain ", "request ", "rescan "].map(String::from).to_vec())
         );
         assert!(replacements("zz", None).1.is_empty());
     }

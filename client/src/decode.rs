@@ -21,11 +21,12 @@ use std::time::Duration;
 
 use crossbeam_channel::Receiver;
 use jukebox_protocol::mp3::{AUDIO_HEADER_LEN, AudioHeader};
-use jukebox_protocol::{Audio, SongId, StreamId, TrackChanged};
+use jukebox_protocol::{Audio, ReplayGain, SongId, StreamId, TrackChanged};
 
 use jukebox_codec::{FrameDecoder, Resampler};
 
 use crate::gapless::{self, Cut, Trimmer};
+use crate::level::{gain_factor, scale};
 use crate::pcm::{MAX_WAITING_SONGS, NowPlaying, PcmQueue};
 use crate::radio::frame_at;
 
@@ -44,11 +45,18 @@ pub enum DecodeCmd {
         song: SongId,
         /// It begins part-way into its song (SEEK): its first frame may not decode.
         part_way: bool,
+        /// The song's ReplayGain, from PLAYING.
+        gain: ReplayGain,
     },
     /// A stream that plays on from the end of the one before, without a gap (the play queue's
     /// next song, requested when the one before had arrived): the queue places it after the
     /// last sample of the one before, once that one's end has been cut.
-    Append(NowPlaying),
+    Append {
+        /// The song.
+        now: NowPlaying,
+        /// Its ReplayGain, from PLAYING.
+        gain: ReplayGain,
+    },
     /// A new radio stream begins; forget the old one.
     Tune(StreamId),
     /// Whole MP3 frames of a stream.
@@ -117,6 +125,8 @@ struct Current {
     opening: Option<SongId>,
     /// Cuts the encoder's and the decoder's silence (see [`crate::gapless`]).
     trimmer: Trimmer,
+    /// The song's ReplayGain, applied in the mode of the moment (see [`crate::level`]).
+    gain: ReplayGain,
     out: Vec<i16>,
 }
 
@@ -134,13 +144,13 @@ impl Current {
         Current {
             radio: Some(StationClock::default()),
             keep_time: true,
-            ..Current::song(stream, None, Cut::default())
+            ..Current::song(stream, None, Cut::default(), ReplayGain::default())
         }
     }
 
     /// A stream of a song; `opening` when it starts at the song's beginning (and so with the
     /// frame that may give its cut), else the cut already known.
-    fn song(stream: StreamId, opening: Option<SongId>, cut: Cut) -> Current {
+    fn song(stream: StreamId, opening: Option<SongId>, cut: Cut, gain: ReplayGain) -> Current {
         Current {
             stream,
             splitter: FrameSplitter::default(),
@@ -150,6 +160,7 @@ impl Current {
             keep_time: opening.is_none(),
             opening,
             trimmer: Trimmer::new(cut),
+            gain,
             out: Vec::new(),
         }
     }
@@ -172,10 +183,13 @@ impl Current {
 
     /// Decodes every whole frame received so far into the queue.
     fn decode_available(&mut self, queue: &PcmQueue, cuts: &mut Cuts) {
-        let Current { stream, splitter, decoder, resampler, radio, keep_time, opening, trimmer, out } = self;
+        let Current { stream, splitter, decoder, resampler, radio, keep_time, opening, trimmer, gain, out } =
+            self;
+        let factor = gain_factor(queue.level().mode(), gain);
         let mut emit = |samples: &[i16], channels: usize, rate: u32| {
             out.clear();
             resampler.convert(samples, channels, rate, out);
+            scale(out, factor);
             queue.push(*stream, out);
             if let Some(clock) = radio.as_mut() {
                 clock.pushed += (out.len() / usize::from(crate::pcm::CHANNELS)) as u64;
@@ -212,10 +226,12 @@ impl Current {
     /// The whole stream has been received: what the trimmer held back goes to the queue, but
     /// the song's end cut.
     fn finish(mut self, queue: &PcmQueue) {
-        let Current { stream, resampler, trimmer, out, .. } = &mut self;
+        let Current { stream, resampler, trimmer, gain, out, .. } = &mut self;
+        let factor = gain_factor(queue.level().mode(), gain);
         trimmer.finish(&mut |samples: &[i16], channels: usize, rate: u32| {
             out.clear();
             resampler.convert(samples, channels, rate, out);
+            scale(out, factor);
             queue.push(*stream, out);
         });
         queue.finish_input(self.stream);
@@ -267,14 +283,14 @@ pub fn run(commands: Receiver<DecodeCmd>, queue: Arc<PcmQueue>) {
     let mut cuts = Cuts::default();
     for command in commands {
         match command {
-            DecodeCmd::Start { stream, song, part_way: false } => {
-                current = Some(Current::song(stream, Some(song), Cut::default()));
+            DecodeCmd::Start { stream, song, part_way: false, gain } => {
+                current = Some(Current::song(stream, Some(song), Cut::default(), gain));
             }
-            DecodeCmd::Start { stream, song, part_way: true } => {
-                current = Some(Current::song(stream, None, cuts.part_way(song)));
+            DecodeCmd::Start { stream, song, part_way: true, gain } => {
+                current = Some(Current::song(stream, None, cuts.part_way(song), gain));
             }
-            DecodeCmd::Append(now) => {
-                current = Some(Current::song(now.stream, Some(now.song), Cut::default()));
+            DecodeCmd::Append { now, gain } => {
+                current = Some(Current::song(now.stream, Some(now.song), Cut::default(), gain));
                 queue.append(now);
             }
             DecodeCmd::Tune(stream) => current = Some(Current::radio(stream)),

@@ -193,6 +193,30 @@ all starts over after the last; one plays the same song again, without a gap (ne
 moves on). repeat alone says which it is.",
     },
     Topic {
+        name: "volume",
+        aliases: &["vol"],
+        usage: "volume [N|+N|-N]",
+        argument: Argument::Other,
+        text: "\
+Sets the volume, from 0 (silent) to 100 (the song as it is, the default), or changes it by
+a step (volume -10). It multiplies the samples (80 is 80 % of the amplitude) and is heard
+at once; a recording (--output wav:) has it too. volume alone says what it is.",
+    },
+    Topic {
+        name: "replaygain",
+        aliases: &["rg"],
+        usage: "replaygain [off|track|album]",
+        argument: Argument::Other,
+        text: "\
+Plays songs at one loudness from their ReplayGain values (info N shows them; tags written
+by loudgain, rsgain or foobar2000, else the LAME encoder's estimate). track plays every
+song at the reference loudness on its own, album keeps an album's songs as loud as one
+another are; each falls back on the other value when a song has only one. A gain never
+turns a song up so far that its peak would clip. off (the default) plays songs as they
+are. The new mode is heard after the second or two already decoded. The radio is played
+as the station sends it. replaygain alone says which mode is on.",
+    },
+    Topic {
         name: "radio",
         aliases: &["tune"],
         usage: "radio",

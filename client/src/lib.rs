@@ -96,6 +96,7 @@ pub mod idle;
 pub mod info;
 pub mod interrupt;
 pub mod json;
+pub mod level;
 pub mod link;
 pub mod list;
 pub mod oneshot;

@@ -21,6 +21,7 @@ use std::time::Duration;
 
 use jukebox_protocol::{SongId, StreamId};
 
+use crate::level::{Level, scale};
 use crate::{Event, EventSender};
 
 /// Every output plays this format, 44.1 kHz interleaved stereo; the decoder's
@@ -113,6 +114,9 @@ pub struct PcmQueue {
     generation: AtomicU64,
     /// Read by the output on every sample, so that a pause is heard at once.
     paused: AtomicBool,
+    /// The volume, applied as the output takes samples, and the ReplayGain mode, which the
+    /// decoder applies.
+    level: Level,
     events: EventSender,
 }
 
@@ -124,8 +128,14 @@ impl PcmQueue {
             changed: Condvar::new(),
             generation: AtomicU64::new(0),
             paused: AtomicBool::new(false),
+            level: Level::default(),
             events,
         }
+    }
+
+    /// The volume and the ReplayGain mode.
+    pub fn level(&self) -> &Level {
+        &self.level
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -315,6 +325,7 @@ impl PcmQueue {
         for (slot, sample) in out.iter_mut().zip(state.samples.drain(..n)) {
             *slot = sample;
         }
+        scale(&mut out[..n], f64::from(self.level.volume()) / 100.0);
         state.played_frames += (n / usize::from(CHANNELS)) as u64;
         if n > 0 {
             self.reach_songs(&mut state);

@@ -41,6 +41,11 @@ impl Playback {
         Ok(Playback { queue, decoder, receiving: Mutex::new(None), playlist: Mutex::default() })
     }
 
+    /// The volume and the ReplayGain mode.
+    pub fn level(&self) -> &crate::level::Level {
+        self.queue.level()
+    }
+
     /// The play queue; hold it briefly (the socket thread takes it too).
     pub fn playlist(&self) -> MutexGuard<'_, Playlist> {
         self.playlist.lock().unwrap_or_else(PoisonError::into_inner)
@@ -74,6 +79,7 @@ impl Playback {
             stream: playing.stream,
             song: playing.song,
             part_way: playing.start_ms > 0,
+            gain: playing.gain,
         });
     }
 
@@ -81,7 +87,7 @@ impl Playback {
     /// song): heard when playback gets to the end of the one before.
     pub fn append(&self, playing: &Playing) {
         *self.receiving() = Some((playing.stream, Some(playing.song)));
-        let _ = self.decoder.send(DecodeCmd::Append(now_playing(playing)));
+        let _ = self.decoder.send(DecodeCmd::Append { now: now_playing(playing), gain: playing.gain });
     }
 
     /// A song to append has been asked for, or will not come after all: `wait` waits for it.

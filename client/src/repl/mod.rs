@@ -162,6 +162,20 @@ impl Session {
             Command::Clear => self.clear(out),
             Command::Shuffle(on) => self.shuffle(on, out),
             Command::Repeat(repeat) => self.repeat(repeat, out),
+            Command::Volume(to) => {
+                let level = self.playback.level();
+                if let Some(to) = to {
+                    level.set_volume(to.from(level.volume()));
+                }
+                let _ = writeln!(out, "Volume: {}%.", level.volume());
+            }
+            Command::ReplayGain(mode) => {
+                let level = self.playback.level();
+                if let Some(mode) = mode {
+                    level.set_mode(mode);
+                }
+                let _ = writeln!(out, "ReplayGain: {}.", level.mode());
+            }
             Command::Play(id) => {
                 self.give_up_next();
                 let playing = self.link.connection()?.play(id)?;
@@ -221,6 +235,10 @@ impl Session {
                     }
                     None => writeln!(out, "Nothing is playing."),
                 };
+                let level = self.playback.level();
+                if level.volume() != 100 || level.mode() != crate::level::GainMode::Off {
+                    let _ = writeln!(out, "Volume: {}%, ReplayGain: {}.", level.volume(), level.mode());
+                }
                 if let Some(down) = self.link.down() {
                     let _ = writeln!(out, "{}", capitalized(&printable(&down)));
                 }
