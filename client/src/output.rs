@@ -31,8 +31,9 @@ pub enum OutputSpec {
     /// Decode and keep real time, make no sound.
     Null,
     /// Write exactly what is played to a WAV file (44.1 kHz, 16-bit stereo), at real time: from
-    /// the first sample played, including the silence of a pause and of a song's audio arriving
-    /// late, but not the time with nothing to play (between songs, after `stop`).
+    /// the first sample played, including the silence of a pause and of audio arriving late in
+    /// a song or between two songs of the play queue, but not the time with nothing to play
+    /// (after `stop`, between songs started by hand, before a new stream's first sample).
     Wav(PathBuf),
 }
 
@@ -309,10 +310,11 @@ fn run_clock(queue: &PcmQueue, events: &EventSender, mut wav: Option<Wav>, stop:
         if let Some(out) = wav.as_mut()
             && out.stamp.is_none()
             && n < asked
-            && queue.current_stream().is_some()
+            && queue.is_starving()
         {
-            // The queue ran dry while a song plays (the network is late): a sound card plays
-            // silence, and so the recording has it, where it was heard.
+            // The queue ran dry in the middle of a song, or between two songs of the play
+            // queue (the network is late): a sound card plays silence, and so the recording
+            // has it, where it was heard.
             block[n..asked].fill(0);
             n = asked;
         }

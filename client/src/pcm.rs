@@ -275,6 +275,14 @@ impl PcmQueue {
         self.generation.load(Ordering::SeqCst)
     }
 
+    /// Whether a stream that has begun to play has run out of samples before its end: the
+    /// network is late, and the output plays silence that was not in the song. (Before a new
+    /// stream's first sample, the wait is the switch's, and does not count.)
+    pub fn is_starving(&self) -> bool {
+        let state = self.lock();
+        state.stream.is_some() && state.played_frames > 0 && state.samples.is_empty()
+    }
+
     /// The current stream, if any.
     pub fn current_stream(&self) -> Option<StreamId> {
         self.lock().stream
