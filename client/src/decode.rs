@@ -56,6 +56,9 @@ pub enum DecodeCmd {
         now: NowPlaying,
         /// Its ReplayGain, from PLAYING.
         gain: ReplayGain,
+        /// The queue's generation when the socket thread appended it: a switch since makes
+        /// it stale.
+        generation: u64,
     },
     /// A new radio stream begins; forget the old one.
     Tune(StreamId),
@@ -289,9 +292,12 @@ pub fn run(commands: Receiver<DecodeCmd>, queue: Arc<PcmQueue>) {
             DecodeCmd::Start { stream, song, part_way: true, gain } => {
                 current = Some(Current::song(stream, None, cuts.part_way(song), gain));
             }
-            DecodeCmd::Append { now, gain } => {
-                current = Some(Current::song(now.stream, Some(now.song), Cut::default(), gain));
-                queue.append(now);
+            DecodeCmd::Append { now, gain, generation } => {
+                let stream = now.stream;
+                let song = now.song;
+                if queue.append(now, generation) {
+                    current = Some(Current::song(stream, Some(song), Cut::default(), gain));
+                }
             }
             DecodeCmd::Tune(stream) => current = Some(Current::radio(stream)),
             DecodeCmd::Data(audio) => {

@@ -198,8 +198,16 @@ impl PcmQueue {
     /// heard, with [`Event::Finished`] for the one before and [`Event::Advanced`] for it, when
     /// the output takes its first sample. A pause stays. When everything before has been
     /// played already, it simply starts.
-    pub fn append(&self, now: NowPlaying) {
+    ///
+    /// `generation` is [`PcmQueue::generation`] when the song was appended (the socket thread
+    /// reads its PLAYING before the decoder gets here): if a switch or a stop came since, the
+    /// song was appended to what is no longer playing, and nothing happens. Returns whether
+    /// the song was appended.
+    pub fn append(&self, now: NowPlaying, generation: u64) -> bool {
         let mut state = self.lock();
+        if self.generation() != generation {
+            return false;
+        }
         state.more_coming = false;
         state.input_done = false;
         state.stream = Some(now.stream);
@@ -213,12 +221,12 @@ impl PcmQueue {
             state.following.clear();
             self.events.send(Event::Advanced(now.clone()));
             state.now = Some(now);
-            self.generation.fetch_add(1, Ordering::SeqCst);
         } else {
             let at = state.pushed_frames;
             state.following.push_back((at, now));
         }
         self.changed.notify_all();
+        true
     }
 
     /// Says that a song to append has been asked for (or that it will not come after all), so
@@ -497,7 +505,7 @@ mod tests {
         assert_eq!(queue.take(&mut out), 0);
         assert_eq!(events.try_next(), None, "nothing ended while the next song is coming");
         assert_eq!(queue.status().now, Some(now(1)));
-        queue.append(now(2));
+        queue.append(now(2), queue.generation());
         queue.push(StreamId(1), &[9; 4]);
         queue.push(StreamId(2), &[2; 6]);
         queue.finish_input(StreamId(2));
@@ -508,13 +516,32 @@ mod tests {
         assert_eq!(queue.status().now, Some(now(2)));
         assert_eq!(queue.status().elapsed, frames_to_duration(1), "counted from the new song's start");
         // Appended while the one before still plays: heard exactly after its last sample.
-        queue.append(now(3));
+        queue.append(now(3), queue.generation());
         queue.push(StreamId(3), &[3; 4]);
         let mut out = [0i16; 6];
         assert_eq!(queue.take(&mut out), 6);
         assert_eq!(out, [2, 2, 2, 2, 3, 3]);
         assert_eq!(events.try_next(), Some(Event::Finished(now(2))));
         assert_eq!(events.try_next(), Some(Event::Advanced(now(3))));
+    }
+
+    #[test]
+    fn a_song_appended_before_a_switch_is_not_played_after_it() {
+        let (queue, events) = queue();
+        queue.start(now(1));
+        let appended_to = queue.generation();
+        queue.start(now(2));
+        assert!(!queue.append(now(3), appended_to));
+        queue.push(StreamId(2), &[2; 4]);
+        queue.push(StreamId(3), &[3; 4]);
+        let mut out = [0i16; 8];
+        assert_eq!(queue.take(&mut out), 4);
+        assert_eq!(out[..4], [2; 4]);
+        assert_eq!(events.try_next(), None);
+        let stopped = queue.generation();
+        queue.stop();
+        assert!(!queue.append(now(3), stopped), "nor after a stop");
+        assert_eq!(queue.status().now, None);
     }
 
     #[test]
@@ -526,7 +553,7 @@ mod tests {
         let mut out = [0i16; 8];
         assert_eq!(queue.take(&mut out), 4);
         assert_eq!(events.try_next(), Some(Event::Finished(now(1))));
-        queue.append(now(2));
+        queue.append(now(2), queue.generation());
         assert_eq!(events.try_next(), Some(Event::Advanced(now(2))));
         queue.push(StreamId(2), &[2; 4]);
         assert_eq!(queue.take(&mut out), 4);

@@ -87,7 +87,12 @@ impl Playback {
     /// song): heard when playback gets to the end of the one before.
     pub fn append(&self, playing: &Playing) {
         *self.receiving() = Some((playing.stream, Some(playing.song)));
-        let _ = self.decoder.send(DecodeCmd::Append { now: now_playing(playing), gain: playing.gain });
+        let generation = self.queue.generation();
+        let _ = self.decoder.send(DecodeCmd::Append {
+            now: now_playing(playing),
+            gain: playing.gain,
+            generation,
+        });
     }
 
     /// A song to append has been asked for, or will not come after all: `wait` waits for it.
