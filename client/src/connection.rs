@@ -17,14 +17,14 @@ use jukebox_protocol::handshake::HANDSHAKE_LEN;
 use jukebox_protocol::text::printable;
 use jukebox_protocol::{
     ErrorCode, ErrorReply, Goodbye, GoodbyeReason, Hello, LibraryChanged, Message, Paused, Playing, Queued,
-    ReadError, Request, RequestId, Resumed, SongEntry, SongId, SongInfo, Stopped, StreamId, Tuned, Welcome,
-    read_frame, truncate_text,
+    ReadError, Request, RequestId, Resumed, SongEntry, SongId, SongInfo, Stopped, Tuned, Welcome, read_frame,
+    truncate_text,
 };
 
 use crate::explain;
 use crate::list::{ListError, SongList};
 use crate::playback::Playback;
-use crate::playlist::{Claim, Pick};
+use crate::playlist::{Claim, Due};
 use crate::radio::{QueueError, QueueReply, StationQueue};
 use crate::{Event, EventSender};
 
@@ -177,7 +177,7 @@ impl Drop for Awaiting<'_> {
     }
 }
 
-/// The sending half of a connection, shared by the commands and by the socket thread, which
+/// The sending half of a connection, shared by the commands and by the follower thread, which
 /// asks for the play queue's next song itself (it must not wait for a command to do it).
 #[derive(Debug)]
 struct Outbox {
@@ -209,6 +209,8 @@ impl Outbox {
 #[derive(Debug)]
 pub struct Connection {
     outbox: Arc<Outbox>,
+    /// For the play queue to know the requests that change what plays.
+    playback: Arc<Playback>,
     pending: Arc<Pending>,
     /// When the socket thread last read a frame; the keepalive checks it.
     last_heard: Arc<Mutex<Instant>>,
@@ -285,6 +287,7 @@ impl Connection {
                 last_sent: Mutex::new(Instant::now()),
             }),
             pending: Arc::new(Mutex::new(HashMap::new())),
+            playback: Arc::clone(&playback),
             last_heard: Arc::new(Mutex::new(Instant::now())),
             silent: Arc::new(AtomicBool::new(false)),
             closed: Arc::new(AtomicBool::new(false)),
@@ -294,8 +297,18 @@ impl Connection {
             scans: Arc::new(Scans::default()),
             changes: Arc::default(),
         });
-        let router = Router {
+        let (wake, woken) = bounded(1);
+        playback.set_follower(wake);
+        let follower = Follower {
             outbox: Arc::clone(&connection.outbox),
+            playback: Arc::clone(&playback),
+            closed: Arc::clone(&connection.closed),
+        };
+        thread::Builder::new()
+            .name("queue".into())
+            .spawn(move || follower.run(&woken))
+            .map_err(connect_error)?;
+        let router = Router {
             pending: Arc::clone(&connection.pending),
             playback,
             events,
@@ -396,11 +409,12 @@ impl Connection {
 
     /// Starts `song`. Playback has already switched when this returns.
     pub fn play(&self, song: SongId) -> Result<Playing, ClientError> {
-        self.play_noting(song, |_| {})
+        self.play_noting(song, |id| self.playback.switching(id))
     }
 
-    /// [`Connection::play`], calling `note` with the request's id before it is sent: the play
-    /// queue notes it, to know the PLAYING as its own when the socket thread reads it.
+    /// [`Connection::play`], calling `note` with the request's id before it is sent, instead of
+    /// telling the play queue that a switch is on its way: the queue notes its own songs, to
+    /// know their PLAYING when the socket thread reads it.
     pub fn play_noting(&self, song: SongId, note: impl FnOnce(RequestId)) -> Result<Playing, ClientError> {
         let replies = self.send_request(|id| {
             note(id);
@@ -458,7 +472,10 @@ impl Connection {
 
     /// Tunes in to the station (RFC §6.1.6). Playback has already switched when this returns.
     pub fn tune(&self) -> Result<Tuned, ClientError> {
-        let replies = self.send_request(|id| Request::Tune { id })?;
+        let replies = self.send_request(|id| {
+            self.playback.switching(id);
+            Request::Tune { id }
+        })?;
         match self.wait(&replies).map_err(ClientError::station_refusal)? {
             Message::Tuned(tuned) => Ok(tuned),
             other => Err(unexpected(other)),
@@ -493,7 +510,10 @@ impl Connection {
 
     /// Stops the current stream; playback is already silent when this returns.
     pub fn stop(&self) -> Result<Stopped, ClientError> {
-        let replies = self.send_request(|id| Request::Stop { id })?;
+        let replies = self.send_request(|id| {
+            self.playback.switching(id);
+            Request::Stop { id }
+        })?;
         match self.wait(&replies)? {
             Message::Stopped(stopped) => Ok(stopped),
             other => Err(unexpected(other)),
@@ -658,8 +678,6 @@ fn handshake(socket: &mut TcpStream, addr: &str, timing: Timing) -> Result<(), C
 
 /// The socket thread's state.
 struct Router {
-    /// For the requests the socket thread makes itself: the play queue's next song.
-    outbox: Arc<Outbox>,
     pending: Arc<Pending>,
     playback: Arc<Playback>,
     events: EventSender,
@@ -674,29 +692,50 @@ struct Router {
     changes: Arc<crate::idle::Changes>,
 }
 
-impl Router {
-    /// `stream` has arrived completely: if it is the song being received, the play queue's
-    /// next song is asked for now, while its last seconds still play from the buffer.
-    fn follow(&self, stream: StreamId) {
-        let Some(song) = self.playback.song_received(stream) else { return };
-        let next = self.playback.playlist().after_end(stream, song);
-        self.ask_next(next);
-    }
+/// The follower thread, one per connection: asks for the play queue's next song when it is
+/// due ([`crate::playlist::Playlist::due`]: when the song received whole has a few seconds left
+/// to play). The socket thread, the commands and the queue's changes wake it; it never waits
+/// for a reply (the socket thread reads the PLAYING and appends the song). It notes and sends
+/// its PLAY under the playlist's lock, so that a command's switch, noted under the same lock,
+/// is either before it (and the follower asks for nothing) or after it (and gives it up).
+struct Follower {
+    outbox: Arc<Outbox>,
+    playback: Arc<Playback>,
+    closed: Arc<AtomicBool>,
+}
 
-    /// Asks for `next`, to follow what plays without a gap (see [`crate::playlist`]).
-    fn ask_next(&self, next: Option<Pick>) {
-        let Some(pick) = next else {
-            self.playback.expect_more(false);
-            return;
-        };
-        let id = self.outbox.next_id();
-        self.playback.playlist().ask(id, pick, true);
-        self.playback.expect_more(true);
-        if !self.outbox.send(Request::Play { id, song: pick.song }) {
-            self.playback.expect_more(false);
+impl Follower {
+    fn run(self, woken: &Receiver<()>) {
+        while !self.closed.load(Ordering::SeqCst) {
+            let wait = {
+                let mut playlist = self.playback.playlist();
+                match playlist.due(self.playback.ahead()) {
+                    Due::Now(pick) => {
+                        let id = self.outbox.next_id();
+                        playlist.ask(id, pick, true);
+                        self.playback.expect_more(true);
+                        if !self.outbox.send(Request::Play { id, song: pick.song }) {
+                            self.playback.expect_more(false);
+                        }
+                        continue;
+                    }
+                    Due::In(wait) => Some(wait),
+                    Due::Idle => None,
+                }
+            };
+            let woke = match wait {
+                Some(wait) => !matches!(woken.recv_timeout(wait), Err(RecvTimeoutError::Disconnected)),
+                None => woken.recv().is_ok(),
+            };
+            // Disconnected: a newer connection has its own follower.
+            if !woke {
+                break;
+            }
         }
     }
+}
 
+impl Router {
     fn run(mut self, mut socket: TcpStream) {
         let mut scratch = Vec::new();
         let ending = loop {
@@ -741,6 +780,9 @@ impl Router {
         } else {
             ending
         };
+        // Its request ids mean nothing on the next connection, which a report may start at once.
+        self.playback.playlist().connection_ended();
+        self.playback.expect_more(false);
         // Report first, then mark closed: whoever sees the connection closed can say why.
         if !self.closed.load(Ordering::SeqCst)
             && let Some(on_end) = self.on_end.take()
@@ -748,11 +790,10 @@ impl Router {
             on_end(ending);
         }
         self.closed.store(true, Ordering::SeqCst);
+        self.playback.wake_follower();
         let _ = socket.shutdown(Shutdown::Both);
         // Dropping the senders fails every command still waiting for a reply.
         lock(&self.pending).clear();
-        self.playback.playlist().connection_ended();
-        self.playback.expect_more(false);
         // The server's streams end with the connection. A connection that never started one
         // (a reconnection attempt that lost to `connect`, closed while another connection
         // plays) leaves playback alone.
@@ -780,8 +821,16 @@ impl Router {
             // Replies to RELAY, which only a relaying server sends.
             Message::Audio(_) | Message::Relayed(_) | Message::Redirect(_) => return None,
             Message::EndOfStream(end) => {
+                // Before the decoder hears of the end: playback must not count the song as the
+                // last when another will follow.
+                if let Some(song) = self.playback.song_received(end.stream) {
+                    let more = self.playback.playlist().received(end.stream, song);
+                    if more {
+                        self.playback.expect_more(true);
+                    }
+                }
                 self.playback.end(end.stream);
-                self.follow(end.stream);
+                self.playback.wake_follower();
                 return None;
             }
             Message::Goodbye(goodbye) => {
@@ -799,21 +848,19 @@ impl Router {
             }
             // Switch playback here, in frame order, before any audio of the new stream is read.
             Message::Playing(playing) => {
-                match self.playback.playlist().claim(playing.id, playing.stream) {
+                // Not in the match: the playlist's lock must not be held while playback may
+                // wait for the decoder.
+                let claim = self.playback.playlist().claim(playing.id, playing.stream);
+                match claim {
                     Claim::Ignore => return None,
-                    Claim::Append(_) => {
-                        self.playback.append(playing);
-                        // Paused at the end of a song: the next one waits too, on the server.
-                        if self.playback.status().paused {
-                            self.outbox.send(Request::Pause { id: self.outbox.next_id() });
-                        }
-                    }
+                    Claim::Append(_) => self.playback.append(playing),
                     Claim::Start(_) | Claim::NotOurs => self.playback.start(playing),
                 }
                 self.started_a_stream = true;
                 playing.id
             }
             Message::Stopped(stopped) => {
+                self.playback.playlist().answered(stopped.id);
                 self.playback.stop();
                 stopped.id
             }
@@ -824,14 +871,21 @@ impl Router {
                 return None;
             }
             Message::Error(error) => {
-                let refused = self.playback.playlist().refused(error.id);
+                let refused = {
+                    let mut playlist = self.playback.playlist();
+                    playlist.answered(error.id);
+                    playlist.refused(error.id)
+                };
                 if let Some((skipped, then)) = refused {
                     self.events.send(Event::Warning(format!(
                         "the queue skips song {}: server: {}",
                         skipped.song,
                         printable(&error.message)
                     )));
-                    self.ask_next(then);
+                    if then.is_none() {
+                        self.playback.expect_more(false);
+                    }
+                    self.playback.wake_follower();
                     return None;
                 }
                 error.id
@@ -856,6 +910,7 @@ impl Router {
             }
             // Like PLAYING: switch here, before any audio of the station is read.
             Message::Tuned(tuned) => {
+                self.playback.playlist().answered(tuned.id);
                 self.playback.tune(tuned.stream);
                 self.started_a_stream = true;
                 tuned.id

@@ -170,7 +170,8 @@ the requested songs in the order they will play, yours marked.",
         usage: "clear",
         argument: Argument::Other,
         text: "\
-Empties the play queue. The song playing plays on to its end, and nothing follows it.",
+Empties the play queue. The song playing plays on to its end, and nothing follows it
+(unless its last seconds were already playing: the next song was on its way by then).",
     },
     Topic {
         name: "shuffle",
@@ -273,8 +274,9 @@ the prompt, Ctrl-C cancels it.",
         usage: "wait",
         argument: Argument::Other,
         text: "\
-Waits until the current song has ended or was stopped (on the radio: until the station
-goes off the air): for scripts, printf 'play 2\\nwait\\n' | jukebox-client. At the
+Waits until the current song has ended or was stopped, and the play queue with it (on the
+radio: until the station goes off the air): for scripts, printf 'add 2 3\\nwait\\n' |
+jukebox-client. With repeat all or one the queue never ends: wait waits until stop. At the
 prompt, Ctrl-C stops waiting, and the song plays on.",
     },
     Topic {

@@ -19,10 +19,13 @@
 //!   │ keepalive  │ socket thread: PING after 15 s without sending (--keepalive); shuts the
 //!   └────────────┘ socket down after 15 + 10 s without a frame (--timeout)
 //!
+//!   ┌────────────┐ one per Connection: PLAY for the play queue's next song when the song
+//!   │   queue    │ received whole has 4 s left (woken by the socket thread, the commands;
+//!   │ (follower) │ never waits for a reply: the socket thread reads the PLAYING)
+//!   └────────────┘
 //!            socket thread: PLAYING/TUNED/STOPPED switch the PcmQueue at once (a PLAYING
 //!            that answers the play queue's next song is appended instead); AUDIO,
-//!            TRACK_CHANGED and END_OF_STREAM go to the decoder as DecodeCmd (bounded(64));
-//!            at END_OF_STREAM it sends PLAY for the play queue's next song itself ─────────┐
+//!            TRACK_CHANGED and END_OF_STREAM go to the decoder as DecodeCmd (bounded(64)) ──┐
 //!   ┌──────────────────┐  pull, never blocks  ┌──────────┐                                 ▼
 //!   │ output: rodio    │ ◀─────────────────── │ PcmQueue │ ◀── decoder thread (jukebox_codec)
 //!   │ callback, or the │  (and, on the radio, └──────────┘     pushes 44.1 kHz stereo, and on
@@ -51,12 +54,14 @@
 //!   before it sends PAUSE; `resume` clears it, and the next sample taken is the one after the
 //!   last played. A switch (PLAYING, TUNED, STOPPED) clears it too: a new stream plays at once.
 //! - The play queue ([`playlist`]) is the session's, kept in [`playback::Playback`] beside the
-//!   PcmQueue. When a song has been received (END_OF_STREAM), the socket thread asks for the
-//!   next one with a PLAY of its own, while the song's last seconds still play from the queue;
-//!   the decoder cuts the encoder's delay and padding ([`gapless`]) and the PcmQueue plays the
-//!   new stream's first sample right after the old one's last. The request ids of the queue's
-//!   PLAYs are noted in the playlist before they are sent, so the socket thread tells its
+//!   PcmQueue. When a song has been received (END_OF_STREAM) and has 4 s left to play, the
+//!   follower asks for the next one with a PLAY of its own; the decoder cuts the encoder's
+//!   delay and padding ([`gapless`]) and the PcmQueue plays the new stream's first sample right
+//!   after the old one's last. Every request that changes what plays, the user's or the
+//!   follower's, is noted in the playlist under its lock before it is sent: the follower asks
+//!   for nothing while a user's switch is unanswered, the socket thread tells the queue's
 //!   PLAYING from a `play N`'s, and ignores one for a next song given up (`stop`, `play N`).
+//!   Nothing holds the playlist's lock while it waits for the decoder.
 //! - Connections come and go; the decoder, the queue and the output are made once and serve
 //!   every connection. A connection that ends stops the song it started. `connect` closes the
 //!   old connection, and waits for its socket thread, before the new one can play anything.

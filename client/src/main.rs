@@ -19,10 +19,13 @@ use jukebox_client::{command, explain, status_line};
 
 /// Plays songs from a jukebox server (see RFC.md) as they arrive.
 ///
-/// At the prompt, type help for the commands: list, play N, stop, radio, request N, queue, rescan,
-/// status, sleep SECS, wait, idle, connect [HOST] [PORT], help and quit. radio tunes in to the server's
-/// station, which plays the same music to every listener at the same moment; request N asks it
-/// to play song N, and queue shows what it plays and which songs wait. Ctrl-C cancels a wait or a sleep; Ctrl-D leaves. If the
+/// At the prompt, type help for the commands: list, play N, pause, resume, seek POS, info N,
+/// search TEXT, stop, add N..., next, prev, queue, clear, shuffle, repeat, volume, replaygain,
+/// radio, request N, rescan, status, sleep SECS, wait, idle, connect [HOST] [PORT], help and
+/// quit. add puts songs in the play queue, which plays them one after the other without a gap.
+/// radio tunes in to the server's station, which plays the same music to every listener at the
+/// same moment; request N asks it to play song N, and queue radio shows what it plays and which
+/// songs wait. Ctrl-C cancels a wait or a sleep; Ctrl-D leaves. If the
 /// server goes away, the client reconnects by itself, and connect retries at once. help COMMAND
 /// tells about one command; Tab completes commands, and song ids or titles after play and
 /// request; commands typed are remembered across sessions in

@@ -269,7 +269,8 @@ type WavWriter = hound::WavWriter<std::io::BufWriter<std::fs::File>>;
 /// Where the WAV output at `path` writes the wall-clock time of its first sample: `PATH.start`,
 /// one line holding nanoseconds since the Unix epoch (1970-01-01 00:00:00 UTC), written when
 /// that sample is played. Sample `n` of the file played `n / 44100` seconds later, for as long
-/// as playback did not run dry (time spent without audio is not recorded).
+/// as nothing stopped playback (a stream running dry is recorded as silence; the time with
+/// nothing to play, after `stop` or between songs started by hand, is not).
 pub fn start_stamp_path(path: &std::path::Path) -> PathBuf {
     let mut stamp = path.as_os_str().to_owned();
     stamp.push(".start");

@@ -22,6 +22,7 @@ use std::time::Duration;
 use jukebox_protocol::{SongId, StreamId};
 
 use crate::level::{Level, scale};
+use crate::playlist::Ahead;
 use crate::{Event, EventSender};
 
 /// Every output plays this format, 44.1 kHz interleaved stereo; the decoder's
@@ -172,6 +173,7 @@ impl PcmQueue {
         state.pushed_frames = 0;
         state.song_start = 0;
         state.following.clear();
+        state.more_coming = false;
         state.start = start;
         // A new stream plays at once, as on the server (RFC §6.1.10).
         self.paused.store(false, Ordering::SeqCst);
@@ -281,6 +283,18 @@ impl PcmQueue {
     /// changes.
     pub fn generation(&self) -> u64 {
         self.generation.load(Ordering::SeqCst)
+    }
+
+    /// What is held ahead of what is heard, for the play queue to decide when to ask for the
+    /// next song.
+    pub fn ahead(&self) -> Ahead {
+        let state = self.lock();
+        Ahead {
+            idle: state.stream.is_none(),
+            paused: self.is_paused(),
+            appended: !state.following.is_empty(),
+            buffered: frames_to_duration((state.samples.len() / usize::from(CHANNELS)) as u64),
+        }
     }
 
     /// Whether a stream that has begun to play has run out of samples before its end: the

@@ -28,6 +28,9 @@ pub struct Playback {
     receiving: Mutex<Option<(StreamId, Option<SongId>)>>,
     /// The play queue, which every connection of the session serves.
     playlist: Mutex<Playlist>,
+    /// Wakes the follower thread of the connection of the moment (see
+    /// [`crate::connection`]), to decide again when to ask for the play queue's next song.
+    follower: Mutex<Option<Sender<()>>>,
 }
 
 impl Playback {
@@ -38,7 +41,38 @@ impl Playback {
         let (decoder, commands) = bounded(DECODE_QUEUE);
         let decoding = Arc::clone(&queue);
         thread::Builder::new().name("decoder".into()).spawn(move || decode::run(commands, decoding))?;
-        Ok(Playback { queue, decoder, receiving: Mutex::new(None), playlist: Mutex::default() })
+        Ok(Playback {
+            queue,
+            decoder,
+            receiving: Mutex::new(None),
+            playlist: Mutex::default(),
+            follower: Mutex::new(None),
+        })
+    }
+
+    /// Makes `follower` the one [`Playback::wake_follower`] wakes (a new connection's).
+    pub fn set_follower(&self, follower: Sender<()>) {
+        *self.follower.lock().unwrap_or_else(PoisonError::into_inner) = Some(follower);
+    }
+
+    /// Tells the play queue's follower that something changed: a song arrived whole, songs
+    /// were added, the repeat mode changed. Never blocks.
+    pub fn wake_follower(&self) {
+        if let Some(follower) = self.follower.lock().unwrap_or_else(PoisonError::into_inner).as_ref() {
+            let _ = follower.try_send(());
+        }
+    }
+
+    /// What is held ahead of what is heard.
+    pub fn ahead(&self) -> crate::playlist::Ahead {
+        self.queue.ahead()
+    }
+
+    /// The user's request `id` changes what plays: the queue gives up its next song and asks
+    /// for nothing until it is answered (see [`Playlist::switch_asked`]).
+    pub fn switching(&self, id: jukebox_protocol::RequestId) {
+        self.playlist().switch_asked(id);
+        self.queue.expect_more(false);
     }
 
     /// The volume and the ReplayGain mode.

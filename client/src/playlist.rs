@@ -29,6 +29,16 @@ pub const MAX_ENTRIES: usize = 10_000;
 /// Streams whose queue entry is remembered: the one heard and the ones received after it.
 const REMEMBERED_STREAMS: usize = 8;
 
+/// How much of a song is left to play when the next one is asked for. Asked for earlier, each
+/// song would arrive further ahead of the one before (a stream's pace is counted from its
+/// PLAYING), and a queue of short songs would be fetched whole; later, a slow network could
+/// leave a gap. Four seconds cover any round trip and the new stream's first chunk.
+pub const PREFETCH: Duration = Duration::from_secs(4);
+
+/// Requests that change what plays (`play N`, `seek`, `stop`, `radio`, a queue command's song)
+/// whose answer is remembered as awaited; more are a hostile or broken server's doing.
+const MAX_SWITCHES: usize = 16;
+
 /// What the queue does when a song ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Repeat {
@@ -100,6 +110,32 @@ pub enum Claim {
     Ignore,
 }
 
+/// What playback holds ahead of what is heard, as the queue needs to know it to decide when to
+/// ask for the next song.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ahead {
+    /// Nothing plays.
+    pub idle: bool,
+    /// Playback is paused: nothing is due until it resumes.
+    pub paused: bool,
+    /// A song received after the one heard waits to be heard.
+    pub appended: bool,
+    /// Decoded audio not played yet.
+    pub buffered: Duration,
+}
+
+/// When the next song is to be asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Due {
+    /// Now: this song.
+    Now(Pick),
+    /// After this long, if nothing changes meanwhile.
+    In(Duration),
+    /// Not before something changes (a song arrives whole, one is added, the repeat mode
+    /// changes): nothing to ask for, or a request on its way decides.
+    Idle,
+}
+
 /// The queue was full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("the queue holds {MAX_ENTRIES} songs already; clear makes room")]
@@ -131,6 +167,13 @@ pub struct Playlist {
     /// Songs refused one after the other; the queue gives up on advancing once every entry has
     /// been refused.
     refusals: usize,
+    /// The stream received whole whose next song has not been asked for yet, and its song.
+    follow: Option<(StreamId, SongId)>,
+    /// The song to ask for in place of one the server refused.
+    retry: Option<Pick>,
+    /// Requests of the user's that change what plays, on their way: until they are answered,
+    /// the queue asks for nothing (the server would take its PLAY after the user's).
+    switches: VecDeque<RequestId>,
     rng: fastrand::Rng,
 }
 
@@ -153,6 +196,9 @@ impl Playlist {
             asked: None,
             given_up: None,
             refusals: 0,
+            follow: None,
+            retry: None,
+            switches: VecDeque::new(),
             rng,
         }
     }
@@ -181,6 +227,8 @@ impl Playlist {
     /// Empties the queue. What plays plays on, and a next song already asked for is given up.
     pub fn clear(&mut self) {
         self.give_up();
+        self.follow = None;
+        self.retry = None;
         self.entries.clear();
         self.order.clear();
         self.at = None;
@@ -287,6 +335,21 @@ impl Playlist {
         }
     }
 
+    /// For `add` with nothing playing: the first song after the one the queue played last, in
+    /// play order (a shuffle may have put a new song anywhere among those not played).
+    pub fn first_unplayed(&self) -> Option<Pick> {
+        let from = self.position(self.at).map_or(0, |p| p + 1);
+        self.order.get(from).and_then(|&entry| self.pick(entry))
+    }
+
+    /// `stop` while `heard` plays: the queue stops at the song heard, not at one received after
+    /// it, so that `play` goes on with it.
+    pub fn stop_at(&mut self, heard: Option<StreamId>) {
+        if let Some(entry) = self.entry_of(heard) {
+            self.at = Some(entry);
+        }
+    }
+
     /// What follows when the song `song`, of stream `ended`, has arrived completely: itself
     /// again when repeating one, else the queue's next song (after the entry it was, or, for a
     /// song played with `play N`, after the entry the queue played last). `None` when nothing
@@ -303,15 +366,77 @@ impl Playlist {
     }
 
     /// A request for `pick` is about to be sent with id `id`; `append` when it is the next
-    /// song, to follow what plays without a gap. A next song asked for earlier is given up.
+    /// song, to follow what plays without a gap. A command's (not `append`) is a switch, as
+    /// [`Playlist::switch_asked`] says.
     pub fn ask(&mut self, id: RequestId, pick: Pick, append: bool) {
-        self.give_up();
+        if append {
+            self.follow = None;
+            self.retry = None;
+        } else {
+            self.switch_asked(id);
+        }
         self.asked = Some(Asked { id, pick, append });
+    }
+
+    /// The user's request `id`, which changes what plays, is about to be sent: a next song
+    /// asked for is given up, the song received is no longer followed, and the queue asks for
+    /// nothing until the request is answered.
+    pub fn switch_asked(&mut self, id: RequestId) {
+        self.give_up();
+        self.follow = None;
+        self.retry = None;
+        if self.switches.len() == MAX_SWITCHES {
+            self.switches.pop_front();
+        }
+        self.switches.push_back(id);
+    }
+
+    /// Request `id` was answered (PLAYING, TUNED, STOPPED or ERROR).
+    pub fn answered(&mut self, id: RequestId) {
+        self.switches.retain(|&s| s != id);
+    }
+
+    /// `stream`, of `song`, has been received whole: its next song is due when little of it is
+    /// left to play. Returns whether one will follow (so that playback waits for it).
+    pub fn received(&mut self, stream: StreamId, song: SongId) -> bool {
+        if !self.switches.is_empty() {
+            return false;
+        }
+        self.follow = Some((stream, song));
+        self.after_end(stream, song).is_some()
+    }
+
+    /// When to ask for the next song, playback holding `ahead`: when the song received whole
+    /// has less than [`PREFETCH`] left to play and is the one heard (one song ahead at most).
+    pub fn due(&mut self, ahead: Ahead) -> Due {
+        if !self.switches.is_empty() || self.asked.is_some_and(|asked| asked.append) {
+            return Due::Idle;
+        }
+        if let Some(pick) = self.retry {
+            return Due::Now(pick);
+        }
+        let Some((stream, song)) = self.follow else { return Due::Idle };
+        if ahead.idle {
+            // Played out with nothing after it: a song added now is started by `add`.
+            self.follow = None;
+            return Due::Idle;
+        }
+        if ahead.appended {
+            return Due::In(Duration::from_millis(250));
+        }
+        if ahead.paused {
+            return Due::Idle;
+        }
+        match self.after_end(stream, song) {
+            None => Due::Idle,
+            Some(_) if ahead.buffered > PREFETCH => Due::In(ahead.buffered - PREFETCH),
+            Some(pick) => Due::Now(pick),
+        }
     }
 
     /// Gives up the next song asked for, if any (the user chose something else): its PLAYING
     /// will be ignored. True if there was one.
-    pub fn give_up(&mut self) -> bool {
+    fn give_up(&mut self) -> bool {
         match self.asked.take() {
             Some(asked) if asked.append => {
                 self.given_up = Some(asked.id);
@@ -324,6 +449,7 @@ impl Playlist {
     /// What the PLAYING answering request `id`, for stream `stream`, is to the queue; the queue
     /// counts the stream as its own when it is.
     pub fn claim(&mut self, id: RequestId, stream: StreamId) -> Claim {
+        self.answered(id);
         if self.given_up == Some(id) {
             self.given_up = None;
             return Claim::Ignore;
@@ -351,7 +477,7 @@ impl Playlist {
     }
 
     /// The server refused request `id` (an ERROR): when it asked for the next song, that song
-    /// is skipped and the one after it is returned, to ask for in its place.
+    /// is skipped and the one after it is due at once in its place (returned too).
     pub fn refused(&mut self, id: RequestId) -> Option<(Pick, Option<Pick>)> {
         let asked = self.asked.take_if(|asked| asked.id == id && asked.append)?;
         self.refusals += 1;
@@ -364,6 +490,7 @@ impl Playlist {
             _ if self.refusals >= self.entries.len() => None,
             _ => self.after(asked.pick.entry),
         };
+        self.retry = then;
         Some((asked.pick, then))
     }
 
@@ -371,6 +498,9 @@ impl Playlist {
     pub fn connection_ended(&mut self) {
         self.asked = None;
         self.given_up = None;
+        self.follow = None;
+        self.retry = None;
+        self.switches.clear();
     }
 }
 
@@ -513,6 +643,65 @@ mod tests {
         assert!(q.is_empty());
         assert_eq!(q.next(None), None);
         assert_eq!(q.resume_point(), None);
+    }
+
+    fn ahead(buffered: u64) -> Ahead {
+        Ahead { idle: false, paused: false, appended: false, buffered: Duration::from_secs(buffered) }
+    }
+
+    #[test]
+    fn the_next_song_is_due_when_little_of_the_one_received_is_left() {
+        let mut q = queue(&[5, 6]);
+        let first = q.next(None).unwrap();
+        play(&mut q, first, 1, false);
+        assert_eq!(q.due(ahead(2)), Due::Idle, "nothing received whole yet");
+        assert!(q.received(StreamId(1), SongId(5)));
+        assert_eq!(q.due(ahead(10)), Due::In(Duration::from_secs(10) - PREFETCH));
+        assert_eq!(q.due(Ahead { paused: true, ..ahead(1) }), Due::Idle, "not while paused");
+        assert_eq!(q.due(Ahead { appended: true, ..ahead(1) }), Due::In(Duration::from_millis(250)));
+        let second = Pick { song: SongId(6), entry: Some(1) };
+        assert_eq!(q.due(ahead(3)), Due::Now(second));
+        q.ask(RequestId(7), second, true);
+        assert_eq!(q.due(ahead(1)), Due::Idle, "asked: its PLAYING decides");
+        play(&mut q, second, 2, true);
+        assert!(!q.received(StreamId(2), SongId(6)), "the last song: nothing follows");
+        assert_eq!(q.due(ahead(1)), Due::Idle);
+        q.add(vec![entry(8)]).unwrap();
+        assert_eq!(q.due(ahead(1)), Due::Now(Pick { song: SongId(8), entry: Some(2) }), "added since");
+        assert_eq!(q.due(Ahead { idle: true, ..ahead(0) }), Due::Idle, "played out: add starts it");
+        assert_eq!(q.due(ahead(1)), Due::Idle, "and forgets the song it followed");
+    }
+
+    #[test]
+    fn nothing_is_due_while_a_switch_of_the_users_is_on_its_way() {
+        let mut q = queue(&[5, 6]);
+        let first = q.next(None).unwrap();
+        play(&mut q, first, 1, false);
+        assert!(q.received(StreamId(1), SongId(5)));
+        q.switch_asked(RequestId(40));
+        assert_eq!(q.due(ahead(1)), Due::Idle, "the switch forgets the song it followed");
+        assert!(!q.received(StreamId(1), SongId(5)), "an END_OF_STREAM read before the switch's answer");
+        q.answered(RequestId(40));
+        assert_eq!(q.due(ahead(1)), Due::Idle);
+        // A refused next song: the one after it is due at once.
+        assert!(q.received(StreamId(1), SongId(5)));
+        let second = Pick { song: SongId(6), entry: Some(1) };
+        q.ask(RequestId(41), second, true);
+        q.set_repeat(Repeat::All);
+        let (_, then) = q.refused(RequestId(41)).unwrap();
+        assert_eq!(q.due(ahead(9)), Due::Now(then.unwrap()));
+    }
+
+    #[test]
+    fn a_stop_keeps_the_song_heard_and_add_starts_the_first_not_played() {
+        let mut q = queue(&[5, 6, 7]);
+        let first = q.next(None).unwrap();
+        play(&mut q, first, 1, false);
+        let second = q.after_end(StreamId(1), SongId(5)).unwrap();
+        play(&mut q, second, 2, true);
+        q.stop_at(Some(StreamId(1)));
+        assert_eq!(q.resume_point().map(|p| p.song), Some(SongId(5)), "the song heard, not the one received");
+        assert_eq!(q.first_unplayed().map(|p| p.song), Some(SongId(6)));
     }
 
     #[test]

@@ -10,10 +10,12 @@ use std::process::Command;
 
 use common::run_client;
 
-/// Samples per channel of the sweep, and where it is cut: 2.5 s and a bit, not on an MP3 frame
-/// boundary (1152 samples), so that both songs end with padding.
-const SWEEP_FRAMES: usize = 5 * 44_100 + 777;
-const CUT_AT: usize = 110_373;
+/// Samples per channel of the sweep, and where it is cut: 6 s and a bit, not on an MP3 frame
+/// boundary (1152 samples), so that both songs end with padding. Each half is longer than the
+/// server's burst and the client's prefetch (4 s), so the second song is asked for while the
+/// first plays, as in a queue of real songs.
+const SWEEP_FRAMES: usize = 12 * 44_100 + 777;
+const CUT_AT: usize = 6 * 44_100 + 123;
 
 fn run(program: &str, args: &[&str]) {
     let status = Command::new(program).args(args).status();

@@ -139,7 +139,6 @@ impl Session {
                 }
             }
             Command::Radio => {
-                self.give_up_next();
                 let tuned = self.link.connection()?.tune()?;
                 let _ = writeln!(out, "{}", describe_tuned(&tuned));
             }
@@ -177,7 +176,6 @@ impl Session {
                 let _ = writeln!(out, "ReplayGain: {}.", level.mode());
             }
             Command::Play(id) => {
-                self.give_up_next();
                 let playing = self.link.connection()?.play(id)?;
                 let _ = writeln!(out, "{}", play_queue::describe_playing(&playing));
             }
@@ -204,7 +202,8 @@ impl Session {
                 }
             }
             Command::Stop => {
-                self.give_up_next();
+                let heard = self.playback.status().now.map(|now| now.stream);
+                self.playback.playlist().stop_at(heard);
                 let stopped = self.link.connection()?.stop()?;
                 let _ = writeln!(
                     out,
@@ -246,8 +245,18 @@ impl Session {
             Command::Connect { host, port } => {
                 self.songs.borrow_mut().take();
                 let to = host.map(|host| Address { host, port: port.unwrap_or(self.link.server().port) });
+                let another = to.as_ref().is_some_and(|to| *to != self.link.server());
                 let said = self.link.connect(to)?;
                 let _ = writeln!(out, "{said}");
+                if another {
+                    // Song ids are one server's (RFC §6.2.2): the queue's mean nothing here.
+                    let had = self.playback.playlist().len();
+                    self.playback.playlist().clear();
+                    if had > 0 {
+                        let _ =
+                            writeln!(out, "The play queue was emptied: its songs were the other server's.");
+                    }
+                }
             }
             Command::Sleep(duration) => match &self.events {
                 Some(events) => {
@@ -325,6 +334,7 @@ impl Session {
                 writeln!(out, "{}", if status.now.is_some() { "Not paused." } else { "Nothing is playing." });
             return Ok(());
         }
+        self.playback.wake_follower();
         self.link.connection()?.resume()?;
         let _ = writeln!(out, "Resumed at {}.", clock(status.elapsed));
         Ok(())
@@ -351,11 +361,12 @@ impl Session {
         // A song of the play queue stays the queue's: the queue goes on after it.
         let entry = self.playback.playlist().entry_of(Some(now.stream));
         let pick = entry.map(|entry| Pick { song: now.song, entry: Some(entry) });
-        self.give_up_next();
-        let playing = self.link.connection()?.seek(now.song, position_ms, |id| {
-            if let Some(pick) = pick {
+        let playing = self.link.connection()?.seek(now.song, position_ms, |id| match pick {
+            Some(pick) => {
                 self.playback.playlist().ask(id, pick, false);
+                self.playback.expect_more(false);
             }
+            None => self.playback.switching(id),
         })?;
         let _ = writeln!(
             out,

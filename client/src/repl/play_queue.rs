@@ -31,19 +31,21 @@ impl Session {
             });
         }
         let added = entries.len();
-        let (first, total) = {
+        let total = {
             let mut playlist = self.playback.playlist();
-            let first = playlist.add(entries).map_err(|e| ClientError::NotNow(format!("add: {e}")))?;
-            (first, playlist.len())
+            playlist.add(entries).map_err(|e| ClientError::NotNow(format!("add: {e}")))?;
+            playlist.len()
         };
         let _ = writeln!(out, "Added {} to the queue ({total} in all).", songs_count(added));
         let status = self.playback.status();
         if status.now.is_none() && !status.tuned {
-            let pick =
-                self.playback.playlist().entry(first).map(|e| Pick { song: e.song, entry: Some(first) });
+            let pick = self.playback.playlist().first_unplayed();
             if let Some(pick) = pick {
                 self.play_pick(&connection, pick, out)?;
             }
+        } else {
+            // The song playing may have arrived whole with nothing to follow it: now there is.
+            self.playback.wake_follower();
         }
         Ok(())
     }
@@ -83,18 +85,12 @@ impl Session {
 
     /// Plays a song of the queue in place of what plays.
     fn play_pick(&self, connection: &Connection, pick: Pick, out: &mut dyn Write) -> Result<(), ClientError> {
-        self.give_up_next();
-        let playing =
-            connection.play_noting(pick.song, |id| self.playback.playlist().ask(id, pick, false))?;
+        let playing = connection.play_noting(pick.song, |id| {
+            self.playback.playlist().ask(id, pick, false);
+            self.playback.expect_more(false);
+        })?;
         let _ = writeln!(out, "{}", describe_playing(&playing));
         Ok(())
-    }
-
-    /// A next song asked for by the queue is not wanted any more: the user chose what plays.
-    pub(super) fn give_up_next(&self) {
-        if self.playback.playlist().give_up() {
-            self.playback.expect_more(false);
-        }
     }
 
     /// `clear`.
@@ -114,6 +110,8 @@ impl Session {
         let mut playlist = self.playback.playlist();
         let on = on.unwrap_or(!playlist.shuffle());
         playlist.set_shuffle(on);
+        drop(playlist);
+        self.playback.wake_follower();
         let _ = writeln!(out, "Shuffle is {}.", if on { "on" } else { "off" });
     }
 
@@ -124,6 +122,8 @@ impl Session {
             playlist.set_repeat(repeat);
         }
         let _ = writeln!(out, "Repeat is {}.", playlist.repeat());
+        drop(playlist);
+        self.playback.wake_follower();
     }
 
     /// `queue`: the play queue, the song heard marked.
