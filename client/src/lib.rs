@@ -25,7 +25,7 @@
 //!   └────────────┘
 //!            socket thread: PLAYING/TUNED/STOPPED switch the PcmQueue at once (a PLAYING
 //!            that answers the play queue's next song is appended instead); AUDIO,
-//!            TRACK_CHANGED and END_OF_STREAM go to the decoder as DecodeCmd (bounded(64)) ──┐
+//!            TRACK_CHANGED and END_OF_STREAM go to the decoder as DecodeCmd (bounded(64)) ─┐
 //!   ┌──────────────────┐  pull, never blocks  ┌──────────┐                                 ▼
 //!   │ output: rodio    │ ◀─────────────────── │ PcmQueue │ ◀── decoder thread (jukebox_codec)
 //!   │ callback, or the │  (and, on the radio, └──────────┘     pushes 44.1 kHz stereo, and on
