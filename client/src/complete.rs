@@ -1,5 +1,5 @@
 //! Tab completion at the prompt: command names, and, after a command that takes a song
-//! (`play`, `request`: see [`help::Argument::Song`]), song ids from the last `list`, found by
+//! (`play`, `request`, each of `add`'s: see [`help::Argument::Song`]), song ids from the last `list`, found by
 //! id or by part of a title, artist or album: `play tin<TAB>` becomes `play 3` when one song
 //! matches, and a second Tab lists them when several do. Nothing is asked of the server: a
 //! Tab must answer at once, and before the first `list` there is nothing to offer.
@@ -73,6 +73,17 @@ pub fn complete(line: &str, pos: usize, songs: Option<&[SongEntry]>) -> (usize, 
             (start, command_names(argument))
         }
         Some(Argument::Song) => (start, song_ids(argument, songs.unwrap_or_default())),
+        Some(Argument::Songs) => {
+            // The ids (and ranges) typed already stay; what follows them is completed.
+            let mut query = argument;
+            while let Some((word, rest)) = query.split_once(char::is_whitespace)
+                && !word.is_empty()
+                && word.split('-').all(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()))
+            {
+                query = rest.trim_start();
+            }
+            (pos - query.len(), song_ids(query, songs.unwrap_or_default()))
+        }
         _ => (start, Vec::new()),
     }
 }
@@ -176,6 +187,9 @@ mod tests {
         assert_eq!(pairs[0].display, "1  Morning Scale — The Jukebox Synths");
         // Before any list, and after commands that take no song, there is nothing to offer.
         assert!(replacements("play tin", None).1.is_empty());
+        // add takes several: the last is completed, the ids before it stay.
+        assert_eq!(replacements("add 2 1-4 tin", songs), (10, vec!["3".to_string()]));
+        assert_eq!(replacements("add 2 1", songs), (6, vec!["1".to_string(), "12".to_string()]));
         assert!(replacements("stop tin", songs).1.is_empty());
         assert!(replacements("sleep 1", songs).1.is_empty());
     }

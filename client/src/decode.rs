@@ -227,8 +227,9 @@ impl Current {
     }
 
     /// The whole stream has been received: what the trimmer held back goes to the queue, but
-    /// the song's end cut.
-    fn finish(mut self, queue: &PcmQueue) {
+    /// the song's end cut. Returns the resampler, for a song appended after this one to go on
+    /// from where this one's samples end (a new one would lose the frame it holds back).
+    fn finish(mut self, queue: &PcmQueue) -> Resampler {
         let Current { stream, resampler, trimmer, gain, out, .. } = &mut self;
         let factor = gain_factor(queue.level().mode(), gain);
         trimmer.finish(&mut |samples: &[i16], channels: usize, rate: u32| {
@@ -238,6 +239,7 @@ impl Current {
             queue.push(*stream, out);
         });
         queue.finish_input(self.stream);
+        self.resampler
     }
 
     /// A song of this radio stream, to place when its chunk arrives.
@@ -284,22 +286,31 @@ impl Cuts {
 pub fn run(commands: Receiver<DecodeCmd>, queue: Arc<PcmQueue>) {
     let mut current: Option<Current> = None;
     let mut cuts = Cuts::default();
+    // The resampler of the stream that ended last, for the one appended after it.
+    let mut ended: Option<Resampler> = None;
     for command in commands {
         match command {
             DecodeCmd::Start { stream, song, part_way: false, gain } => {
+                ended = None;
                 current = Some(Current::song(stream, Some(song), Cut::default(), gain));
             }
             DecodeCmd::Start { stream, song, part_way: true, gain } => {
+                ended = None;
                 current = Some(Current::song(stream, None, cuts.part_way(song), gain));
             }
             DecodeCmd::Append { now, gain, generation } => {
                 let stream = now.stream;
                 let song = now.song;
                 if queue.append(now, generation) {
-                    current = Some(Current::song(stream, Some(song), Cut::default(), gain));
+                    let mut next = Current::song(stream, Some(song), Cut::default(), gain);
+                    next.resampler = ended.take().unwrap_or_default();
+                    current = Some(next);
                 }
             }
-            DecodeCmd::Tune(stream) => current = Some(Current::radio(stream)),
+            DecodeCmd::Tune(stream) => {
+                ended = None;
+                current = Some(Current::radio(stream));
+            }
             DecodeCmd::Data(audio) => {
                 if let Some(current) = current.as_mut().filter(|c| c.stream == audio.stream) {
                     current.receive(&audio, &queue, &mut cuts);
@@ -312,7 +323,7 @@ pub fn run(commands: Receiver<DecodeCmd>, queue: Arc<PcmQueue>) {
             }
             DecodeCmd::End(stream) => {
                 if let Some(current) = current.take_if(|c| c.stream == stream) {
-                    current.finish(&queue);
+                    ended = Some(current.finish(&queue));
                 }
             }
         }

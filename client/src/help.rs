@@ -11,6 +11,8 @@ pub enum Argument {
     Other,
     /// Song ids: completed from the songs of the last `list`.
     Song,
+    /// Several song ids (`add`): the last is completed as [`Argument::Song`] is.
+    Songs,
     /// A command name (`help`'s).
     Command,
 }
@@ -127,7 +129,7 @@ playing.",
         name: "add",
         aliases: &[],
         usage: "add N...",
-        argument: Argument::Song,
+        argument: Argument::Songs,
         text: "\
 Puts songs at the end of the play queue: add 2 5 7, or a range, add 1-4. If nothing is
 playing, the first of them starts. When a song of the queue has arrived, the client asks
