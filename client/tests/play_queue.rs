@@ -100,3 +100,15 @@ fn repeat_one_plays_the_song_again_until_stopped() {
     assert!(!stdout.contains("Playing 1"), "{stdout}");
     assert!(stdout.contains("Repeat is one."), "{stdout}");
 }
+
+#[test]
+fn a_song_added_after_the_last_one_arrived_still_follows_it() {
+    let (_dir, server) = tones(2);
+    // Song 1 (a second long) arrives whole at once, with nothing after it in the queue.
+    let stdout = run(server.addr.port(), "add 1\nadd 2\nwait\n");
+    assert_eq!(
+        played(&stdout),
+        ["Playing 1: 1-tone (0:01)", "Finished 1: 1-tone", "Playing 2: 2-tone (0:01)", "Finished 2: 2-tone"],
+        "{stdout}"
+    );
+}
