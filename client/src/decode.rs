@@ -190,12 +190,9 @@ impl Current {
             self;
         let factor = gain_factor(queue.level().mode(), gain);
         let mut emit = |samples: &[i16], channels: usize, rate: u32| {
-            out.clear();
-            resampler.convert(samples, channels, rate, out);
-            scale(out, factor);
-            queue.push(*stream, out);
+            let pushed = push_converted(queue, *stream, resampler, out, factor, (samples, channels, rate));
             if let Some(clock) = radio.as_mut() {
-                clock.pushed += (out.len() / usize::from(crate::pcm::CHANNELS)) as u64;
+                clock.pushed += pushed;
             }
         };
         let mut silence = Vec::new();
@@ -233,10 +230,7 @@ impl Current {
         let Current { stream, resampler, trimmer, gain, out, .. } = &mut self;
         let factor = gain_factor(queue.level().mode(), gain);
         trimmer.finish(&mut |samples: &[i16], channels: usize, rate: u32| {
-            out.clear();
-            resampler.convert(samples, channels, rate, out);
-            scale(out, factor);
-            queue.push(*stream, out);
+            push_converted(queue, *stream, resampler, out, factor, (samples, channels, rate));
         });
         queue.finish_input(self.stream);
         self.resampler
@@ -251,6 +245,24 @@ impl Current {
             clock.waiting.push_back(track);
         }
     }
+}
+
+/// Converts decoded samples (interleaved, with their channel count and rate) to the output's
+/// format in `out`, applies the ReplayGain `factor`, and pushes them to the queue as `stream`'s;
+/// returns how many frames (sample pairs) that was.
+fn push_converted(
+    queue: &PcmQueue,
+    stream: StreamId,
+    resampler: &mut Resampler,
+    out: &mut Vec<i16>,
+    factor: f64,
+    (samples, channels, rate): (&[i16], usize, u32),
+) -> u64 {
+    out.clear();
+    resampler.convert(samples, channels, rate, out);
+    scale(out, factor);
+    queue.push(stream, out);
+    (out.len() / usize::from(crate::pcm::CHANNELS)) as u64
 }
 
 /// A station's song as the queue shows it.

@@ -26,7 +26,9 @@ use crate::json::{self, ErrorDocument, Failure, Happening, Requested, Track};
 use crate::link::Link;
 use crate::playback::Playback;
 use crate::radio::StationQueue;
-use crate::repl::{Mode, describe_entry, describe_event, describe_queue, describe_queued, describe_tuned};
+use crate::repl::{
+    Mode, describe_entry, describe_event, describe_playing, describe_queue, describe_queued, describe_tuned,
+};
 use crate::repl::{clock, length, title_and_artist};
 use crate::{Event, EventReceiver};
 
@@ -247,12 +249,7 @@ fn execute(
                     elapsed_ms: None,
                 }))
             } else {
-                format!(
-                    "Playing {}: {} ({})",
-                    playing.song,
-                    title_and_artist(&playing.title, &playing.artist),
-                    length(Duration::from_millis(u64::from(playing.duration_ms)))
-                )
+                describe_playing(&playing)
             });
             playback.wait(|| !link.is_connected());
             while let Some(event) = events.try_next() {

@@ -164,17 +164,7 @@ impl PcmQueue {
 
     fn switch(&self, stream: StreamId, now: Option<NowPlaying>, radio: Option<Radio>, start: Duration) {
         let mut state = self.lock();
-        state.samples.clear();
-        state.stream = Some(stream);
-        state.now = now;
-        state.radio = radio;
-        state.input_done = false;
-        state.played_frames = 0;
-        state.pushed_frames = 0;
-        state.song_start = 0;
-        state.following.clear();
-        state.more_coming = false;
-        state.start = start;
+        *state = State { stream: Some(stream), now, radio, start, ..State::default() };
         // A new stream plays at once, as on the server (RFC §6.1.10).
         self.paused.store(false, Ordering::SeqCst);
         self.generation.fetch_add(1, Ordering::SeqCst);
@@ -210,20 +200,14 @@ impl PcmQueue {
         if self.generation() != generation {
             return false;
         }
-        state.more_coming = false;
-        state.input_done = false;
-        state.stream = Some(now.stream);
         if state.now.is_none() || state.radio.is_some() {
-            state.radio = None;
-            state.samples.clear();
-            state.played_frames = 0;
-            state.pushed_frames = 0;
-            state.song_start = 0;
-            state.start = Duration::ZERO;
-            state.following.clear();
+            // Nothing left to follow: the song starts as a new stream would, but a pause stays.
             self.events.send(Event::Advanced(now.clone()));
-            state.now = Some(now);
+            *state = State { stream: Some(now.stream), now: Some(now), ..State::default() };
         } else {
+            state.more_coming = false;
+            state.input_done = false;
+            state.stream = Some(now.stream);
             let at = state.pushed_frames;
             state.following.push_back((at, now));
         }

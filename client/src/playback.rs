@@ -68,6 +68,14 @@ impl Playback {
         self.queue.ahead()
     }
 
+    /// Request `id`, for the play queue's `pick`, is a command's (`next`, `add`, a seek in a
+    /// queue's song): it changes what plays, as [`Playback::switching`] says, and the queue
+    /// knows its PLAYING as its own.
+    pub fn switching_to(&self, id: jukebox_protocol::RequestId, pick: crate::playlist::Pick) {
+        self.playlist().ask(id, pick, false);
+        self.queue.expect_more(false);
+    }
+
     /// The user's request `id` changes what plays: the queue gives up its next song and asks
     /// for nothing until it is answered (see [`Playlist::switch_asked`]).
     pub fn switching(&self, id: jukebox_protocol::RequestId) {

@@ -177,7 +177,7 @@ impl Session {
             }
             Command::Play(id) => {
                 let playing = self.link.connection()?.play(id)?;
-                let _ = writeln!(out, "{}", play_queue::describe_playing(&playing));
+                let _ = writeln!(out, "{}", describe_playing(&playing));
             }
             Command::Pause => self.pause(out)?,
             Command::Resume => self.resume(out)?,
@@ -362,10 +362,7 @@ impl Session {
         let entry = self.playback.playlist().entry_of(Some(now.stream));
         let pick = entry.map(|entry| Pick { song: now.song, entry: Some(entry) });
         let playing = self.link.connection()?.seek(now.song, position_ms, |id| match pick {
-            Some(pick) => {
-                self.playback.playlist().ask(id, pick, false);
-                self.playback.expect_more(false);
-            }
+            Some(pick) => self.playback.switching_to(id, pick),
             None => self.playback.switching(id),
         })?;
         let _ = writeln!(
@@ -529,9 +526,7 @@ pub(crate) fn describe_event(event: Event) -> String {
     match event {
         Event::Finished(now) => format!("Finished {}: {}", now.song, describe_now(&now)),
         Event::TrackChanged(now) => format!("Now playing: {}", describe_now(&now)),
-        Event::Advanced(now) => {
-            format!("Playing {}: {} ({})", now.song, describe_now(&now), length(now.duration))
-        }
+        Event::Advanced(now) => describe_start(now.song, &now.title, &now.artist, now.duration),
         Event::StationEnded => "The station went off the air.".to_string(),
         Event::Disconnected(why) => format!("Disconnected: {}.", printable(&why)),
         Event::Reconnected(server) => format!("Reconnected to {}.", printable(&server)),
@@ -631,6 +626,21 @@ pub(crate) fn describe_entry(song: &SongEntry) -> String {
 
 /// Song titles and artists come from the server: shown through [`printable`], so that a tag
 /// cannot retitle the terminal, clear it, or reorder the line.
+/// `Playing 2: Title - Artist (3:05)`, as `play` says it, and as a queue says its next song.
+pub(crate) fn describe_start(song: SongId, title: &str, artist: &str, duration: Duration) -> String {
+    format!("Playing {song}: {} ({})", title_and_artist(title, artist), length(duration))
+}
+
+/// [`describe_start`] of a PLAYING.
+pub(crate) fn describe_playing(playing: &jukebox_protocol::Playing) -> String {
+    describe_start(
+        playing.song,
+        &playing.title,
+        &playing.artist,
+        Duration::from_millis(u64::from(playing.duration_ms)),
+    )
+}
+
 pub(crate) fn title_and_artist(title: &str, artist: &str) -> String {
     if artist.is_empty() {
         printable(title).into_owned()

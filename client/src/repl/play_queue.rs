@@ -5,9 +5,9 @@
 use std::io::Write;
 use std::time::Duration;
 
-use jukebox_protocol::{Playing, SongId};
+use jukebox_protocol::SongId;
 
-use super::{Session, clock, length, title_and_artist};
+use super::{Session, clock, describe_playing, length, title_and_artist};
 use crate::connection::{ClientError, Connection};
 use crate::playlist::{Entry, Pick, Playlist, Repeat};
 
@@ -85,10 +85,7 @@ impl Session {
 
     /// Plays a song of the queue in place of what plays.
     fn play_pick(&self, connection: &Connection, pick: Pick, out: &mut dyn Write) -> Result<(), ClientError> {
-        let playing = connection.play_noting(pick.song, |id| {
-            self.playback.playlist().ask(id, pick, false);
-            self.playback.expect_more(false);
-        })?;
+        let playing = connection.play_noting(pick.song, |id| self.playback.switching_to(id, pick))?;
         let _ = writeln!(out, "{}", describe_playing(&playing));
         Ok(())
     }
@@ -139,16 +136,6 @@ impl Session {
 /// `1 song`, `3 songs`.
 fn songs_count(n: usize) -> String {
     if n == 1 { "1 song".into() } else { format!("{n} songs") }
-}
-
-/// `Playing 2: Title - Artist (3:05)`, as `play` says it.
-pub(crate) fn describe_playing(playing: &Playing) -> String {
-    format!(
-        "Playing {}: {} ({})",
-        playing.song,
-        title_and_artist(&playing.title, &playing.artist),
-        length(Duration::from_millis(u64::from(playing.duration_ms)))
-    )
 }
 
 /// The queue's lines: its modes, then each song in play order, the one heard marked with its
